@@ -1,0 +1,112 @@
+using System.Globalization;
+using System.Text;
+
+namespace PixelPing;
+
+internal enum CommandKind
+{
+    Run,
+    Version,
+    Help,
+    Check,
+    Usage,
+}
+
+/// <summary>What the command line asks for. <see cref="Error"/> is set only for <see cref="CommandKind.Usage"/>.</summary>
+internal readonly record struct Command(CommandKind Kind, string? ConfigPath, string? Error);
+
+/// <summary>
+/// The original's command line (<c>pixel-ping CONFIG</c>, <c>-v</c>, <c>-h</c> and their long forms) plus
+/// <c>--check</c>. Anything else is a usage error, which the caller turns into exit code 2.
+/// </summary>
+internal static class CommandLine
+{
+    // A constant rather than the assembly's informational version: reading that attribute works under AOT, but
+    // the SDK appends "+<commit>" to it and a constant costs nothing. A test keeps it equal to the project's <Version>.
+    public const string VersionText = "Pixel Ping version 1.0.0";
+
+    public static string UsageText { get; } =
+        "Usage: pixel-ping path/to/config.json\n" +
+        "\n" +
+        "Options:\n" +
+        "  --check path/to/config.json   check the config and certificate files, print what would run, exit 0 or 1\n" +
+        "  -v, -version, --version       print the version\n" +
+        "  -h, -help, --help             print this help\n";
+
+    public static Command Parse(string[] args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        if (args.Length == 0)
+        {
+            return Usage("no config file given");
+        }
+
+        string first = args[0];
+        switch (first)
+        {
+            case "-v" or "-version" or "--version":
+                return args.Length == 1 ? new Command(CommandKind.Version, null, null) : Unexpected(args[1]);
+
+            case "-h" or "-help" or "--help":
+                return args.Length == 1 ? new Command(CommandKind.Help, null, null) : Unexpected(args[1]);
+
+            case "--check":
+                if (args.Length < 2 || args[1].Length == 0 || IsOption(args[1]))
+                {
+                    return Usage("--check needs the path of a config file");
+                }
+
+                return args.Length == 2 ? new Command(CommandKind.Check, args[1], null) : Unexpected(args[2]);
+        }
+
+        if (first.StartsWith("--check=", StringComparison.Ordinal))
+        {
+            string path = first["--check=".Length..];
+            if (path.Length == 0)
+            {
+                return Usage("--check needs the path of a config file");
+            }
+
+            return args.Length == 1 ? new Command(CommandKind.Check, path, null) : Unexpected(args[1]);
+        }
+
+        if (IsOption(first))
+        {
+            return Usage($"unknown option {Quote(first)}");
+        }
+
+        if (first.Length == 0)
+        {
+            return Usage("the config file path is empty");
+        }
+
+        // The original ignored extra arguments; refusing them catches "pixel-ping a.json --check" mistakes.
+        return args.Length == 1 ? new Command(CommandKind.Run, first, null) : Unexpected(args[1]);
+    }
+
+    // "-" alone counts as an option too: there is no reading the config from stdin.
+    private static bool IsOption(string arg) => arg.StartsWith('-');
+
+    private static Command Unexpected(string arg) => Usage($"unexpected argument {Quote(arg)}");
+
+    // The error is printed as one line; an argument with a newline or escape sequence must not break that.
+    private static string Quote(string arg)
+    {
+        var text = new StringBuilder(arg.Length + 2).Append('"');
+        foreach (char c in arg)
+        {
+            if (char.IsControl(c))
+            {
+                text.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+            }
+            else
+            {
+                text.Append(c);
+            }
+        }
+
+        return text.Append('"').ToString();
+    }
+
+    private static Command Usage(string error) => new(CommandKind.Usage, null, error);
+}
