@@ -97,7 +97,7 @@ internal sealed class Settings
         text.Append(label).Append(':').Append(' ', Math.Max(1, 15 - label.Length)).Append(value).Append('\n');
 
     private static string Seconds(TimeSpan value) =>
-        value.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture) + " s";
+        value.TotalSeconds.ToString("0.######", CultureInfo.InvariantCulture) + " s";
 
     private static string Invariant(FormattableString value) => FormattableString.Invariant(value);
 }

@@ -555,10 +555,21 @@ internal static class SettingsReader
             suffix = message.IndexOf("LineNumber:", StringComparison.Ordinal);
         }
 
-        string reason = (suffix >= 0 ? message[..suffix] : message).Trim();
+        string reason = (suffix >= 0 ? message[..suffix] : message).Trim().TrimEnd(',');
         int end = reason.IndexOf(',', StringComparison.Ordinal);
         string head = end < 0 ? reason : reason[..end];
-        if (head.Length > 1 && char.IsAsciiLetterUpper(head[0]) && IsAsciiLetters(head))
+        string? known = head switch
+        {
+            // The two keys whose words alone would not tell a user what is wrong.
+            "ZeroDepthAtEnd" => "unexpected end of file: an object or array is not closed",
+            "ExpectedJsonTokens" => "no JSON value in the file",
+            _ => null,
+        };
+        if (known is not null)
+        {
+            reason = known;
+        }
+        else if (head.Length > 1 && char.IsAsciiLetterUpper(head[0]) && IsAsciiLetters(head))
         {
             var words = new StringBuilder(reason.Length + 8);
             words.Append(head[0]);

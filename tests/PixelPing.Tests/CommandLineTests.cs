@@ -1,0 +1,91 @@
+using System.Reflection;
+
+namespace PixelPing.Tests;
+
+public sealed class CommandLineTests
+{
+    public static TheoryData<string[], string, string?> Accepted => new()
+    {
+        { ["config.json"], "Run", "config.json" },
+        { ["/etc/pixel-ping/config.json"], "Run", "/etc/pixel-ping/config.json" },
+        { ["dir with space/c.json"], "Run", "dir with space/c.json" },
+        { ["./-odd.json"], "Run", "./-odd.json" },
+        { ["-v"], "Version", null },
+        { ["-version"], "Version", null },
+        { ["--version"], "Version", null },
+        { ["-h"], "Help", null },
+        { ["-help"], "Help", null },
+        { ["--help"], "Help", null },
+        { ["--check", "config.json"], "Check", "config.json" },
+        { ["--check=config.json"], "Check", "config.json" },
+    };
+
+    // The kind travels as its name: CommandKind is internal and a public test method cannot take it.
+    [Theory]
+    [MemberData(nameof(Accepted))]
+    public void Parse_ValidForms(string[] args, string kind, string? path)
+    {
+        Command command = CommandLine.Parse(args);
+
+        Assert.Equal(Enum.Parse<CommandKind>(kind), command.Kind);
+        Assert.Equal(path, command.ConfigPath);
+        Assert.Null(command.Error);
+    }
+
+    public static TheoryData<string[], string> Rejected => new()
+    {
+        { [], "no config file given" },
+        { ["--check"], "--check needs the path of a config file" },
+        { ["--check", ""], "--check needs the path of a config file" },
+        { ["--check", "-v"], "--check needs the path of a config file" },
+        { ["--check="], "--check needs the path of a config file" },
+        { ["--check", "a.json", "b.json"], "unexpected argument \"b.json\"" },
+        { ["--check=a.json", "b.json"], "unexpected argument \"b.json\"" },
+        { ["a.json", "b.json"], "unexpected argument \"b.json\"" },
+        { ["a.json", "--check"], "unexpected argument \"--check\"" },
+        { ["-v", "a.json"], "unexpected argument \"a.json\"" },
+        { ["--help", "x"], "unexpected argument \"x\"" },
+        { ["-x"], "unknown option \"-x\"" },
+        { ["--verbose"], "unknown option \"--verbose\"" },
+        { ["-V"], "unknown option \"-V\"" },
+        { ["-"], "unknown option \"-\"" },
+        { ["--check-config", "a.json"], "unknown option \"--check-config\"" },
+        { [""], "the config file path is empty" },
+        { ["-\n-x"], "unknown option \"-\\u000a-x\"" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Rejected))]
+    public void Parse_UsageErrors(string[] args, string error)
+    {
+        Command command = CommandLine.Parse(args);
+
+        Assert.Equal(CommandKind.Usage, command.Kind);
+        Assert.Null(command.ConfigPath);
+        Assert.Equal(error, command.Error);
+        Assert.DoesNotContain('\n', command.Error!);
+    }
+
+    [Fact]
+    public void UsageText_StartsWithTheOriginalLine_AndListsTheOptions()
+    {
+        string[] lines = CommandLine.UsageText.Split('\n');
+
+        Assert.Equal("Usage: pixel-ping path/to/config.json", lines[0]);
+        Assert.Contains("--check", CommandLine.UsageText, StringComparison.Ordinal);
+        Assert.Contains("--version", CommandLine.UsageText, StringComparison.Ordinal);
+        Assert.Contains("--help", CommandLine.UsageText, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void VersionText_MatchesTheProjectVersion()
+    {
+        string? informational = typeof(CommandLine).Assembly
+            .GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
+        Assert.NotNull(informational);
+        string version = informational.Split('+')[0];
+
+        Assert.Equal(CommandLine.VersionText, "Pixel Ping version " + version);
+        Assert.Matches(@"^Pixel Ping version \d+\.\d+\.\d+$", CommandLine.VersionText);
+    }
+}

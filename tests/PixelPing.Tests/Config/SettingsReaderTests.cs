@@ -1,0 +1,724 @@
+using System.Text;
+using PixelPing.Config;
+
+namespace PixelPing.Tests.Config;
+
+public sealed class SettingsReaderTests : IDisposable
+{
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("pixel-ping-config-");
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    private static (bool Ok, Settings Settings, string Error, List<string> Warnings) Parse(string json) =>
+        Parse(Encoding.UTF8.GetBytes(json));
+
+    private static (bool Ok, Settings Settings, string Error, List<string> Warnings) Parse(byte[] utf8)
+    {
+        var warnings = new List<string>();
+        bool ok = SettingsReader.TryParse(utf8, "config.json", out Settings settings, out string error, warnings);
+        return (ok, settings, error, warnings);
+    }
+
+    private static Settings ParseOk(string json)
+    {
+        var result = Parse(json);
+        Assert.True(result.Ok, result.Error);
+        Assert.Equal("", result.Error);
+        return result.Settings;
+    }
+
+    private static string ParseError(string json)
+    {
+        var result = Parse(json);
+        Assert.False(result.Ok);
+        AssertOneLine(result.Error);
+        return result.Error;
+    }
+
+    private static void AssertOneLine(string error)
+    {
+        Assert.StartsWith("config.json: ", error, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', error);
+        Assert.DoesNotContain('\r', error);
+    }
+
+    [Fact]
+    public void EmptyObject_GivesTheDefaults()
+    {
+        var result = Parse("{}");
+
+        Assert.True(result.Ok);
+        Assert.Empty(result.Warnings);
+        Settings s = result.Settings;
+        Assert.Equal("config.json", s.ConfigPath);
+        Assert.Equal(9187, s.Port);
+        Assert.Null(s.Host);
+        Assert.Equal(TimeSpan.FromSeconds(60), s.Interval);
+        Assert.Null(s.Endpoint);
+        Assert.Null(s.Secret);
+        Assert.False(s.Discard);
+        Assert.Null(s.SslKey);
+        Assert.Null(s.SslCert);
+        Assert.Null(s.SslCa);
+        Assert.False(s.Tls);
+        Assert.Equal(TimeSpan.FromSeconds(10), s.Timeout);
+        Assert.Equal(100000, s.MaxKeys);
+        Assert.Equal(1024, s.MaxKeyLength);
+        Assert.Equal(10000, s.MaxConnections);
+        Assert.Null(s.Spool);
+        Assert.Null(s.EndpointCa);
+        Assert.True(s.Log);
+        Assert.Equal(8192, s.MaxRequestLine);
+        Assert.Equal(16384, s.MaxHeaderBytes);
+        Assert.Equal(100, s.MaxHeaderCount);
+        Assert.Equal(65536, s.MaxBodyBytes);
+        Assert.Equal(TimeSpan.FromSeconds(10), s.HeaderTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(30), s.IdleTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(5), s.ShutdownTimeout);
+    }
+
+    private const string EveryKey = """
+        {
+          "port": 8080,
+          "host": "127.0.0.1",
+          "interval": 2.5,
+          "endpoint": "https://example.org/hits?site=1",
+          "secret": "s3cret",
+          "discard": true,
+          "sslkey": "key.pem",
+          "sslcert": "certs/cert.pem",
+          "sslca": "/etc/ssl/chain.pem",
+          "timeout": 3,
+          "maxkeys": 50,
+          "maxkeylength": 64,
+          "maxconnections": 7,
+          "spool": "/var/lib/pixel-ping/spool.json",
+          "endpointca": "ca.pem",
+          "log": false,
+          "maxrequestline": 1000,
+          "maxheaderbytes": 2000,
+          "maxheadercount": 20,
+          "maxbodybytes": 0,
+          "headertimeout": 1.5,
+          "idletimeout": 12,
+          "shutdowntimeout": 0.25
+        }
+        """;
+
+    [Fact]
+    public void EveryKey_IsRead()
+    {
+        var result = Parse(EveryKey);
+
+        Assert.True(result.Ok, result.Error);
+        Settings s = result.Settings;
+        Assert.Equal(8080, s.Port);
+        Assert.Equal("127.0.0.1", s.Host);
+        Assert.Equal(TimeSpan.FromMilliseconds(2500), s.Interval);
+        Assert.Equal(new Uri("https://example.org/hits?site=1"), s.Endpoint);
+        Assert.Equal("s3cret", s.Secret);
+        Assert.True(s.Discard);
+        Assert.Equal("key.pem", s.SslKey);
+        Assert.Equal("certs/cert.pem", s.SslCert);
+        Assert.Equal("/etc/ssl/chain.pem", s.SslCa);
+        Assert.True(s.Tls);
+        Assert.Equal(TimeSpan.FromSeconds(3), s.Timeout);
+        Assert.Equal(50, s.MaxKeys);
+        Assert.Equal(64, s.MaxKeyLength);
+        Assert.Equal(7, s.MaxConnections);
+        Assert.False(s.Log);
+        Assert.Equal(1000, s.MaxRequestLine);
+        Assert.Equal(2000, s.MaxHeaderBytes);
+        Assert.Equal(20, s.MaxHeaderCount);
+        Assert.Equal(0, s.MaxBodyBytes);
+        Assert.Equal(TimeSpan.FromMilliseconds(1500), s.HeaderTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(12), s.IdleTimeout);
+        Assert.Equal(TimeSpan.FromMilliseconds(250), s.ShutdownTimeout);
+
+        // Not supported yet: read and type-checked, then ignored with a warning each.
+        Assert.Null(s.Spool);
+        Assert.Null(s.EndpointCa);
+        Assert.Equal(
+            [
+                "config.json: \"spool\" is not supported yet and is ignored",
+                "config.json: \"endpointca\" is not supported yet and is ignored",
+            ],
+            result.Warnings);
+    }
+
+    [Fact]
+    public void EveryKnownKey_IsInTheEveryKeyTest()
+    {
+        // A key added to the reader without a test here makes this fail.
+        foreach (string key in SettingsReader.Keys)
+        {
+            Assert.Contains($"\"{key}\":", EveryKey, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(23, SettingsReader.Keys.Count);
+    }
+
+    public static TheoryData<string, string> BadValues => new()
+    {
+        { """{"port": "abc"}""", "port" },
+        { """{"port": "80abc"}""", "port" },
+        { """{"port": ""}""", "port" },
+        { """{"port": " 80"}""", "port" },
+        { """{"port": "-1"}""", "port" },
+        { """{"port": "65536"}""", "port" },
+        { """{"port": "0x50"}""", "port" },
+        { """{"port": 65536}""", "port" },
+        { """{"port": -1}""", "port" },
+        { """{"port": 80.5}""", "port" },
+        { """{"port": 1e400}""", "port" },
+        { """{"port": true}""", "port" },
+        { """{"port": [80]}""", "port" },
+        { """{"port": {"n": 80}}""", "port" },
+        { """{"host": ""}""", "host" },
+        { """{"host": " "}""", "host" },
+        { """{"host": "local host"}""", "host" },
+        { """{"host": 127}""", "host" },
+        { """{"host": false}""", "host" },
+        { """{"interval": 0}""", "interval" },
+        { """{"interval": -1}""", "interval" },
+        { """{"interval": 0.0001}""", "interval" },
+        { """{"interval": 86401}""", "interval" },
+        { """{"interval": 1e400}""", "interval" },
+        { """{"interval": "60"}""", "interval" },
+        { """{"interval": true}""", "interval" },
+        { """{"endpoint": "ftp://example.org/hits"}""", "endpoint" },
+        { """{"endpoint": "/hits"}""", "endpoint" },
+        { """{"endpoint": "hits"}""", "endpoint" },
+        { """{"endpoint": "example.org/hits"}""", "endpoint" },
+        { """{"endpoint": "http://"}""", "endpoint" },
+        { """{"endpoint": "file:///etc/passwd"}""", "endpoint" },
+        { """{"endpoint": "not a url at all"}""", "endpoint" },
+        { """{"endpoint": "https://user:pw@example.org/"}""", "endpoint" },
+        { """{"endpoint": 42}""", "endpoint" },
+        { """{"endpoint": ["http://a/"]}""", "endpoint" },
+        { """{"secret": 5}""", "secret" },
+        { """{"secret": true}""", "secret" },
+        { """{"secret": {}}""", "secret" },
+        { """{"discard": "true"}""", "discard" },
+        { """{"discard": 1}""", "discard" },
+        { """{"log": 0}""", "log" },
+        { """{"log": "no"}""", "log" },
+        { """{"sslkey": ""}""", "sslkey" },
+        { """{"sslkey": 5}""", "sslkey" },
+        { """{"sslcert": ""}""", "sslcert" },
+        { """{"sslca": 7}""", "sslca" },
+        { """{"sslkey": "key.pem"}""", "sslcert" },
+        { """{"sslcert": "cert.pem"}""", "sslkey" },
+        { """{"timeout": 0}""", "timeout" },
+        { """{"timeout": 3601}""", "timeout" },
+        { """{"timeout": "10"}""", "timeout" },
+        { """{"maxkeys": 0}""", "maxkeys" },
+        { """{"maxkeys": 1.5}""", "maxkeys" },
+        { """{"maxkeys": "100"}""", "maxkeys" },
+        { """{"maxkeys": 2147483648}""", "maxkeys" },
+        { """{"maxkeylength": 0}""", "maxkeylength" },
+        { """{"maxkeylength": 65537}""", "maxkeylength" },
+        { """{"maxconnections": 0}""", "maxconnections" },
+        { """{"maxconnections": null, "maxconnections": -3}""", "maxconnections" },
+        { """{"maxrequestline": 63}""", "maxrequestline" },
+        { """{"maxrequestline": 1048577}""", "maxrequestline" },
+        { """{"maxheaderbytes": 255}""", "maxheaderbytes" },
+        { """{"maxheadercount": 0}""", "maxheadercount" },
+        { """{"maxbodybytes": -1}""", "maxbodybytes" },
+        { """{"headertimeout": 0}""", "headertimeout" },
+        { """{"idletimeout": 86401}""", "idletimeout" },
+        { """{"shutdowntimeout": -5}""", "shutdowntimeout" },
+        { """{"spool": 5}""", "spool" },
+        { """{"endpointca": ""}""", "endpointca" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadValues))]
+    public void BadValue_IsOneLineNamingTheKey(string json, string key)
+    {
+        string error = ParseError(json);
+
+        Assert.Contains($"\"{key}\"", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("""{"port": "abc"}""", """config.json: "port" must be a number or numeric string from 0 to 65535 (got "abc")""")]
+    [InlineData("""{"port": 80.5}""", """config.json: "port" must be a number or numeric string from 0 to 65535 (got 80.5)""")]
+    [InlineData("""{"interval": "60"}""", """config.json: "interval" must be a number of seconds from 0.001 to 86400 (got "60")""")]
+    [InlineData("""{"discard": "yes"}""", """config.json: "discard" must be true or false (got "yes")""")]
+    [InlineData("""{"maxkeys": [1]}""", """config.json: "maxkeys" must be an integer from 1 to 2147483647 (got an array)""")]
+    [InlineData("""{"secret": {}}""", """config.json: "secret" must be a string (got an object)""")]
+    [InlineData("""{"endpoint": "ftp://x/"}""", """config.json: "endpoint" must be an absolute http:// or https:// URL with a host (got "ftp://x/")""")]
+    [InlineData("""{"host": "a\nb"}""", """config.json: "host" must be a non-empty address or host name (got "a\nb")""")]
+    [InlineData("""{"sslkey": "k.pem"}""", """config.json: "sslkey" and "sslcert" must be set together (only "sslkey" is set)""")]
+    public void BadValue_ExactMessage(string json, string expected)
+    {
+        Assert.Equal(expected, ParseError(json));
+    }
+
+    [Fact]
+    public void BadValue_LongValueIsCutInTheMessage()
+    {
+        string error = ParseError($$"""{"host": "{{new string('a', 500)}} x"}""");
+
+        Assert.Contains("\"host\"", error, StringComparison.Ordinal);
+        Assert.Contains("...\")", error, StringComparison.Ordinal);
+        Assert.True(error.Length < 200, error);
+    }
+
+    [Fact]
+    public void EndpointPassword_IsNotEchoed()
+    {
+        string error = ParseError("""{"endpoint": "https://user:hunter2@example.org/"}""");
+
+        Assert.DoesNotContain("hunter2", error, StringComparison.Ordinal);
+    }
+
+    public static TheoryData<byte[], string> BadFiles => new()
+    {
+        { Encoding.UTF8.GetBytes(""), "config.json: the file is empty" },
+        { Encoding.UTF8.GetBytes(" \r\n\t "), "config.json: the file is empty" },
+        { [0xEF, 0xBB, 0xBF], "config.json: the file is empty" },
+        { Encoding.UTF8.GetBytes("[]"), "config.json: the top level must be a JSON object {...} (got an array)" },
+        { Encoding.UTF8.GetBytes("42"), "config.json: the top level must be a JSON object {...} (got 42)" },
+        { Encoding.UTF8.GetBytes("\"x\""), "config.json: the top level must be a JSON object {...} (got \"x\")" },
+        { Encoding.UTF8.GetBytes("null"), "config.json: the top level must be a JSON object {...} (got null)" },
+        { Encoding.UTF8.GetBytes("{"), "config.json: invalid JSON at line 1, byte 2: " },
+        { Encoding.UTF8.GetBytes("{\"port\": }"), "config.json: invalid JSON at line 1, byte 10: " },
+        { Encoding.UTF8.GetBytes("{\n  \"port\": 1,\n  \"host\" \"x\"\n}"), "config.json: invalid JSON at line 3, byte 10: " },
+        { Encoding.UTF8.GetBytes("{} {}"), "config.json: invalid JSON at line 1, byte 4: " },
+        { Encoding.UTF8.GetBytes("{'port': 1}"), "config.json: invalid JSON at line 1, byte 2: " },
+        { Encoding.UTF8.GetBytes("// only a comment"), "config.json: invalid JSON at line 1, byte " },
+        { [(byte)'{', 0xFF, (byte)'}'], "config.json: not UTF-8 text: invalid byte 0xFF at line 1, byte 2" },
+        { Encoding.UTF8.GetBytes("{\n\"secret\": \"").Concat(new byte[] { 0xC3, 0x28 }).Concat(Encoding.UTF8.GetBytes("\"}")).ToArray(),
+            "config.json: not UTF-8 text: invalid byte 0xC3 at line 2, byte 12" },
+        { Encoding.Unicode.GetPreamble().Concat(Encoding.Unicode.GetBytes("{}")).ToArray(),
+            "config.json: not UTF-8 text: invalid byte 0xFF at line 1, byte 1 (save the file as UTF-8)" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadFiles))]
+    public void BadDocument_IsOneLine(byte[] utf8, string expectedStart)
+    {
+        var result = Parse(utf8);
+
+        Assert.False(result.Ok);
+        AssertOneLine(result.Error);
+        Assert.StartsWith(expectedStart, result.Error, StringComparison.Ordinal);
+        Assert.Equal(9187, result.Settings.Port);
+    }
+
+    [Fact]
+    public void InvalidJson_ReasonHasNoZeroBasedPositionSuffix()
+    {
+        string error = ParseError("{\"port\": }");
+
+        Assert.DoesNotContain("LineNumber", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("BytePositionInLine", error, StringComparison.Ordinal);
+        Assert.Matches(@"byte 10: \S", error);
+    }
+
+    [Fact]
+    public void DeeplyNestedUnknownValue_IsAnErrorNotACrash()
+    {
+        string json = "{\"x\": " + new string('[', 100) + new string(']', 100) + "}";
+
+        Assert.Contains("invalid JSON", ParseError(json), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void UnknownKeys_WarnAndAreSkipped()
+    {
+        var result = Parse("""
+            {
+              "prot": 80,
+              "nested": {"a": [1, {"b": null}], "port": 1},
+              "list": [1, 2, 3],
+              "port": 81
+            }
+            """);
+
+        Assert.True(result.Ok, result.Error);
+        Assert.Equal(81, result.Settings.Port);
+        Assert.Equal(
+            [
+                "config.json: unknown key \"prot\" ignored",
+                "config.json: unknown key \"nested\" ignored",
+                "config.json: unknown key \"list\" ignored",
+            ],
+            result.Warnings);
+    }
+
+    [Fact]
+    public void UnknownKey_DifferingOnlyInCase_GetsAHint()
+    {
+        var result = Parse("""{"Port": 80}""");
+
+        Assert.True(result.Ok);
+        Assert.Equal(9187, result.Settings.Port);
+        Assert.Equal(["config.json: unknown key \"Port\" ignored (keys are lower-case: did you mean \"port\"?)"], result.Warnings);
+    }
+
+    [Fact]
+    public void UnknownKey_WithControlCharacters_WarnsOnOneLine()
+    {
+        var result = Parse("{\"a\\nb\\u001b[31m\": 1}");
+
+        Assert.True(result.Ok);
+        string warning = Assert.Single(result.Warnings);
+        Assert.Equal("config.json: unknown key \"a\\nb\\u001b[31m\" ignored", warning);
+    }
+
+    [Fact]
+    public void DuplicateKey_LastWins_WithAWarning()
+    {
+        var result = Parse("""{"port": 1, "interval": 5, "port": 2}""");
+
+        Assert.True(result.Ok);
+        Assert.Equal(2, result.Settings.Port);
+        Assert.Equal(["config.json: duplicate key \"port\"; the last value is used"], result.Warnings);
+    }
+
+    [Fact]
+    public void DuplicateKey_LaterNull_RestoresTheDefault()
+    {
+        Settings s = ParseOk("""{"port": 1, "port": null, "host": "h", "host": null}""");
+
+        Assert.Equal(9187, s.Port);
+        Assert.Null(s.Host);
+    }
+
+    [Fact]
+    public void NotSupportedYet_WithNullValue_DoesNotWarn()
+    {
+        var result = Parse("""{"spool": null, "endpointca": null}""");
+
+        Assert.True(result.Ok);
+        Assert.Empty(result.Warnings);
+    }
+
+    [Fact]
+    public void Null_MeansUnset()
+    {
+        var result = Parse("""
+            {"port": null, "host": null, "interval": null, "endpoint": null, "secret": null, "discard": null,
+             "sslkey": null, "sslcert": null, "sslca": null, "timeout": null, "maxkeys": null, "log": null,
+             "maxbodybytes": null, "idletimeout": null}
+            """);
+
+        Assert.True(result.Ok, result.Error);
+        Assert.Empty(result.Warnings);
+        Settings s = result.Settings;
+        Assert.Equal(9187, s.Port);
+        Assert.Null(s.Host);
+        Assert.Equal(TimeSpan.FromSeconds(60), s.Interval);
+        Assert.Null(s.Endpoint);
+        Assert.Null(s.Secret);
+        Assert.False(s.Discard);
+        Assert.False(s.Tls);
+        Assert.Equal(100000, s.MaxKeys);
+        Assert.True(s.Log);
+        Assert.Equal(65536, s.MaxBodyBytes);
+        Assert.Equal(TimeSpan.FromSeconds(30), s.IdleTimeout);
+    }
+
+    [Theory]
+    [InlineData("\"8080\"", 8080)]
+    [InlineData("\"0\"", 0)]
+    [InlineData("\"65535\"", 65535)]
+    [InlineData("\"00080\"", 80)]
+    [InlineData("0", 0)]
+    [InlineData("65535", 65535)]
+    [InlineData("8080.0", 8080)]
+    [InlineData("8.08e3", 8080)]
+    public void Port_NumberOrNumericString(string value, int expected)
+    {
+        Assert.Equal(expected, ParseOk($$"""{"port": {{value}}}""").Port);
+    }
+
+    [Theory]
+    [InlineData("0.001", 10000)]
+    [InlineData("0.5", 5000000)]
+    [InlineData("86400", 864000000000)]
+    [InlineData("1e1", 100000000)]
+    public void Interval_SecondsWithFractions(string value, long ticks)
+    {
+        Assert.Equal(TimeSpan.FromTicks(ticks), ParseOk($$"""{"interval": {{value}}}""").Interval);
+    }
+
+    [Theory]
+    [InlineData("http://example.org/hits", "example.org")]
+    [InlineData("https://example.org:8443/a/b?c=d&e=f", "example.org")]
+    [InlineData("HTTPS://Example.ORG/", "example.org")]
+    [InlineData("http://127.0.0.1:3000/", "127.0.0.1")]
+    [InlineData("http://[::1]/hits", "[::1]")]
+    [InlineData("http://localhost", "localhost")]
+    public void Endpoint_HttpOrHttpsWithHost(string value, string host)
+    {
+        Uri? endpoint = ParseOk($$"""{"endpoint": "{{value}}"}""").Endpoint;
+
+        Assert.NotNull(endpoint);
+        Assert.True(endpoint.IsAbsoluteUri);
+        Assert.Equal(host, endpoint.Host);
+        Assert.Equal(value, endpoint.OriginalString);
+    }
+
+    [Fact]
+    public void Endpoint_EmptyString_MeansNoEndpoint_WithAWarning()
+    {
+        var result = Parse("""{"endpoint": ""}""");
+
+        Assert.True(result.Ok);
+        Assert.Null(result.Settings.Endpoint);
+        Assert.Equal(["config.json: \"endpoint\" is empty; hits will only be logged"], result.Warnings);
+    }
+
+    [Fact]
+    public void Secret_EmptyString_MeansNoSecret()
+    {
+        Assert.Null(ParseOk("""{"secret": ""}""").Secret);
+        Assert.Equal(" a\"b ", ParseOk("""{"secret": " a\"b "}""").Secret);
+    }
+
+    [Fact]
+    public void SslCa_WithoutKeyAndCert_WarnsAndIsDropped()
+    {
+        var result = Parse("""{"sslca": "chain.pem"}""");
+
+        Assert.True(result.Ok);
+        Assert.Null(result.Settings.SslCa);
+        Assert.False(result.Settings.Tls);
+        Assert.Equal(["config.json: \"sslca\" is ignored without \"sslkey\" and \"sslcert\""], result.Warnings);
+    }
+
+    [Fact]
+    public void FilePaths_AreKeptAsWritten()
+    {
+        Settings s = ParseOk("""{"sslkey": "./a/../key.pem", "sslcert": "~/cert.pem"}""");
+
+        Assert.Equal("./a/../key.pem", s.SslKey);
+        Assert.Equal("~/cert.pem", s.SslCert);
+        Assert.True(s.Tls);
+    }
+
+    [Fact]
+    public void CommentsAndTrailingCommas_AreAllowed()
+    {
+        Settings s = ParseOk("""
+            // Pixel Ping config
+            {
+              /* the port */ "port": 1234, // trailing comment
+              "host": "::1",
+            }
+            // after the object
+            """);
+
+        Assert.Equal(1234, s.Port);
+        Assert.Equal("::1", s.Host);
+    }
+
+    [Fact]
+    public void EscapedKeysAndValues_AreDecoded()
+    {
+        Settings s = ParseOk("""{"p\u006frt": 99, "secret": "caf\u00e9 \ud83d\ude00"}""");
+
+        Assert.Equal(99, s.Port);
+        Assert.Equal("café 😀", s.Secret);
+    }
+
+    [Fact]
+    public void Utf8Bom_IsAccepted()
+    {
+        byte[] json = [0xEF, 0xBB, 0xBF, .. Encoding.UTF8.GetBytes("""{"port": 4242}""")];
+
+        var result = Parse(json);
+
+        Assert.True(result.Ok, result.Error);
+        Assert.Equal(4242, result.Settings.Port);
+    }
+
+    [Fact]
+    public void TryParse_RefusesMoreThanOneMiB()
+    {
+        byte[] json = Padded(SettingsReader.MaxFileBytes + 1);
+
+        var result = Parse(json);
+
+        Assert.False(result.Ok);
+        AssertOneLine(result.Error);
+        Assert.Contains("larger than 1 MiB", result.Error, StringComparison.Ordinal);
+    }
+
+    private static byte[] Padded(int length)
+    {
+        byte[] json = new byte[length];
+        json.AsSpan().Fill((byte)' ');
+        "{\"port\": 5}"u8.CopyTo(json);
+        return json;
+    }
+
+    [Fact]
+    public void TryLoad_ReadsAFile()
+    {
+        string path = Path.Combine(_dir.FullName, "config.json");
+        File.WriteAllText(path, """{"port": 5555, "bogus": 1}""");
+        var warnings = new List<string>();
+
+        bool ok = SettingsReader.TryLoad(path, out Settings settings, out string error, warnings);
+
+        Assert.True(ok, error);
+        Assert.Equal(5555, settings.Port);
+        Assert.Equal(path, settings.ConfigPath);
+        Assert.Equal([$"{path}: unknown key \"bogus\" ignored"], warnings);
+    }
+
+    [Fact]
+    public void TryLoad_ExactlyOneMiB_IsRead()
+    {
+        string path = Path.Combine(_dir.FullName, "big.json");
+        File.WriteAllBytes(path, Padded(SettingsReader.MaxFileBytes));
+
+        bool ok = SettingsReader.TryLoad(path, out Settings settings, out string error, []);
+
+        Assert.True(ok, error);
+        Assert.Equal(5, settings.Port);
+    }
+
+    [Fact]
+    public void TryLoad_MoreThanOneMiB_IsRefused()
+    {
+        string path = Path.Combine(_dir.FullName, "huge.json");
+        File.WriteAllBytes(path, Padded(SettingsReader.MaxFileBytes + 1));
+
+        string error = LoadError(path);
+
+        Assert.Equal($"{path}: cannot read file: it is larger than 1 MiB (1048577 bytes)", error);
+    }
+
+    [Fact]
+    public void TryLoad_MissingFile()
+    {
+        string path = Path.Combine(_dir.FullName, "nope.json");
+
+        Assert.Equal($"{path}: cannot read file: no such file or directory", LoadError(path));
+    }
+
+    [Fact]
+    public void TryLoad_MissingDirectory()
+    {
+        string path = Path.Combine(_dir.FullName, "nope", "config.json");
+
+        Assert.Equal($"{path}: cannot read file: no such file or directory", LoadError(path));
+    }
+
+    [Fact]
+    public void TryLoad_Directory()
+    {
+        Assert.Equal($"{_dir.FullName}: cannot read file: it is a directory", LoadError(_dir.FullName));
+    }
+
+    [Fact]
+    public void TryLoad_EmptyPath()
+    {
+        Assert.Equal(": cannot read file: the path is empty", LoadError(""));
+    }
+
+    [Fact]
+    public void TryLoad_EmptyFile()
+    {
+        string path = Path.Combine(_dir.FullName, "empty.json");
+        File.WriteAllBytes(path, []);
+
+        Assert.StartsWith($"{path}: the file is empty", LoadError(path), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TryLoad_ReadError_IsOneLine()
+    {
+        // Reading /proc/self/mem at offset 0 fails with EIO: stands in for any I/O error, since the tests run as
+        // root and cannot make a permission error.
+        string error = LoadError("/proc/self/mem");
+
+        Assert.StartsWith("/proc/self/mem: cannot read file: ", error, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', error);
+    }
+
+    [Fact]
+    public void TryLoad_PathWithNewline_IsQuotedOnOneLine()
+    {
+        string path = Path.Combine(_dir.FullName, "a\nb.json");
+
+        string error = LoadError(path);
+
+        Assert.DoesNotContain('\n', error);
+        Assert.EndsWith("a\\nb.json\": cannot read file: no such file or directory", error, StringComparison.Ordinal);
+    }
+
+    private static string LoadError(string path)
+    {
+        var warnings = new List<string>();
+        bool ok = SettingsReader.TryLoad(path, out Settings settings, out string error, warnings);
+        Assert.False(ok);
+        Assert.Equal(path, settings.ConfigPath);
+        Assert.DoesNotContain('\n', error);
+        return error;
+    }
+
+    [Fact]
+    public void Describe_MentionsPortAndEndpoint_AndHidesTheSecret()
+    {
+        Settings s = ParseOk("""
+            {"port": 8123, "host": "10.0.0.1", "endpoint": "https://stats.example.org/hits?x=1",
+             "secret": "topsecretvalue", "interval": 2.5, "maxkeys": 777}
+            """);
+
+        string text = s.Describe();
+
+        Assert.Contains("8123", text, StringComparison.Ordinal);
+        Assert.Contains("10.0.0.1", text, StringComparison.Ordinal);
+        Assert.Contains("https://stats.example.org/hits?x=1", text, StringComparison.Ordinal);
+        Assert.Contains("(set)", text, StringComparison.Ordinal);
+        Assert.Contains("2.5 s", text, StringComparison.Ordinal);
+        Assert.Contains("0.0015 s", ParseOk("""{"interval": 0.0015}""").Describe(), StringComparison.Ordinal);
+        Assert.Contains("777", text, StringComparison.Ordinal);
+        Assert.Contains("http on", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("topsecretvalue", text, StringComparison.Ordinal);
+        Assert.True(text.Split('\n').Length > 3);
+    }
+
+    [Fact]
+    public void Describe_Defaults_TlsAndAnyPort()
+    {
+        string plain = ParseOk("{}").Describe();
+        string tls = ParseOk("""{"port": 0, "sslkey": "k.pem", "sslcert": "c.pem", "sslca": "ca.pem"}""").Describe();
+
+        Assert.Contains("port 9187", plain, StringComparison.Ordinal);
+        Assert.Contains("all interfaces", plain, StringComparison.Ordinal);
+        Assert.Contains("none (hits are only logged)", plain, StringComparison.Ordinal);
+        Assert.Contains("https on", tls, StringComparison.Ordinal);
+        Assert.Contains("any free port", tls, StringComparison.Ordinal);
+        Assert.Contains("k.pem", tls, StringComparison.Ordinal);
+        Assert.Contains("ca.pem", tls, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("'}' is an invalid start of a value. LineNumber: 0 | BytePositionInLine: 9.", "'}' is an invalid start of a value.")]
+    [InlineData("ExpectedStartOfValueNotFound, '}' LineNumber: 0 | BytePositionInLine: 9.", "Expected start of value not found, '}'")]
+    [InlineData("ExpectedEndAfterSingleJson LineNumber: 0 | BytePositionInLine: 3.", "Expected end after single json")]
+    [InlineData("ZeroDepthAtEnd, LineNumber: 0 | BytePositionInLine: 1.", "unexpected end of file: an object or array is not closed")]
+    [InlineData("ExpectedJsonTokens LineNumber: 0 | BytePositionInLine: 7.", "no JSON value in the file")]
+    [InlineData("Something\nbroke", "Something broke")]
+    [InlineData(" LineNumber: 0 | BytePositionInLine: 3.", "syntax error")]
+    public void CleanJsonReason_OneReadableLine(string message, string expected)
+    {
+        Assert.Equal(expected, SettingsReader.CleanJsonReason(message));
+    }
+
+    [Fact]
+    public void Quote_EscapesAndCuts()
+    {
+        Assert.Equal("\"a\\\"b\\\\c\\u0007\\t\"", SettingsReader.Quote("a\"b\\c\u0007\t"));
+        Assert.Equal("\"" + new string('x', 60) + "...\"", SettingsReader.Quote(new string('x', 61)));
+        Assert.Equal("\"" + new string('x', 60) + "\"", SettingsReader.Quote(new string('x', 60)));
+    }
+}
