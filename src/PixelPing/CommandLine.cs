@@ -23,7 +23,9 @@ internal static class CommandLine
 {
     // A constant rather than the assembly's informational version: reading that attribute works under AOT, but
     // the SDK appends "+<commit>" to it and a constant costs nothing. A test keeps it equal to the project's <Version>.
-    public const string VersionText = "Pixel Ping version 1.0.0";
+    public const string Version = "1.0.0";
+
+    public const string VersionText = "Pixel Ping version " + Version;
 
     public static string UsageText { get; } =
         "Usage: pixel-ping path/to/config.json\n" +

@@ -1,10 +1,83 @@
+using PixelPing.Config;
+using PixelPing.Lifecycle;
+using PixelPing.Net;
+
 namespace PixelPing;
 
 internal static class Program
 {
-    private static int Main(string[] args)
+    private static async Task<int> Main(string[] args)
     {
-        Console.WriteLine("Pixel Ping");
-        return args.Length;
+        Command command = CommandLine.Parse(args);
+        switch (command.Kind)
+        {
+            case CommandKind.Version:
+                Console.Out.WriteLine(CommandLine.VersionText);
+                return 0;
+            case CommandKind.Help:
+                Console.Out.WriteLine(CommandLine.UsageText);
+                return 0;
+            case CommandKind.Usage:
+                Console.Error.WriteLine("pixel-ping: " + command.Error);
+                Console.Error.WriteLine(CommandLine.UsageText);
+                return 2;
+        }
+
+        var warnings = new List<string>();
+        bool loaded = SettingsReader.TryLoad(command.ConfigPath!, out Settings settings, out string error, warnings);
+        foreach (string warning in warnings)
+        {
+            Log.Error("pixel-ping: warning: " + warning);
+        }
+
+        if (!loaded)
+        {
+            Log.Error("pixel-ping: " + error);
+            return 1;
+        }
+
+        if (command.Kind == CommandKind.Check)
+        {
+            Log.Out(settings.Describe());
+            Log.Out($"pixel-ping: {settings.ConfigPath}: configuration OK");
+            return 0;
+        }
+
+        return await RunAsync(settings).ConfigureAwait(false);
+    }
+
+    private static async Task<int> RunAsync(Settings settings)
+    {
+        Server? server = Server.TryCreate(settings, out string error);
+        if (server is null)
+        {
+            Log.Error("pixel-ping: " + error);
+            return 1;
+        }
+
+        await using (server.ConfigureAwait(false))
+        {
+            if (settings.Endpoint is not null)
+            {
+                Log.Out($"Flushing hits to {settings.Endpoint}");
+            }
+            else
+            {
+                Log.Error($"No endpoint set. Hits won't be flushed, add \"endpoint\" to {settings.ConfigPath}.");
+            }
+
+            var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using var signals = new Signals(server.Flusher.Request, () => stop.TrySetResult(), reload: null);
+            server.Start();
+            foreach (var endPoint in server.EndPoints)
+            {
+                Log.Out($"Pixel Ping {CommandLine.Version} listening on http://{Listener.FormatAddress(endPoint.Address, endPoint.Port)}/pixel.gif");
+            }
+
+            await stop.Task.ConfigureAwait(false);
+            await server.StopAsync().ConfigureAwait(false);
+            Log.Out("Pixel Ping stopped.");
+            return 0;
+        }
     }
 }

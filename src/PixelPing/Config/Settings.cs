@@ -7,7 +7,7 @@ namespace PixelPing.Config;
 /// The validated configuration, immutable once <see cref="SettingsReader"/> has built it.
 /// Defaults here are the ones documented in the README; the reader only overrides what the file sets.
 /// </summary>
-internal sealed class Settings
+internal sealed record Settings
 {
     public string ConfigPath { get; init; } = "";
 

@@ -1,0 +1,194 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace PixelPing.Counting;
+
+internal enum RecordResult : byte
+{
+    Counted,
+    RefusedFull,
+}
+
+/// <summary>
+/// Hit counts per key, held until a flush takes them. Keys live in shards, each behind its own lock, so writers on
+/// different cores rarely meet; a flush swaps every shard's dictionary under that shard's lock, so each hit lands in
+/// exactly one batch whatever the concurrency.
+/// </summary>
+internal sealed class HitStore
+{
+    private readonly Shard[] _shards;
+    private readonly int _shardMask;
+    private readonly int _maxKeys;
+    private int _distinct;
+    private long _refusedFull;
+    private long _refusedTooLong;
+    private int _capSignalled;
+
+    public HitStore(int maxKeys, int shardCount = 0)
+    {
+        _maxKeys = maxKeys;
+        if (shardCount <= 0)
+        {
+            shardCount = (int)Math.Min(64, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Environment.ProcessorCount));
+        }
+
+        _shards = new Shard[shardCount];
+        for (int i = 0; i < _shards.Length; i++)
+        {
+            _shards[i] = new Shard();
+        }
+
+        _shardMask = shardCount - 1;
+    }
+
+    /// <summary>Raised (from the hit's thread) the first time the key cap is reached after a swap.</summary>
+    public event Action? CapReached;
+
+    public int MaxKeys => _maxKeys;
+
+    /// <summary>Distinct keys held now.</summary>
+    public int DistinctKeys => Volatile.Read(ref _distinct);
+
+    public RecordResult Record(ReadOnlySpan<byte> key)
+    {
+        int hash = KeyComparer.Hash(key);
+        Shard shard = _shards[hash & _shardMask];
+        lock (shard)
+        {
+            ref long count = ref CollectionsMarshal.GetValueRefOrNullRef(shard.Lookup, key);
+            if (!Unsafe.IsNullRef(ref count))
+            {
+                count++;
+                return RecordResult.Counted;
+            }
+
+            if (Interlocked.Increment(ref _distinct) > _maxKeys)
+            {
+                Interlocked.Decrement(ref _distinct);
+                Interlocked.Increment(ref _refusedFull);
+                SignalCap();
+                return RecordResult.RefusedFull;
+            }
+
+            shard.Lookup[key] = 1;
+        }
+
+        if (Volatile.Read(ref _distinct) >= _maxKeys)
+        {
+            SignalCap();
+        }
+
+        return RecordResult.Counted;
+    }
+
+    /// <summary>Counts a hit whose key was longer than the configured maximum.</summary>
+    public void RefuseTooLong() => Interlocked.Increment(ref _refusedTooLong);
+
+    /// <summary>Takes every count held (the store is empty afterwards) and the refusals since the last take.</summary>
+    public Snapshot Take() => Collect(clear: true);
+
+    /// <summary>Copies every count held without clearing (the log-only mode keeps cumulative counts).</summary>
+    public Snapshot Peek() => Collect(clear: false);
+
+    /// <summary>Adds counts back (a spooled batch, or hits merged after a restart). Ignores the key cap.</summary>
+    public void Add(ReadOnlySpan<byte> key, long count)
+    {
+        Shard shard = _shards[KeyComparer.Hash(key) & _shardMask];
+        lock (shard)
+        {
+            ref long value = ref CollectionsMarshal.GetValueRefOrAddDefault(shard.Lookup, key, out bool exists);
+            if (!exists)
+            {
+                Interlocked.Increment(ref _distinct);
+            }
+
+            value += count;
+        }
+    }
+
+    private Snapshot Collect(bool clear)
+    {
+        var taken = new Dictionary<byte[], long>[_shards.Length];
+        int total = 0;
+        for (int i = 0; i < _shards.Length; i++)
+        {
+            Shard shard = _shards[i];
+            lock (shard)
+            {
+                if (clear)
+                {
+                    taken[i] = shard.Swap();
+                    Interlocked.Add(ref _distinct, -taken[i].Count);
+                }
+                else
+                {
+                    taken[i] = new Dictionary<byte[], long>(shard.Map, KeyComparer.Instance);
+                }
+            }
+
+            total += taken[i].Count;
+        }
+
+        var entries = new KeyValuePair<byte[], long>[total];
+        int n = 0;
+        foreach (Dictionary<byte[], long> map in taken)
+        {
+            foreach (KeyValuePair<byte[], long> entry in map)
+            {
+                entries[n++] = entry;
+            }
+        }
+
+        long full = clear ? Interlocked.Exchange(ref _refusedFull, 0) : Interlocked.Read(ref _refusedFull);
+        long tooLong = clear ? Interlocked.Exchange(ref _refusedTooLong, 0) : Interlocked.Read(ref _refusedTooLong);
+        if (clear)
+        {
+            Volatile.Write(ref _capSignalled, 0);
+        }
+
+        return new Snapshot(entries, full, tooLong);
+    }
+
+    private void SignalCap()
+    {
+        if (Interlocked.CompareExchange(ref _capSignalled, 1, 0) == 0)
+        {
+            CapReached?.Invoke();
+        }
+    }
+
+    private sealed class Shard
+    {
+        public Dictionary<byte[], long> Map = new(KeyComparer.Instance);
+        public Dictionary<byte[], long>.AlternateLookup<ReadOnlySpan<byte>> Lookup;
+
+        public Shard() => Lookup = Map.GetAlternateLookup<ReadOnlySpan<byte>>();
+
+        public Dictionary<byte[], long> Swap()
+        {
+            Dictionary<byte[], long> old = Map;
+            // Pre-size from the last batch: the same pages tend to be hit in the next interval too.
+            Map = new Dictionary<byte[], long>(Math.Min(old.Count, 1 << 16), KeyComparer.Instance);
+            Lookup = Map.GetAlternateLookup<ReadOnlySpan<byte>>();
+            return old;
+        }
+    }
+}
+
+/// <summary>Counts taken from the store, and the hits refused since the previous take.</summary>
+internal sealed record Snapshot(KeyValuePair<byte[], long>[] Entries, long RefusedFull, long RefusedTooLong)
+{
+    public long Hits
+    {
+        get
+        {
+            long sum = 0;
+            foreach (KeyValuePair<byte[], long> entry in Entries)
+            {
+                sum += entry.Value;
+            }
+
+            return sum;
+        }
+    }
+}

@@ -1,0 +1,214 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Text;
+
+namespace PixelPing.Flushing;
+
+/// <summary>
+/// POSTs a flush body to the endpoint: a fresh connection per flush (flushes are seconds apart), HTTP/1.1 with
+/// <c>Connection: close</c>, one deadline over connect, TLS handshake, send and the response status line. Redirects
+/// are not followed: a 3xx is a failed flush (SPEC §5).
+/// </summary>
+internal sealed class EndpointClient
+{
+    private const int MaxStatusLine = 8192;
+    private readonly Uri _endpoint;
+    private readonly TimeSpan _timeout;
+    private readonly byte[] _head;
+
+    public EndpointClient(Uri endpoint, TimeSpan timeout, Func<SslClientAuthenticationOptions, SslClientAuthenticationOptions>? tls = null)
+    {
+        _endpoint = endpoint;
+        _timeout = timeout;
+        TlsOptions = tls;
+        // The path and the query are both kept (the original dropped the query).
+        string target = string.IsNullOrEmpty(endpoint.PathAndQuery) ? "/" : endpoint.PathAndQuery;
+        _head = Encoding.ASCII.GetBytes(
+            "POST " + target + " HTTP/1.1\r\n" +
+            "Host: " + endpoint.Authority + "\r\n" +
+            "User-Agent: pixel-ping/" + CommandLine.Version + "\r\n" +
+            "Content-Type: application/x-www-form-urlencoded\r\n" +
+            "Connection: close\r\n");
+    }
+
+    /// <summary>Lets the TLS piece adjust the client options (a private CA, for instance).</summary>
+    public Func<SslClientAuthenticationOptions, SslClientAuthenticationOptions>? TlsOptions { get; }
+
+    public Uri Endpoint => _endpoint;
+
+    public async Task<FlushOutcome> PostAsync(byte[] body, string? signature, CancellationToken cancellation)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        deadline.CancelAfter(_timeout);
+        Socket? socket = null;
+        Stream? stream = null;
+        try
+        {
+            socket = await ConnectAsync(deadline.Token).ConfigureAwait(false);
+            stream = new NetworkStream(socket, ownsSocket: true);
+            if (_endpoint.Scheme == Uri.UriSchemeHttps)
+            {
+                var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
+                stream = ssl;
+                var options = new SslClientAuthenticationOptions
+                {
+                    TargetHost = _endpoint.IdnHost,
+                    EnabledSslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13,
+                };
+                if (TlsOptions is not null)
+                {
+                    options = TlsOptions(options);
+                }
+
+                await ssl.AuthenticateAsClientAsync(options, deadline.Token).ConfigureAwait(false);
+            }
+
+            byte[] request = ComposeRequest(body, signature);
+            await stream.WriteAsync(request, deadline.Token).ConfigureAwait(false);
+            int status = await ReadStatusAsync(stream, deadline.Token).ConfigureAwait(false);
+            return status is >= 200 and < 300 ? FlushOutcome.Delivered(status) : FlushOutcome.Http(status);
+        }
+        catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
+        {
+            return FlushOutcome.Unreachable($"timed out after {_timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)}s");
+        }
+        catch (Exception e) when (e is SocketException or IOException or System.Security.Authentication.AuthenticationException or InvalidDataException)
+        {
+            return FlushOutcome.Unreachable(Describe(e));
+        }
+        finally
+        {
+            if (stream is not null)
+            {
+                await stream.DisposeAsync().ConfigureAwait(false);
+            }
+
+            socket?.Dispose();
+        }
+    }
+
+    private async Task<Socket> ConnectAsync(CancellationToken cancellation)
+    {
+        string host = _endpoint.IdnHost;
+        int port = _endpoint.Port;
+        if (IPAddress.TryParse(host.Trim('[', ']'), out IPAddress? address))
+        {
+            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                await socket.ConnectAsync(new IPEndPoint(address, port), cancellation).ConfigureAwait(false);
+                return socket;
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        }
+
+        // A host name: try each address it resolves to, in order, until one connects.
+        IPAddress[] addresses = await Dns.GetHostAddressesAsync(host, cancellation).ConfigureAwait(false);
+        SocketException? last = null;
+        foreach (IPAddress candidate in addresses)
+        {
+            if (candidate.AddressFamily == AddressFamily.InterNetworkV6 && !Socket.OSSupportsIPv6)
+            {
+                continue;
+            }
+
+            var socket = new Socket(candidate.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                await socket.ConnectAsync(new IPEndPoint(candidate, port), cancellation).ConfigureAwait(false);
+                return socket;
+            }
+            catch (SocketException e)
+            {
+                socket.Dispose();
+                last = e;
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        }
+
+        throw last ?? new SocketException((int)SocketError.HostNotFound);
+    }
+
+    private byte[] ComposeRequest(byte[] body, string? signature)
+    {
+        string extra = "Content-Length: " + body.Length.ToString(CultureInfo.InvariantCulture) + "\r\n" +
+            (signature is null ? "" : "X-Pixel-Ping-Signature: " + signature + "\r\n") + "\r\n";
+        byte[] request = new byte[_head.Length + Encoding.ASCII.GetByteCount(extra) + body.Length];
+        _head.CopyTo(request, 0);
+        int n = _head.Length + Encoding.ASCII.GetBytes(extra, request.AsSpan(_head.Length));
+        body.CopyTo(request, n);
+        return request;
+    }
+
+    /// <summary>Reads up to the end of the status line and returns the status code (RFC 9112 §4).</summary>
+    private static async Task<int> ReadStatusAsync(Stream stream, CancellationToken cancellation)
+    {
+        byte[] buffer = new byte[1024];
+        int used = 0;
+        while (true)
+        {
+            int lineEnd = buffer.AsSpan(0, used).IndexOf((byte)'\n');
+            if (lineEnd >= 0)
+            {
+                return ParseStatusLine(buffer.AsSpan(0, lineEnd));
+            }
+
+            if (used == buffer.Length)
+            {
+                if (buffer.Length >= MaxStatusLine)
+                {
+                    throw new InvalidDataException("the endpoint sent an over-long status line");
+                }
+
+                Array.Resize(ref buffer, buffer.Length * 2);
+            }
+
+            int read = await stream.ReadAsync(buffer.AsMemory(used), cancellation).ConfigureAwait(false);
+            if (read == 0)
+            {
+                throw new InvalidDataException(used == 0
+                    ? "the endpoint closed the connection without a response"
+                    : "the endpoint closed the connection in the middle of the status line");
+            }
+
+            used += read;
+        }
+    }
+
+    internal static int ParseStatusLine(ReadOnlySpan<byte> line)
+    {
+        // "HTTP/1.1 200 OK" — version, one space, three digits, then a space or the end of the line.
+        if (line.Length >= 12 && line.StartsWith("HTTP/1."u8) && line[8] == (byte)' ' &&
+            char.IsAsciiDigit((char)line[9]) && char.IsAsciiDigit((char)line[10]) && char.IsAsciiDigit((char)line[11]) &&
+            (line.Length == 12 || line[12] is (byte)' ' or (byte)'\r'))
+        {
+            return ((line[9] - '0') * 100) + ((line[10] - '0') * 10) + (line[11] - '0');
+        }
+
+        throw new InvalidDataException("the endpoint did not answer with an HTTP/1.x status line");
+    }
+
+    private static string Describe(Exception e) => e switch
+    {
+        SocketException s => s.SocketErrorCode switch
+        {
+            SocketError.ConnectionRefused => "connection refused",
+            SocketError.HostNotFound or SocketError.NoData => "host not found",
+            SocketError.TimedOut => "connection timed out",
+            SocketError.ConnectionReset => "connection reset by the endpoint",
+            _ => s.Message,
+        },
+        IOException { InnerException: SocketException inner } => Describe(inner),
+        _ => e.Message,
+    };
+}

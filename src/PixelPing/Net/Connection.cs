@@ -1,0 +1,305 @@
+using System.Buffers;
+using System.Net.Sockets;
+using PixelPing.Counting;
+using PixelPing.Http;
+
+namespace PixelPing.Net;
+
+/// <summary>
+/// One client connection: read, parse every complete request in the buffer, answer them all with one write,
+/// repeat. Keep-alive and pipelining fall out of that loop; any parse error answers its status and closes, so the
+/// connection can never fall out of step with the client (RFC 9112 §9.3.2: no recovery after a framing error).
+/// </summary>
+internal sealed class Connection
+{
+    // A typical request head is 100–500 bytes; the buffer grows only for the rare large head, up to the limits.
+    private const int InitialBufferSize = 2048;
+    private const int StackKeyLimit = 2048;
+
+    [ThreadStatic]
+    private static byte[]? t_keyScratch;
+
+    private readonly Socket _socket;
+    private readonly ServerContext _server;
+    private long _deadline;
+    private volatile bool _idle = true;
+
+    public Connection(Socket socket, ServerContext server)
+    {
+        _socket = socket;
+        _server = server;
+        _deadline = Environment.TickCount64 + server.Limits.IdleTimeoutMs;
+    }
+
+    /// <summary>The slot in the tracker's table; -1 when not tracked.</summary>
+    internal int Slot { get; set; } = -1;
+
+    /// <summary>When the sweeper may close this connection (<see cref="Environment.TickCount64"/> milliseconds).</summary>
+    internal long Deadline => Volatile.Read(ref _deadline);
+
+    /// <summary>Waiting for the first byte of a new request, with nothing half-read.</summary>
+    internal bool IsIdle => _idle;
+
+    internal void Abort() => _socket.Dispose();
+
+    public async Task RunAsync()
+    {
+        ServerLimits limits = _server.Limits;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(InitialBufferSize);
+        byte[]? output = null;
+        Stream? stream = null;
+        try
+        {
+            // Answers are whole responses written at once; Nagle would only hold back the last one of a batch.
+            _socket.NoDelay = true;
+            stream = new NetworkStream(_socket, ownsSocket: true);
+            int start = 0;
+            int end = 0;
+            long skip = 0;
+            while (true)
+            {
+                if (start == end)
+                {
+                    start = end = 0;
+                    _idle = skip == 0;
+                    Volatile.Write(ref _deadline, Environment.TickCount64 + (skip == 0 ? limits.IdleTimeoutMs : limits.HeaderTimeoutMs));
+                }
+                else if (end == buffer.Length)
+                {
+                    buffer = MakeRoom(buffer, ref start, ref end, limits.MaxHeadBytes);
+                }
+
+                if (_server.Tracker.Draining && _idle)
+                {
+                    return;
+                }
+
+                int read = await stream.ReadAsync(buffer.AsMemory(end)).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    return;
+                }
+
+                if (_idle)
+                {
+                    // The header timeout runs from the first byte of a request and is not extended by later bytes,
+                    // so a client that trickles a byte at a time (slowloris) is cut off all the same.
+                    _idle = false;
+                    Volatile.Write(ref _deadline, Environment.TickCount64 + limits.HeaderTimeoutMs);
+                }
+
+                end += read;
+                Outcome outcome = Process(buffer, ref start, end, ref skip, ref output, out int outputLength);
+                if (outcome.Single is not null)
+                {
+                    await stream.WriteAsync(outcome.Single).ConfigureAwait(false);
+                }
+                else if (outputLength > 0)
+                {
+                    await stream.WriteAsync(output.AsMemory(0, outputLength)).ConfigureAwait(false);
+                }
+
+                if (outcome.Close)
+                {
+                    return;
+                }
+
+                if (outcome.Answered && start < end)
+                {
+                    // A partial next request began in this read: its header timeout starts now.
+                    Volatile.Write(ref _deadline, Environment.TickCount64 + limits.HeaderTimeoutMs);
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The peer went away, or the sweeper closed the socket: nothing to answer.
+        }
+        catch (Exception e)
+        {
+            Interlocked.Increment(ref _server.Stats.Errors);
+            Log.Error($"--- connection error: {e.GetType().Name}: {e.Message}");
+        }
+        finally
+        {
+            _server.Tracker.Remove(this);
+            if (stream is not null)
+            {
+                await stream.DisposeAsync().ConfigureAwait(false);
+            }
+
+            _socket.Dispose();
+            ArrayPool<byte>.Shared.Return(buffer);
+            if (output is not null)
+            {
+                ArrayPool<byte>.Shared.Return(output);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Answers every complete request in <c>buffer[start..end]</c>. One answer is returned as its precomposed array
+    /// (no copy); several pipelined answers are gathered into <paramref name="output"/> and sent with one write.
+    /// </summary>
+    private Outcome Process(byte[] buffer, ref int start, int end, ref long skip, ref byte[]? output, out int outputLength)
+    {
+        Responses responses = Responses.Current;
+        ServerLimits limits = _server.Limits;
+        bool draining = _server.Tracker.Draining;
+        byte[]? single = null;
+        outputLength = 0;
+        bool close = false;
+        while (start < end)
+        {
+            if (skip > 0)
+            {
+                // A small request body is read and dropped (the parser refused large ones with 413).
+                int drop = (int)Math.Min(skip, end - start);
+                start += drop;
+                skip -= drop;
+                continue;
+            }
+
+            ReadOnlySpan<byte> input = buffer.AsSpan(start, end - start);
+            ParsedRequest request = RequestParser.Parse(input, limits.Http);
+            byte[] answer;
+            if (request.Status == ParseStatus.Incomplete)
+            {
+                if (start == 0 && end == buffer.Length && buffer.Length >= limits.MaxHeadBytes)
+                {
+                    // Only blank lines or similar filler could leave a full buffer undecided: refuse it.
+                    answer = responses.HeadersTooLarge;
+                    close = true;
+                }
+                else
+                {
+                    break;
+                }
+            }
+            else if (request.Status == ParseStatus.Error)
+            {
+                answer = responses.ForError(request.ErrorStatus);
+                close = true;
+            }
+            else
+            {
+                Interlocked.Increment(ref _server.Stats.Requests);
+                bool keepAlive = request.KeepAlive && !draining;
+                answer = Answer(input, request, responses, keepAlive);
+                start += request.HeadLength;
+                skip = request.ContentLength;
+                close = !keepAlive;
+            }
+
+            if (single is null && outputLength == 0)
+            {
+                single = answer;
+            }
+            else
+            {
+                if (single is not null)
+                {
+                    Append(ref output, ref outputLength, single);
+                    single = null;
+                }
+
+                Append(ref output, ref outputLength, answer);
+            }
+
+            if (close)
+            {
+                break;
+            }
+        }
+
+        return new Outcome(single, close, single is not null || outputLength > 0);
+    }
+
+    private byte[] Answer(ReadOnlySpan<byte> input, in ParsedRequest request, Responses responses, bool keepAlive)
+    {
+        if (!request.IsPixel)
+        {
+            return keepAlive ? responses.NotFoundKeepAlive : responses.NotFoundClose;
+        }
+
+        if (request.Method == RequestMethod.Other)
+        {
+            return keepAlive ? responses.MethodNotAllowedKeepAlive : responses.MethodNotAllowedClose;
+        }
+
+        Interlocked.Increment(ref _server.Stats.Pixels);
+        if (request.QueryLength > 0)
+        {
+            Count(input.Slice(request.QueryStart, request.QueryLength));
+        }
+
+        if (request.Method == RequestMethod.Head)
+        {
+            return keepAlive ? responses.HeadKeepAlive : responses.HeadClose;
+        }
+
+        return keepAlive ? responses.PixelKeepAlive : responses.PixelClose;
+    }
+
+    private void Count(ReadOnlySpan<byte> query)
+    {
+        int max = _server.Limits.MaxKeyLength;
+        Span<byte> key = max <= StackKeyLimit
+            ? stackalloc byte[StackKeyLimit]
+            : (t_keyScratch is { } scratch && scratch.Length >= max ? scratch : (t_keyScratch = new byte[max]));
+        switch (KeyDecoder.Decode(query, key[..max], out int written))
+        {
+            case KeyStatus.Found:
+                _server.Store.Record(key[..written]);
+                break;
+            case KeyStatus.TooLong:
+                _server.Store.RefuseTooLong();
+                break;
+        }
+    }
+
+    private static void Append(ref byte[]? output, ref int length, byte[] bytes)
+    {
+        if (output is null || output.Length - length < bytes.Length)
+        {
+            byte[] bigger = ArrayPool<byte>.Shared.Rent(Math.Max(4096, (length + bytes.Length) * 2));
+            if (output is not null)
+            {
+                output.AsSpan(0, length).CopyTo(bigger);
+                ArrayPool<byte>.Shared.Return(output);
+            }
+
+            output = bigger;
+        }
+
+        bytes.CopyTo(output, length);
+        length += bytes.Length;
+    }
+
+    /// <summary>Moves a partial request to the front of the buffer, or grows the buffer up to the head limit.</summary>
+    private static byte[] MakeRoom(byte[] buffer, ref int start, ref int end, int maxHeadBytes)
+    {
+        if (start > 0)
+        {
+            buffer.AsSpan(start, end - start).CopyTo(buffer);
+            end -= start;
+            start = 0;
+            return buffer;
+        }
+
+        // The parser refuses a head over the limits before the buffer passes them; the slack holds the bytes of the
+        // read that proved it.
+        byte[] bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, maxHeadBytes + 1024));
+        if (bigger.Length <= buffer.Length)
+        {
+            ArrayPool<byte>.Shared.Return(bigger);
+            return buffer;
+        }
+
+        buffer.AsSpan(0, end).CopyTo(bigger);
+        ArrayPool<byte>.Shared.Return(buffer);
+        return bigger;
+    }
+
+    private readonly record struct Outcome(byte[]? Single, bool Close, bool Answered);
+}

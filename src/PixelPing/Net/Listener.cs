@@ -1,0 +1,164 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace PixelPing.Net;
+
+/// <summary>
+/// The listening sockets and their accept loops. With no host it listens on every interface through one dual-mode
+/// IPv6 socket (IPv4 clients arrive as mapped addresses), or on IPv4 alone where the kernel has no IPv6.
+/// </summary>
+internal sealed class Listener : IAsyncDisposable
+{
+    private readonly List<Socket> _sockets;
+    private readonly ServerContext _server;
+    private readonly List<Task> _loops = [];
+    private volatile bool _stopping;
+
+    private Listener(List<Socket> sockets, ServerContext server)
+    {
+        _sockets = sockets;
+        _server = server;
+    }
+
+    /// <summary>The bound addresses, with the real port when port 0 asked for any free one.</summary>
+    public IReadOnlyList<IPEndPoint> EndPoints => _sockets.ConvertAll(s => (IPEndPoint)s.LocalEndPoint!);
+
+    /// <summary>Binds and listens; on failure returns null and one line saying which address and port and why.</summary>
+    public static Listener? TryBind(string? host, int port, ServerContext server, out string error)
+    {
+        error = "";
+        IPAddress[] addresses;
+        if (host is null)
+        {
+            addresses = Socket.OSSupportsIPv6 ? [IPAddress.IPv6Any] : [IPAddress.Any];
+        }
+        else if (IPAddress.TryParse(host.Trim('[', ']'), out IPAddress? literal))
+        {
+            addresses = [literal];
+        }
+        else
+        {
+            try
+            {
+                addresses = Dns.GetHostAddresses(host);
+            }
+            catch (SocketException e)
+            {
+                error = $"cannot resolve host \"{host}\": {e.Message}";
+                return null;
+            }
+
+            addresses = addresses.Where(a => a.AddressFamily == AddressFamily.InterNetwork || Socket.OSSupportsIPv6).Distinct().ToArray();
+            if (addresses.Length == 0)
+            {
+                error = $"host \"{host}\" has no usable address";
+                return null;
+            }
+        }
+
+        var sockets = new List<Socket>();
+        foreach (IPAddress address in addresses)
+        {
+            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                if (address.Equals(IPAddress.IPv6Any))
+                {
+                    socket.DualMode = true;
+                }
+
+                // Port 0 binds the first address to any free port, and the others to that same port.
+                int bindPort = port == 0 && sockets.Count > 0 ? ((IPEndPoint)sockets[0].LocalEndPoint!).Port : port;
+                socket.Bind(new IPEndPoint(address, bindPort));
+                socket.Listen(4096);
+                sockets.Add(socket);
+            }
+            catch (SocketException e)
+            {
+                socket.Dispose();
+                foreach (Socket bound in sockets)
+                {
+                    bound.Dispose();
+                }
+
+                string where = FormatAddress(address, port);
+                error = e.SocketErrorCode switch
+                {
+                    SocketError.AddressAlreadyInUse => $"cannot listen on {where}: port {port} is already in use",
+                    SocketError.AccessDenied => $"cannot listen on {where}: permission denied (ports below 1024 need privileges)",
+                    SocketError.AddressNotAvailable => $"cannot listen on {where}: address not available on this machine",
+                    _ => $"cannot listen on {where}: {e.Message}",
+                };
+                return null;
+            }
+        }
+
+        return new Listener(sockets, server);
+    }
+
+    public static string FormatAddress(IPAddress address, int port) =>
+        address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address}]:{port}" : $"{address}:{port}";
+
+    public void Start()
+    {
+        _server.Tracker.StartSweeping(TimeSpan.FromMilliseconds(500));
+        foreach (Socket socket in _sockets)
+        {
+            _loops.Add(Background.Run("accept loop", () => AcceptLoopAsync(socket)));
+        }
+    }
+
+    private async Task AcceptLoopAsync(Socket listenSocket)
+    {
+        while (!_stopping)
+        {
+            Socket client;
+            try
+            {
+                client = await listenSocket.AcceptAsync().ConfigureAwait(false);
+            }
+            catch (Exception) when (_stopping)
+            {
+                return;
+            }
+            catch (SocketException e)
+            {
+                // Out of file descriptors or a connection reset before accept: log, pause briefly, keep serving.
+                Log.Error($"--- accept failed: {e.Message}");
+                await Task.Delay(50).ConfigureAwait(false);
+                continue;
+            }
+
+            Interlocked.Increment(ref _server.Stats.Accepted);
+            var connection = new Connection(client, _server);
+            if (_stopping || !_server.Tracker.TryAdd(connection))
+            {
+                // Over the connection cap: close at once (SPEC §3), count it.
+                Interlocked.Increment(ref _server.Stats.RefusedConnections);
+                client.Dispose();
+                continue;
+            }
+
+            _ = connection.RunAsync();
+        }
+    }
+
+    /// <summary>Stops accepting: the listening sockets close, open connections carry on.</summary>
+    public async Task StopAcceptingAsync()
+    {
+        _stopping = true;
+        foreach (Socket socket in _sockets)
+        {
+            socket.Dispose();
+        }
+
+        await Task.WhenAll(_loops).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAcceptingAsync().ConfigureAwait(false);
+        _server.Tracker.CloseAll();
+        _server.Tracker.Dispose();
+    }
+}

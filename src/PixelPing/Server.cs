@@ -1,0 +1,93 @@
+using System.Net;
+using PixelPing.Config;
+using PixelPing.Counting;
+using PixelPing.Flushing;
+using PixelPing.Http;
+using PixelPing.Net;
+
+namespace PixelPing;
+
+/// <summary>
+/// The running server: the counter store, the listener that feeds it and the flusher that empties it, wired from the
+/// settings. <c>Program</c> runs one until a stop signal; integration tests run one in-process.
+/// </summary>
+internal sealed class Server : IAsyncDisposable
+{
+    private readonly Settings _settings;
+    private readonly Listener _listener;
+    private readonly CancellationTokenSource _stopFlusher = new();
+    private Task _flushLoop = Task.CompletedTask;
+
+    private Server(Settings settings, HitStore store, ServerContext context, Listener listener, Flusher flusher)
+    {
+        _settings = settings;
+        Store = store;
+        Context = context;
+        _listener = listener;
+        Flusher = flusher;
+    }
+
+    public HitStore Store { get; }
+    public ServerContext Context { get; }
+    public Flusher Flusher { get; }
+    public IReadOnlyList<IPEndPoint> EndPoints => _listener.EndPoints;
+    public int Port => _listener.EndPoints[0].Port;
+
+    /// <summary>Binds the port and builds the parts; null and one line of error when the port cannot be had.</summary>
+    public static Server? TryCreate(Settings settings, out string error)
+    {
+        var store = new HitStore(settings.MaxKeys);
+        var limits = new ServerLimits(
+            new HttpLimits(settings.MaxRequestLine, settings.MaxHeaderBytes, settings.MaxHeaderCount, settings.MaxBodyBytes),
+            settings.MaxKeyLength,
+            (long)settings.HeaderTimeout.TotalMilliseconds,
+            (long)settings.IdleTimeout.TotalMilliseconds,
+            settings.MaxConnections);
+        var context = new ServerContext(store, limits);
+        Listener? listener = Listener.TryBind(settings.Host, settings.Port, context, out error);
+        if (listener is null)
+        {
+            return null;
+        }
+
+        EndpointClient? client = settings.Endpoint is null ? null : new EndpointClient(settings.Endpoint, settings.Timeout);
+        var flusher = new Flusher(store, client, new FlushOptions(settings.Interval, settings.Secret, settings.Discard, settings.Log, settings.MaxKeyLength));
+        store.CapReached += flusher.Request;
+        return new Server(settings, store, context, listener, flusher);
+    }
+
+    public void Start()
+    {
+        Responses.StartClock();
+        _listener.Start();
+        _flushLoop = Background.Run("flush loop", () => Flusher.RunAsync(_stopFlusher.Token));
+    }
+
+    /// <summary>
+    /// SIGTERM's path: stop accepting, let requests in progress finish (bounded), then flush once more (bounded by the
+    /// flush timeout). True when nothing counted was left undelivered.
+    /// </summary>
+    public async Task<bool> StopAsync()
+    {
+        await _listener.StopAcceptingAsync().ConfigureAwait(false);
+        await Context.Tracker.DrainAsync(_settings.ShutdownTimeout).ConfigureAwait(false);
+        await _stopFlusher.CancelAsync().ConfigureAwait(false);
+        await _flushLoop.ConfigureAwait(false);
+        bool delivered = await Flusher.FlushAsync().ConfigureAwait(false);
+        if (!delivered && Flusher.Kept is not null)
+        {
+            // Without the spool file these hits are gone; say how many, so nobody has to guess.
+            Log.Error($"--- exiting with {Flusher.Kept.Hits + Store.Peek().Hits} hits undelivered");
+        }
+
+        return delivered;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopFlusher.CancelAsync().ConfigureAwait(false);
+        await _listener.DisposeAsync().ConfigureAwait(false);
+        await _flushLoop.ConfigureAwait(false);
+        _stopFlusher.Dispose();
+    }
+}

@@ -1,0 +1,102 @@
+using System.Text;
+using PixelPing.Counting;
+
+namespace PixelPing.Tests.Counting;
+
+public sealed class HitStoreTests
+{
+    private static byte[] K(string s) => Encoding.UTF8.GetBytes(s);
+
+    [Fact]
+    public void Counts_per_key_and_take_empties_the_store()
+    {
+        var store = new HitStore(100);
+        store.Record(K("a"));
+        store.Record(K("a"));
+        store.Record(K("b"));
+        Snapshot taken = store.Take();
+        Assert.Equal(3, taken.Hits);
+        Assert.Equal(2, taken.Entries.Single(e => e.Key.SequenceEqual(K("a"))).Value);
+        Assert.Empty(store.Take().Entries);
+        Assert.Equal(0, store.DistinctKeys);
+    }
+
+    [Fact]
+    public void A_hit_on_a_known_key_allocates_nothing()
+    {
+        var store = new HitStore(100);
+        byte[] key = K("document:42");
+        store.Record(key);
+        store.Record(key);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10_000; i++)
+        {
+            store.Record(key);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(10_002, store.Peek().Hits);
+    }
+
+    [Fact]
+    public void The_key_cap_refuses_new_keys_counts_the_refusals_and_signals_once()
+    {
+        var store = new HitStore(3);
+        int signals = 0;
+        store.CapReached += () => Interlocked.Increment(ref signals);
+        Assert.Equal(RecordResult.Counted, store.Record(K("1")));
+        Assert.Equal(RecordResult.Counted, store.Record(K("2")));
+        Assert.Equal(RecordResult.Counted, store.Record(K("3")));
+        Assert.Equal(1, signals);
+        Assert.Equal(RecordResult.RefusedFull, store.Record(K("4")));
+        Assert.Equal(RecordResult.Counted, store.Record(K("1")));
+        Assert.Equal(1, signals);
+        Snapshot taken = store.Take();
+        Assert.Equal(1, taken.RefusedFull);
+        Assert.Equal(4, taken.Hits);
+        Assert.Equal(RecordResult.Counted, store.Record(K("4")));
+    }
+
+    [Fact]
+    public void Concurrent_writers_and_repeated_takes_lose_and_double_nothing()
+    {
+        var store = new HitStore(1000, shardCount: 4);
+        const int writers = 4;
+        const int perWriter = 1_000_000;
+        var totals = new Dictionary<string, long>();
+        long taken = 0;
+        using var done = new CancellationTokenSource();
+        Task taker = Task.Run(() =>
+        {
+            while (!done.IsCancellationRequested)
+            {
+                taken += Merge(store.Take(), totals);
+            }
+        });
+        Parallel.For(0, writers, new ParallelOptions { MaxDegreeOfParallelism = writers }, w =>
+        {
+            byte[][] keys = Enumerable.Range(0, 50).Select(i => K($"k{i}")).ToArray();
+            for (int i = 0; i < perWriter; i++)
+            {
+                store.Record(keys[(i + w) % keys.Length]);
+            }
+        });
+        done.Cancel();
+        taker.Wait();
+        taken += Merge(store.Take(), totals);
+        Assert.Equal((long)writers * perWriter, taken);
+        Assert.Equal(50, totals.Count);
+        Assert.All(totals.Values, v => Assert.Equal((long)writers * perWriter / 50, v));
+    }
+
+    private static long Merge(Snapshot snapshot, Dictionary<string, long> totals)
+    {
+        foreach (KeyValuePair<byte[], long> entry in snapshot.Entries)
+        {
+            string key = Encoding.UTF8.GetString(entry.Key);
+            totals[key] = totals.GetValueOrDefault(key) + entry.Value;
+        }
+
+        return snapshot.Hits;
+    }
+}

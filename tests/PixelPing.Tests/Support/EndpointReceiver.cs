@@ -1,0 +1,296 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+
+namespace PixelPing.Tests.Support;
+
+/// <summary>How the receiver answers the next flushes.</summary>
+public enum ReceiverMode
+{
+    Accept,
+    Status500,
+    Redirect301,
+    TooMany429,
+    Hang,
+    CloseMidResponse,
+    CloseBeforeResponse,
+    Slow,
+}
+
+/// <summary>One POST the receiver read, decoded.</summary>
+public sealed record ReceivedFlush(string Target, IReadOnlyDictionary<string, string> Headers, byte[] Body,
+    IReadOnlyDictionary<string, string> Form, IReadOnlyDictionary<string, long> Counts, bool Stored);
+
+/// <summary>
+/// A real HTTP endpoint on 127.0.0.1 for the flusher to POST to, written on raw sockets so that the tests can make it
+/// misbehave in every way an endpoint can (500, redirect, hang, close mid-response). It decodes each body like a
+/// receiver application would (form, then JSON) and, like a careful receiver, stores a batch id only once.
+/// </summary>
+public sealed class EndpointReceiver : IAsyncDisposable
+{
+    private readonly ConcurrentQueue<ReceivedFlush> _received = new();
+    private readonly ConcurrentDictionary<string, bool> _batches = new();
+    private readonly ConcurrentDictionary<string, long> _totals = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Socket> _clients = [];
+    private Socket _listener;
+    private Task _acceptLoop;
+    private int _requests;
+
+    public EndpointReceiver(int port = 0)
+    {
+        _listener = Bind(port);
+        Port = ((IPEndPoint)_listener.LocalEndPoint!).Port;
+        _acceptLoop = AcceptLoopAsync(_listener);
+    }
+
+    public int Port { get; }
+
+    public string Url => $"http://127.0.0.1:{Port}/hits?site=test";
+
+    public volatile ReceiverMode Mode = ReceiverMode.Accept;
+
+    /// <summary>How long <see cref="ReceiverMode.Slow"/> waits before answering 200.</summary>
+    public TimeSpan SlowDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    public int Requests => Volatile.Read(ref _requests);
+
+    public IReadOnlyCollection<ReceivedFlush> Received => _received.ToArray();
+
+    /// <summary>Hits stored, summed over distinct batch ids (a resent batch counts once).</summary>
+    public long TotalHits => _totals.Values.Sum();
+
+    public IReadOnlyDictionary<string, long> Totals => new Dictionary<string, long>(_totals);
+
+    /// <summary>Stops listening, so connections are refused, until <see cref="Listen"/>.</summary>
+    public void Refuse()
+    {
+        _listener.Dispose();
+        lock (_clients)
+        {
+            foreach (Socket client in _clients)
+            {
+                client.Dispose();
+            }
+
+            _clients.Clear();
+        }
+    }
+
+    public void Listen()
+    {
+        _listener = Bind(Port);
+        _acceptLoop = AcceptLoopAsync(_listener);
+    }
+
+    public async Task<bool> WaitForTotalAsync(long hits, TimeSpan timeout)
+    {
+        DateTime deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (TotalHits >= hits)
+            {
+                return true;
+            }
+
+            await Task.Delay(20);
+        }
+
+        return TotalHits >= hits;
+    }
+
+    public async Task<bool> WaitForRequestsAsync(int count, TimeSpan timeout)
+    {
+        DateTime deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline && Requests < count)
+        {
+            await Task.Delay(20);
+        }
+
+        return Requests >= count;
+    }
+
+    private static Socket Bind(int port)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, port));
+        socket.Listen(128);
+        return socket;
+    }
+
+    private async Task AcceptLoopAsync(Socket listener)
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await listener.AcceptAsync(_stop.Token);
+            }
+            catch (Exception)
+            {
+                return;
+            }
+
+            lock (_clients)
+            {
+                _clients.Add(client);
+            }
+
+            _ = Task.Run(() => HandleAsync(client));
+        }
+    }
+
+    private async Task HandleAsync(Socket client)
+    {
+        try
+        {
+            using var stream = new NetworkStream(client, ownsSocket: true);
+            byte[] buffer = new byte[1 << 16];
+            int used = 0;
+            int headEnd;
+            while ((headEnd = buffer.AsSpan(0, used).IndexOf("\r\n\r\n"u8)) < 0)
+            {
+                if (used == buffer.Length)
+                {
+                    Array.Resize(ref buffer, buffer.Length * 2);
+                }
+
+                int n = await stream.ReadAsync(buffer.AsMemory(used), _stop.Token);
+                if (n == 0)
+                {
+                    return;
+                }
+
+                used += n;
+            }
+
+            string head = Encoding.ASCII.GetString(buffer, 0, headEnd);
+            string[] lines = head.Split("\r\n");
+            string target = lines[0].Split(' ')[1];
+            var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            foreach (string line in lines.Skip(1))
+            {
+                int colon = line.IndexOf(':');
+                headers[line[..colon]] = line[(colon + 1)..].Trim();
+            }
+
+            int length = int.Parse(headers["Content-Length"]);
+            int bodyStart = headEnd + 4;
+            while (used - bodyStart < length)
+            {
+                if (used == buffer.Length)
+                {
+                    Array.Resize(ref buffer, buffer.Length * 2);
+                }
+
+                int n = await stream.ReadAsync(buffer.AsMemory(used), _stop.Token);
+                if (n == 0)
+                {
+                    return;
+                }
+
+                used += n;
+            }
+
+            byte[] body = buffer.AsSpan(bodyStart, length).ToArray();
+            Interlocked.Increment(ref _requests);
+            ReceiverMode mode = Mode;
+            switch (mode)
+            {
+                case ReceiverMode.Hang:
+                    await Task.Delay(Timeout.Infinite, _stop.Token);
+                    return;
+                case ReceiverMode.CloseBeforeResponse:
+                    Record(target, headers, body, stored: false);
+                    return;
+                case ReceiverMode.CloseMidResponse:
+                    Record(target, headers, body, stored: false);
+                    await stream.WriteAsync("HTTP/1."u8.ToArray(), _stop.Token);
+                    return;
+                case ReceiverMode.Slow:
+                    await Task.Delay(SlowDelay, _stop.Token);
+                    break;
+            }
+
+            (int status, string reason) = mode switch
+            {
+                ReceiverMode.Status500 => (500, "Internal Server Error"),
+                ReceiverMode.Redirect301 => (301, "Moved Permanently"),
+                ReceiverMode.TooMany429 => (429, "Too Many Requests"),
+                _ => (200, "OK"),
+            };
+            Record(target, headers, body, stored: status == 200);
+            string response = $"HTTP/1.1 {status} {reason}\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(response), _stop.Token);
+        }
+        catch (Exception) when (_stop.IsCancellationRequested)
+        {
+        }
+        catch (IOException)
+        {
+        }
+        catch (SocketException)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    private void Record(string target, Dictionary<string, string> headers, byte[] body, bool stored)
+    {
+        Dictionary<string, string> form = ParseForm(Encoding.ASCII.GetString(body));
+        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+        using (JsonDocument json = JsonDocument.Parse(form["json"]))
+        {
+            foreach (JsonProperty property in json.RootElement.EnumerateObject())
+            {
+                counts[property.Name] = property.Value.GetInt64();
+            }
+        }
+
+        if (stored && _batches.TryAdd(form["batch"], true))
+        {
+            foreach ((string key, long count) in counts)
+            {
+                _totals.AddOrUpdate(key, count, (_, old) => old + count);
+            }
+        }
+
+        _received.Enqueue(new ReceivedFlush(target, headers, body, form, counts, stored));
+    }
+
+    /// <summary>application/x-www-form-urlencoded, decoded the way a receiver's framework does.</summary>
+    public static Dictionary<string, string> ParseForm(string body)
+    {
+        var form = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string pair in body.Split('&'))
+        {
+            int eq = pair.IndexOf('=');
+            string name = eq < 0 ? pair : pair[..eq];
+            string value = eq < 0 ? "" : pair[(eq + 1)..];
+            form[Uri.UnescapeDataString(name.Replace('+', ' '))] = Uri.UnescapeDataString(value.Replace('+', ' '));
+        }
+
+        return form;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        Refuse();
+        try
+        {
+            await _acceptLoop;
+        }
+        catch (Exception)
+        {
+        }
+
+        _stop.Dispose();
+    }
+}

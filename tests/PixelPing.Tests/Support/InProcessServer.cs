@@ -1,0 +1,38 @@
+using PixelPing.Config;
+
+namespace PixelPing.Tests.Support;
+
+/// <summary>The real server (listener, store, flusher) started in the test process on 127.0.0.1 and a free port.</summary>
+internal sealed class InProcessServer : IAsyncDisposable
+{
+    private InProcessServer(Server server)
+    {
+        Server = server;
+    }
+
+    public Server Server { get; }
+
+    public int Port => Server.Port;
+
+    public static InProcessServer Start(Settings settings)
+    {
+        Server? server = Server.TryCreate(settings, out string error);
+        Assert.True(server is not null, error);
+        server.Start();
+        return new InProcessServer(server);
+    }
+
+    /// <summary>Settings for a test: loopback, any free port, quiet logs, and whatever the test changes.</summary>
+    public static Settings Defaults(EndpointReceiver? receiver = null, double intervalSeconds = 0.2) => new()
+    {
+        ConfigPath = "test.json",
+        Host = "127.0.0.1",
+        Port = 0,
+        Endpoint = receiver is null ? null : new Uri(receiver.Url),
+        Interval = TimeSpan.FromSeconds(intervalSeconds),
+        Timeout = TimeSpan.FromSeconds(2),
+        Log = false,
+    };
+
+    public async ValueTask DisposeAsync() => await Server.DisposeAsync();
+}
