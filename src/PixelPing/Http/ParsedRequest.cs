@@ -1,0 +1,89 @@
+namespace PixelPing.Http;
+
+internal enum ParseStatus : byte
+{
+    Incomplete,
+    Complete,
+    Error,
+}
+
+internal enum RequestMethod : byte
+{
+    Get,
+    Head,
+    Other,
+}
+
+/// <summary>
+/// The outcome of parsing one request head. Offsets are relative to the span given to <see cref="RequestParser.Parse"/>,
+/// so the caller slices its own buffer and nothing is copied.
+/// </summary>
+internal readonly struct ParsedRequest
+{
+    private ParsedRequest(
+        ParseStatus status,
+        int errorStatus,
+        int headLength,
+        RequestMethod method,
+        bool isPixel,
+        int queryStart,
+        int queryLength,
+        bool keepAlive,
+        bool isHttp10,
+        long contentLength)
+    {
+        Status = status;
+        ErrorStatus = errorStatus;
+        HeadLength = headLength;
+        Method = method;
+        IsPixel = isPixel;
+        QueryStart = queryStart;
+        QueryLength = queryLength;
+        KeepAlive = keepAlive;
+        IsHttp10 = isHttp10;
+        ContentLength = contentLength;
+    }
+
+    public ParseStatus Status { get; }
+
+    /// <summary>When <see cref="Status"/> is Error: 400, 413, 414, 431, 501 or 505; else 0. Every error closes the connection.</summary>
+    public int ErrorStatus { get; }
+
+    /// <summary>When Complete: bytes of the request line, the headers and the final CRLF; the body is not included.</summary>
+    public int HeadLength { get; }
+
+    public RequestMethod Method { get; }
+
+    /// <summary>The path is exactly <c>/pixel.gif</c>.</summary>
+    public bool IsPixel { get; }
+
+    /// <summary>Offset of the first byte after '?', or 0 when the target has no '?'.</summary>
+    public int QueryStart { get; }
+
+    /// <summary>Length of the query up to '#' or the end of the target; 0 when there is none or it is empty.</summary>
+    public int QueryLength { get; }
+
+    /// <summary>The final decision: the version's default adjusted by every Connection header.</summary>
+    public bool KeepAlive { get; }
+
+    public bool IsHttp10 { get; }
+
+    /// <summary>The body length to read and drop; 0 when there is no Content-Length.</summary>
+    public long ContentLength { get; }
+
+    public static ParsedRequest Incomplete => new(ParseStatus.Incomplete, 0, 0, RequestMethod.Other, false, 0, 0, false, false, 0);
+
+    public static ParsedRequest Error(int errorStatus) =>
+        new(ParseStatus.Error, errorStatus, 0, RequestMethod.Other, false, 0, 0, false, false, 0);
+
+    public static ParsedRequest Complete(
+        int headLength,
+        RequestMethod method,
+        bool isPixel,
+        int queryStart,
+        int queryLength,
+        bool keepAlive,
+        bool isHttp10,
+        long contentLength) =>
+        new(ParseStatus.Complete, 0, headLength, method, isPixel, queryStart, queryLength, keepAlive, isHttp10, contentLength);
+}
