@@ -10,8 +10,8 @@ namespace PixelPing.Flushing;
 /// </summary>
 internal static class BatchEncoder
 {
-    // One escape is at most 6 JSON bytes (\u00XX), or 12 once form-encoded; reserve a little more.
-    private const int MaxEscapeLength = 16;
+    // The least the sink asks its IBufferWriter for when its span runs out (it never needs more than 3 at once).
+    private const int MinimumSpanLength = 16;
 
     // Longest decimal long: "-9223372036854775808".
     private const int MaxCountLength = 20;
@@ -279,7 +279,7 @@ internal static class BatchEncoder
             if (_span.Length - _position < count)
             {
                 Flush();
-                _span = _output.GetSpan(Math.Max(count, MaxEscapeLength));
+                _span = _output.GetSpan(Math.Max(count, MinimumSpanLength));
             }
         }
     }
