@@ -1,0 +1,351 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Text;
+
+namespace PixelPing.Flushing;
+
+/// <summary>
+/// Builds the flush body <c>json=…&amp;secret=…&amp;batch=…</c> byte for byte as pixel-ping 0.1.6 built its
+/// <c>json=</c> field: <c>encodeURIComponent(JSON.stringify(counts))</c>.
+/// </summary>
+internal static class BatchEncoder
+{
+    // The least the sink asks its IBufferWriter for when its span runs out (it never needs more than 3 at once).
+    private const int MinimumSpanLength = 16;
+
+    // Longest decimal long: "-9223372036854775808".
+    private const int MaxCountLength = 20;
+
+    // encodeURIComponent leaves these bytes alone and percent-encodes every other one.
+    private static readonly SearchValues<byte> s_unreserved =
+        SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.!~*'()"u8);
+
+    // Bytes JSON.stringify does not copy through unchanged: controls, '"', '\' and the start of any non-ASCII
+    // sequence (which must be checked for valid UTF-8). DEL (0x7F) is written raw, as JSON.stringify does.
+    private static readonly SearchValues<byte> s_jsonSpecial = CreateJsonSpecial();
+
+    private static ReadOnlySpan<byte> JsonField => "json="u8;
+
+    private static ReadOnlySpan<byte> SecretField => "&secret="u8;
+
+    private static ReadOnlySpan<byte> BatchField => "&batch="u8;
+
+    private static ReadOnlySpan<byte> ReplacementCharacter => "\uFFFD"u8;
+
+    private static ReadOnlySpan<byte> UpperHex => "0123456789ABCDEF"u8;
+
+    private static ReadOnlySpan<byte> LowerHex => "0123456789abcdef"u8;
+
+    /// <summary>The flush body; the <c>&amp;secret=</c> field only when <paramref name="secret"/> is not null.</summary>
+    public static byte[] EncodeBody(IReadOnlyList<KeyValuePair<byte[], long>> entries, string batchId, string? secret)
+    {
+        var body = new ChunkedBuffer(EstimateBodyLength(entries, batchId, secret));
+        var sink = new Sink(body, formEncode: true);
+        sink.WriteVerbatim(JsonField);
+        WriteJsonObject(entries, ref sink);
+        if (secret is not null)
+        {
+            sink.WriteVerbatim(SecretField);
+            WriteString(secret, ref sink);
+        }
+
+        sink.WriteVerbatim(BatchField);
+        WriteString(batchId, ref sink);
+        sink.Flush();
+        return body.ToArray();
+    }
+
+    /// <summary>JSON text <c>{"key":count,…}</c> of the entries, in their order.</summary>
+    public static void WriteJson(IReadOnlyList<KeyValuePair<byte[], long>> entries, IBufferWriter<byte> output)
+    {
+        var sink = new Sink(output, formEncode: false);
+        WriteJsonObject(entries, ref sink);
+        sink.Flush();
+    }
+
+    /// <summary>JavaScript's encodeURIComponent applied to UTF-8 bytes.</summary>
+    public static void WriteFormComponent(ReadOnlySpan<byte> utf8, IBufferWriter<byte> output)
+    {
+        var sink = new Sink(output, formEncode: true);
+        sink.Write(utf8);
+        sink.Flush();
+    }
+
+    private static void WriteJsonObject(IReadOnlyList<KeyValuePair<byte[], long>> entries, ref Sink sink)
+    {
+        Span<byte> digits = stackalloc byte[MaxCountLength];
+        sink.Write((byte)'{');
+        for (int i = 0; i < entries.Count; i++)
+        {
+            KeyValuePair<byte[], long> entry = entries[i];
+            if (i > 0)
+            {
+                sink.Write((byte)',');
+            }
+
+            sink.Write((byte)'"');
+            WriteJsonStringContent(entry.Key, ref sink);
+            sink.Write((byte)'"');
+            sink.Write((byte)':');
+            Utf8Formatter.TryFormat(entry.Value, digits, out int length);
+            sink.Write(digits[..length]);
+        }
+
+        sink.Write((byte)'}');
+    }
+
+    // JSON.stringify's escaping: \" \\ \b \f \n \r \t, other controls as \u00xx (lowercase), everything else raw.
+    // Keys come from KeyDecoder and are valid UTF-8; should one not be, each maximal invalid subpart becomes
+    // U+FFFD so the body is still valid JSON in valid UTF-8.
+    private static void WriteJsonStringContent(ReadOnlySpan<byte> key, ref Sink sink)
+    {
+        Span<byte> escape = stackalloc byte[6];
+        escape[0] = (byte)'\\';
+        while (true)
+        {
+            int special = key.IndexOfAny(s_jsonSpecial);
+            if (special < 0)
+            {
+                sink.Write(key);
+                return;
+            }
+
+            sink.Write(key[..special]);
+            key = key[special..];
+            byte b = key[0];
+            if (b >= 0x80)
+            {
+                OperationStatus status = Rune.DecodeFromUtf8(key, out _, out int consumed);
+                sink.Write(status == OperationStatus.Done ? key[..consumed] : ReplacementCharacter);
+                key = key[consumed..];
+                continue;
+            }
+
+            int length = 2;
+            switch (b)
+            {
+                case (byte)'"': escape[1] = (byte)'"'; break;
+                case (byte)'\\': escape[1] = (byte)'\\'; break;
+                case (byte)'\b': escape[1] = (byte)'b'; break;
+                case (byte)'\f': escape[1] = (byte)'f'; break;
+                case (byte)'\n': escape[1] = (byte)'n'; break;
+                case (byte)'\r': escape[1] = (byte)'r'; break;
+                case (byte)'\t': escape[1] = (byte)'t'; break;
+                default:
+                    escape[1] = (byte)'u';
+                    escape[2] = (byte)'0';
+                    escape[3] = (byte)'0';
+                    escape[4] = LowerHex[b >> 4];
+                    escape[5] = LowerHex[b & 0xF];
+                    length = 6;
+                    break;
+            }
+
+            sink.Write(escape[..length]);
+            key = key[1..];
+        }
+    }
+
+    // A .NET string as UTF-8 without allocating; a lone surrogate becomes U+FFFD (encodeURIComponent would throw).
+    private static void WriteString(string value, ref Sink sink)
+    {
+        Span<byte> utf8 = stackalloc byte[4];
+        foreach (Rune rune in value.EnumerateRunes())
+        {
+            int length = rune.EncodeToUtf8(utf8);
+            sink.Write(utf8[..length]);
+        }
+    }
+
+    // Sizes the first buffer chunk so that a typical body fits in one; a larger one just adds chunks.
+    private static int EstimateBodyLength(IReadOnlyList<KeyValuePair<byte[], long>> entries, string batchId, string? secret)
+    {
+        const int PerEntryOverhead = 16; // %22 %22%3A %2C and a short count
+        long estimate = 64 + 9L * (batchId.Length + (secret?.Length ?? 0));
+        for (int i = 0; i < entries.Count; i++)
+        {
+            estimate += entries[i].Key.Length + PerEntryOverhead;
+        }
+
+        return (int)Math.Clamp(estimate, 256, ChunkedBuffer.MaxChunkSize);
+    }
+
+    private static SearchValues<byte> CreateJsonSpecial()
+    {
+        Span<byte> bytes = stackalloc byte[0x20 + 2 + 0x80];
+        int count = 0;
+        for (int b = 0; b < 0x20; b++)
+        {
+            bytes[count++] = (byte)b;
+        }
+
+        bytes[count++] = (byte)'"';
+        bytes[count++] = (byte)'\\';
+        for (int b = 0x80; b <= 0xFF; b++)
+        {
+            bytes[count++] = (byte)b;
+        }
+
+        return SearchValues.Create(bytes[..count]);
+    }
+
+    /// <summary>
+    /// Writes into an <see cref="IBufferWriter{T}"/> through a cached span, percent-encoding content bytes when
+    /// it form-encodes, so that JSON text goes straight into the form body without an intermediate copy.
+    /// </summary>
+    private ref struct Sink
+    {
+        private readonly IBufferWriter<byte> _output;
+        private readonly bool _formEncode;
+        private Span<byte> _span;
+        private int _position;
+
+        public Sink(IBufferWriter<byte> output, bool formEncode)
+        {
+            _output = output;
+            _formEncode = formEncode;
+        }
+
+        public void Write(byte value)
+        {
+            if (_formEncode && !s_unreserved.Contains(value))
+            {
+                WritePercentEncoded(value);
+                return;
+            }
+
+            Reserve(1);
+            _span[_position++] = value;
+        }
+
+        public void Write(scoped ReadOnlySpan<byte> content)
+        {
+            if (!_formEncode)
+            {
+                WriteVerbatim(content);
+                return;
+            }
+
+            while (true)
+            {
+                int reserved = content.IndexOfAnyExcept(s_unreserved);
+                if (reserved < 0)
+                {
+                    WriteVerbatim(content);
+                    return;
+                }
+
+                WriteVerbatim(content[..reserved]);
+                WritePercentEncoded(content[reserved]);
+                content = content[(reserved + 1)..];
+            }
+        }
+
+        // Bytes that are the form's own syntax ('&', '='), or already known to need no encoding.
+        public void WriteVerbatim(scoped ReadOnlySpan<byte> bytes)
+        {
+            while (!bytes.IsEmpty)
+            {
+                if (_position == _span.Length)
+                {
+                    Reserve(1);
+                }
+
+                int length = Math.Min(bytes.Length, _span.Length - _position);
+                bytes[..length].CopyTo(_span[_position..]);
+                _position += length;
+                bytes = bytes[length..];
+            }
+        }
+
+        public void Flush()
+        {
+            _output.Advance(_position);
+            _span = default;
+            _position = 0;
+        }
+
+        private void WritePercentEncoded(byte value)
+        {
+            Reserve(3);
+            _span[_position] = (byte)'%';
+            _span[_position + 1] = UpperHex[value >> 4];
+            _span[_position + 2] = UpperHex[value & 0xF];
+            _position += 3;
+        }
+
+        private void Reserve(int count)
+        {
+            if (_span.Length - _position < count)
+            {
+                Flush();
+                _span = _output.GetSpan(Math.Max(count, MinimumSpanLength));
+            }
+        }
+    }
+
+    /// <summary>
+    /// The body under construction as a list of chunks that grow geometrically: growing never copies what is
+    /// already written, so building a body of n bytes allocates about 2n (chunks plus the final array).
+    /// </summary>
+    private sealed class ChunkedBuffer : IBufferWriter<byte>
+    {
+        public const int MaxChunkSize = 1 << 20;
+
+        private readonly List<(byte[] Chunk, int Length)> _full = [];
+        private byte[] _current;
+        private int _used;
+        private int _fullLength;
+
+        public ChunkedBuffer(int firstChunkSize)
+        {
+            _current = new byte[firstChunkSize];
+        }
+
+        public void Advance(int count)
+        {
+            ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)count, (uint)(_current.Length - _used), nameof(count));
+            _used += count;
+        }
+
+        public Memory<byte> GetMemory(int sizeHint = 0)
+        {
+            Reserve(sizeHint);
+            return _current.AsMemory(_used);
+        }
+
+        public Span<byte> GetSpan(int sizeHint = 0)
+        {
+            Reserve(sizeHint);
+            return _current.AsSpan(_used);
+        }
+
+        public byte[] ToArray()
+        {
+            var result = new byte[checked(_fullLength + _used)];
+            int offset = 0;
+            foreach ((byte[] chunk, int length) in _full)
+            {
+                chunk.AsSpan(0, length).CopyTo(result.AsSpan(offset));
+                offset += length;
+            }
+
+            _current.AsSpan(0, _used).CopyTo(result.AsSpan(offset));
+            return result;
+        }
+
+        private void Reserve(int sizeHint)
+        {
+            sizeHint = Math.Max(sizeHint, 1);
+            if (_current.Length - _used >= sizeHint)
+            {
+                return;
+            }
+
+            _full.Add((_current, _used));
+            _fullLength = checked(_fullLength + _used);
+            _current = new byte[Math.Max(sizeHint, Math.Min(_current.Length * 2, MaxChunkSize))];
+            _used = 0;
+        }
+    }
+}

@@ -1,0 +1,20 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace PixelPing.Flushing;
+
+/// <summary>
+/// The <c>X-Pixel-Ping-Signature</c> header value: lets a receiver check that a batch came from a server that
+/// knows the secret and was not altered on the way, which the secret in the body alone cannot show.
+/// </summary>
+internal static class Signature
+{
+    public static string Sign(byte[] body, string secret)
+    {
+        // Same UTF-8 bytes as the body's secret field (a lone surrogate becomes U+FFFD in both).
+        byte[] key = Encoding.UTF8.GetBytes(secret);
+        Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
+        HMACSHA256.HashData(key, body, mac);
+        return "sha256=" + Convert.ToHexStringLower(mac);
+    }
+}

@@ -1,0 +1,333 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using PixelPing.Counting;
+using PixelPing.Flushing;
+using PixelPing.Tests.Vectors;
+
+namespace PixelPing.Tests.Flushing;
+
+public sealed class BatchEncoderTests
+{
+    // JSON.stringify(String.fromCharCode(i)) for i = 0..31, quotes removed, as printed by Node 20.
+    private static readonly string[] s_nodeControlEscapes =
+    [
+        "\\u0000", "\\u0001", "\\u0002", "\\u0003", "\\u0004", "\\u0005", "\\u0006", "\\u0007", "\\b", "\\t", "\\n",
+        "\\u000b", "\\f", "\\r", "\\u000e", "\\u000f", "\\u0010", "\\u0011", "\\u0012", "\\u0013", "\\u0014", "\\u0015",
+        "\\u0016", "\\u0017", "\\u0018", "\\u0019", "\\u001a", "\\u001b", "\\u001c", "\\u001d", "\\u001e", "\\u001f",
+    ];
+
+    public static TheoryData<string> CountedVectors => KeyVectors.Queries(counted: true);
+
+    [Theory]
+    [MemberData(nameof(CountedVectors))]
+    public void BodyCarriesTheOriginalsJsonField(string query)
+    {
+        KeyVector vector = KeyVectors.Get(query);
+
+        byte[] body = BatchEncoder.EncodeBody([Entry(Encoding.UTF8.GetBytes(vector.Key), 1)], "b1", null);
+
+        Assert.Equal("json=" + vector.JsonValue + "&batch=b1", Encoding.ASCII.GetString(body));
+    }
+
+    [Theory]
+    [MemberData(nameof(CountedVectors))]
+    public void DecodedKeyEncodesToTheOriginalsJsonField(string query)
+    {
+        KeyVector vector = KeyVectors.Get(query);
+        var destination = new byte[1024];
+        Assert.Equal(KeyStatus.Found, KeyDecoder.Decode(Encoding.UTF8.GetBytes(query), destination, out int written));
+
+        byte[] body = BatchEncoder.EncodeBody([Entry(destination[..written], 1)], "b1", null);
+
+        Assert.StartsWith("json=" + vector.JsonValue + "&", Encoding.ASCII.GetString(body), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void EveryControlCharacterIsEscapedAsJsonStringifyDoes()
+    {
+        for (int c = 0; c < 0x20; c++)
+        {
+            Assert.Equal("{\"a" + s_nodeControlEscapes[c] + "b\":1}", Json([Entry([(byte)'a', (byte)c, (byte)'b'], 1)]));
+        }
+    }
+
+    [Theory]
+    [InlineData("\"", "\\\"")]
+    [InlineData("\\", "\\\\")]
+    [InlineData("a\"b\\c", "a\\\"b\\\\c")]
+    [InlineData("\\u0041", "\\\\u0041")]
+    [InlineData("/", "/")] // JSON.stringify does not escape '/'
+    [InlineData("\u007F", "\u007F")]
+    [InlineData("\u0080", "\u0080")]
+    [InlineData("caf\u00E9", "caf\u00E9")]
+    [InlineData("\u2028\u2029", "\u2028\u2029")]
+    [InlineData("\U0001F600", "\U0001F600")]
+    [InlineData("\uFFFD", "\uFFFD")]
+    [InlineData("__proto__", "__proto__")]
+    [InlineData("", "")]
+    public void JsonStringEscaping(string key, string expectedContent)
+    {
+        Assert.Equal("{\"" + expectedContent + "\":1}", Json([Entry(Encoding.UTF8.GetBytes(key), 1)]));
+    }
+
+    [Theory]
+    [InlineData("FF", "\uFFFD")]
+    [InlineData("80", "\uFFFD")]
+    [InlineData("C3", "\uFFFD")]
+    [InlineData("61C328", "a\uFFFD(")]
+    [InlineData("EDA080", "\uFFFD\uFFFD\uFFFD")] // UTF-8-encoded lone high surrogate
+    [InlineData("EDB080", "\uFFFD\uFFFD\uFFFD")] // UTF-8-encoded lone low surrogate
+    [InlineData("C0AF", "\uFFFD\uFFFD")] // overlong '/'
+    [InlineData("E08080", "\uFFFD\uFFFD\uFFFD")] // overlong NUL
+    [InlineData("F4908080", "\uFFFD\uFFFD\uFFFD\uFFFD")] // above U+10FFFF
+    [InlineData("F09F98", "\uFFFD")] // truncated emoji
+    [InlineData("F09F988080", "\U0001F600\uFFFD")]
+    [InlineData("E29C93E29C", "\u2713\uFFFD")]
+    [InlineData("FF22FF", "\uFFFD\\\"\uFFFD")]
+    public void InvalidUtf8InAKeyBecomesReplacementCharacters(string keyHex, string expectedContent)
+    {
+        string json = Json([Entry(Convert.FromHexString(keyHex), 1)]);
+
+        Assert.Equal("{\"" + expectedContent + "\":1}", json);
+    }
+
+    [Fact]
+    public void ObjectKeepsOrderAndWritesCountsAsIntegers()
+    {
+        KeyValuePair<byte[], long>[] entries =
+        [
+            Entry("b"u8.ToArray(), 2),
+            Entry("a"u8.ToArray(), 0),
+            Entry("b"u8.ToArray(), long.MaxValue),
+            Entry("c"u8.ToArray(), 1234567890123),
+        ];
+
+        Assert.Equal("{\"b\":2,\"a\":0,\"b\":9223372036854775807,\"c\":1234567890123}", Json(entries));
+        Assert.Equal("{}", Json([]));
+        Assert.Equal("json=%7B%7D&batch=x", Encoding.ASCII.GetString(BatchEncoder.EncodeBody([], "x", null)));
+    }
+
+    [Fact]
+    public void EveryByteValueIsFormEncodedAsEncodeUriComponentDoes()
+    {
+        for (int b = 0; b < 256; b++)
+        {
+            var output = new ArrayBufferWriter<byte>();
+            BatchEncoder.WriteFormComponent([(byte)b], output);
+
+            Assert.Equal(ReferenceFormEncoding((byte)b), Encoding.ASCII.GetString(output.WrittenSpan));
+        }
+    }
+
+    [Fact]
+    public void AsciiFormEncodingMatchesNode()
+    {
+        // let s = ""; for (let i = 0; i < 128; i++) s += encodeURIComponent(String.fromCharCode(i)), on Node 20.
+        const string Node =
+            "%00%01%02%03%04%05%06%07%08%09%0A%0B%0C%0D%0E%0F%10%11%12%13%14%15%16%17%18%19%1A%1B%1C%1D%1E%1F%20!%22%23%24" +
+            "%25%26'()*%2B%2C-.%2F0123456789%3A%3B%3C%3D%3E%3F%40ABCDEFGHIJKLMNOPQRSTUVWXYZ%5B%5C%5D%5E_%60abcdefghijklmnopq" +
+            "rstuvwxyz%7B%7C%7D~%7F";
+        byte[] ascii = [.. Enumerable.Range(0, 128).Select(b => (byte)b)];
+        var output = new ArrayBufferWriter<byte>();
+
+        BatchEncoder.WriteFormComponent(ascii, output);
+
+        Assert.Equal(Node, Encoding.ASCII.GetString(output.WrittenSpan));
+    }
+
+    [Theory]
+    [InlineData(" ", "%20")]
+    [InlineData("+", "%2B")]
+    [InlineData("a b+c", "a%20b%2Bc")]
+    [InlineData("\u00E9", "%C3%A9")]
+    [InlineData("\U0001F600", "%F0%9F%98%80")]
+    [InlineData("", "")]
+    public void FormEncodingExamples(string text, string expected)
+    {
+        var output = new ArrayBufferWriter<byte>();
+
+        BatchEncoder.WriteFormComponent(Encoding.UTF8.GetBytes(text), output);
+
+        Assert.Equal(expected, Encoding.ASCII.GetString(output.WrittenSpan));
+    }
+
+    [Fact]
+    public void SecretAndBatchAreEncodedAndFollowTheJson()
+    {
+        byte[] body = BatchEncoder.EncodeBody([Entry("a b"u8.ToArray(), 2)], "b-1/2 x", "s&=+ \u00E9\U0001F600");
+
+        // qs.stringify({json: JSON.stringify({"a b": 2}), secret: "s&=+ é😀"}) and encodeURIComponent("b-1/2 x"), Node 20.
+        Assert.Equal(
+            "json=%7B%22a%20b%22%3A2%7D&secret=s%26%3D%2B%20%C3%A9%F0%9F%98%80&batch=b-1%2F2%20x",
+            Encoding.ASCII.GetString(body));
+    }
+
+    [Fact]
+    public void NullSecretLeavesTheFieldOutButAnEmptyOneIsSent()
+    {
+        Assert.Equal("json=%7B%7D&batch=1", Encoding.ASCII.GetString(BatchEncoder.EncodeBody([], "1", null)));
+        Assert.Equal("json=%7B%7D&secret=&batch=1", Encoding.ASCII.GetString(BatchEncoder.EncodeBody([], "1", "")));
+    }
+
+    [Fact]
+    public void LoneSurrogateInSecretIsSentAsReplacementCharacter()
+    {
+        byte[] body = BatchEncoder.EncodeBody([], "1", "a\uD800b");
+
+        Assert.Equal("json=%7B%7D&secret=a%EF%BF%BDb&batch=1", Encoding.ASCII.GetString(body));
+    }
+
+    [Fact]
+    public void BodyRoundTripsThroughAFormDecoderAndJsonParser()
+    {
+        string[] keys =
+        [
+            "__proto__", "constructor", "toString", "hasOwnProperty", "a\"b", "back\\slash", "\\\"", "", " ", "+", "%", "&=",
+            "new\nline", "tab\tcr\r", string.Concat(Enumerable.Range(0, 0x20).Select(c => (char)c)), "\u007F", "caf\u00E9",
+            "\U0001F600", "\u2028", "document:42:http://example.com/a?b=c&d=e#f", "\uFFFD",
+        ];
+        KeyValuePair<byte[], long>[] entries =
+        [
+            .. keys.Select((key, i) => Entry(Encoding.UTF8.GetBytes(key), (i * 7919L) + 1)),
+        ];
+
+        byte[] body = BatchEncoder.EncodeBody(entries, "batch-7", "top&secret=+");
+
+        Dictionary<string, string> form = DecodeForm(body, out List<string> order);
+        Assert.Equal(["json", "secret", "batch"], order);
+        Assert.Equal("top&secret=+", form["secret"]);
+        Assert.Equal("batch-7", form["batch"]);
+        Assert.Equal(entries.Select(e => (Encoding.UTF8.GetString(e.Key), e.Value)), ParseCounts(form["json"]));
+    }
+
+    [Fact]
+    public void LargeBatchRoundTripsAndAllocatesLittleMoreThanTheBody()
+    {
+        KeyValuePair<byte[], long>[] entries = ManyEntries(100_000);
+        BatchEncoder.EncodeBody(ManyEntries(100), "warm-up", "s"); // JIT and static initialisation
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        byte[] body = BatchEncoder.EncodeBody(entries, "big", "s");
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.True(allocated < 4L * body.Length, $"allocated {allocated} bytes for a {body.Length}-byte body");
+        Dictionary<string, string> form = DecodeForm(body, out _);
+        Assert.Equal(entries.Select(e => (Encoding.UTF8.GetString(e.Key), e.Value)), ParseCounts(form["json"]));
+    }
+
+    [Fact]
+    public void OutputIsTheSameWhateverSpansTheBufferWriterHandsOut()
+    {
+        KeyValuePair<byte[], long>[] entries =
+        [
+            .. ManyEntries(300),
+            Entry(Encoding.UTF8.GetBytes("ctl\u0001\u001f\"\\\U0001F600"), 5),
+            Entry([0xFF, 0xED, 0xA0, 0x80, (byte)'x'], 6),
+        ];
+        var whole = new ArrayBufferWriter<byte>();
+        var stingy = new StingyBufferWriter();
+
+        BatchEncoder.WriteJson(entries, whole);
+        BatchEncoder.WriteJson(entries, stingy);
+        var wholeForm = new ArrayBufferWriter<byte>();
+        var stingyForm = new StingyBufferWriter();
+        BatchEncoder.WriteFormComponent(whole.WrittenSpan, wholeForm);
+        BatchEncoder.WriteFormComponent(whole.WrittenSpan, stingyForm);
+
+        Assert.Equal(whole.WrittenSpan.ToArray(), stingy.Written);
+        Assert.Equal(wholeForm.WrittenSpan.ToArray(), stingyForm.Written);
+        byte[] body = BatchEncoder.EncodeBody(entries, "b", null);
+        Assert.Equal([.. "json="u8, .. wholeForm.WrittenSpan, .. "&batch=b"u8], body);
+        using var document = JsonDocument.Parse(whole.WrittenMemory);
+        Assert.Equal(entries.Length, document.RootElement.EnumerateObject().Count());
+    }
+
+    private static KeyValuePair<byte[], long> Entry(byte[] key, long count) => new(key, count);
+
+    private static string Json(IReadOnlyList<KeyValuePair<byte[], long>> entries)
+    {
+        var output = new ArrayBufferWriter<byte>();
+        BatchEncoder.WriteJson(entries, output);
+        return new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(output.WrittenSpan);
+    }
+
+    private static KeyValuePair<byte[], long>[] ManyEntries(int count) =>
+    [
+        .. Enumerable.Range(0, count).Select(i => Entry(
+            Encoding.UTF8.GetBytes(i % 10 == 0
+                ? $"caf\u00E9 \"{i}\" \U0001F600"
+                : $"document:{i}:http://example.com/page/{i}?ref=feed"),
+            (i % 97) + 1)),
+    ];
+
+    // encodeURIComponent, derived independently: .NET's EscapeDataString for ASCII (RFC 3986 keeps A-Z a-z 0-9 - . _ ~),
+    // except ! * ' ( ) which encodeURIComponent keeps and EscapeDataString escapes; every byte >= 0x80 as %XX.
+    private static string ReferenceFormEncoding(byte b)
+    {
+        if (b >= 0x80)
+        {
+            return "%" + b.ToString("X2", CultureInfo.InvariantCulture);
+        }
+
+        return "!*'()".Contains((char)b, StringComparison.Ordinal) ? ((char)b).ToString() : Uri.EscapeDataString(((char)b).ToString());
+    }
+
+    // A plain application/x-www-form-urlencoded reader: split on '&' and the first '=', '%XX' to bytes, UTF-8.
+    private static Dictionary<string, string> DecodeForm(byte[] body, out List<string> order)
+    {
+        var fields = new Dictionary<string, string>();
+        order = [];
+        foreach (string pair in Encoding.ASCII.GetString(body).Split('&'))
+        {
+            int equals = pair.IndexOf('=', StringComparison.Ordinal);
+            string name = PercentDecode(pair[..equals]);
+            fields.Add(name, PercentDecode(pair[(equals + 1)..]));
+            order.Add(name);
+        }
+
+        return fields;
+    }
+
+    private static string PercentDecode(string text)
+    {
+        var bytes = new List<byte>();
+        for (int i = 0; i < text.Length; i++)
+        {
+            Assert.NotEqual('+', text[i]); // encodeURIComponent never writes '+' for a space
+            if (text[i] == '%')
+            {
+                bytes.Add(byte.Parse(text.AsSpan(i + 1, 2), NumberStyles.HexNumber, CultureInfo.InvariantCulture));
+                i += 2;
+            }
+            else
+            {
+                bytes.Add(checked((byte)text[i]));
+            }
+        }
+
+        return new UTF8Encoding(false, throwOnInvalidBytes: true).GetString([.. bytes]);
+    }
+
+    private static List<(string Key, long Count)> ParseCounts(string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        return [.. document.RootElement.EnumerateObject().Select(p => (p.Name, p.Value.GetInt64()))];
+    }
+
+    // Hands out exactly the size asked for (at least one byte), so that every write crosses span boundaries.
+    private sealed class StingyBufferWriter : IBufferWriter<byte>
+    {
+        private readonly List<byte> _written = [];
+        private byte[] _pending = [];
+
+        public byte[] Written => [.. _written];
+
+        public void Advance(int count) => _written.AddRange(_pending.AsSpan(0, count));
+
+        public Memory<byte> GetMemory(int sizeHint = 0) => _pending = new byte[Math.Max(sizeHint, 1)];
+
+        public Span<byte> GetSpan(int sizeHint = 0) => _pending = new byte[Math.Max(sizeHint, 1)];
+    }
+}

@@ -1,0 +1,30 @@
+using System.Text;
+using PixelPing.Flushing;
+
+namespace PixelPing.Tests.Flushing;
+
+public sealed class SignatureTests
+{
+    // Each expected value was made with OpenSSL on the same bytes, e.g.
+    //   printf '%s' 'json=%7B%22a%20b%22%3A2%7D&secret=s%C3%A9cret&batch=b1' | openssl dgst -sha256 -hmac 'sécret'
+    // (a UTF-8 terminal, so the key is the UTF-8 bytes 73 C3 A9 63 72 65 74). The long key below was given as
+    // -hmac "$(printf 'x%.0s' $(seq 1 100))".
+    [Theory]
+    [InlineData("json=%7B%22a%20b%22%3A2%7D&secret=s%C3%A9cret&batch=b1", "s\u00E9cret", "721c89ace84e38d4618be4907a3e3a96fb47350462edbc0edca7c1f747662f32")]
+    [InlineData("json=%7B%7D&batch=1", "k", "17888a928e6d9fd134ca76169a6fb453de4429bea88877d208a8f466c160777e")]
+    [InlineData("", "key", "5d5d139563c95b5967b9bd9a8c9b233a9dedb45072794cd232dc1b74832607d0")]
+    public void SignsTheBodyWithHmacSha256OfTheUtf8Secret(string body, string secret, string expectedHex)
+    {
+        string signature = Signature.Sign(Encoding.ASCII.GetBytes(body), secret);
+
+        Assert.Equal("sha256=" + expectedHex, signature);
+    }
+
+    [Fact]
+    public void KeyLongerThanTheHashBlockIsHashedFirst()
+    {
+        string signature = Signature.Sign("json=%7B%7D&batch=1"u8.ToArray(), new string('x', 100));
+
+        Assert.Equal("sha256=5c612e60a82ddca8c6a4b2fbd0f982afd2a4d747ee88efbd973bec7dc1563d79", signature);
+    }
+}
