@@ -58,7 +58,7 @@ public sealed class HitStoreTests
     }
 
     [Fact]
-    public void Concurrent_writers_and_repeated_takes_lose_and_double_nothing()
+    public async Task Concurrent_writers_and_repeated_takes_lose_and_double_nothing()
     {
         var store = new HitStore(1000, shardCount: 4);
         const int writers = 4;
@@ -82,7 +82,7 @@ public sealed class HitStoreTests
             }
         });
         done.Cancel();
-        taker.Wait();
+        await taker;
         taken += Merge(store.Take(), totals);
         Assert.Equal((long)writers * perWriter, taken);
         Assert.Equal(50, totals.Count);
