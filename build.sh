@@ -16,7 +16,7 @@ publish() {
 
 stale() {
   [ ! -x dist/pixel-ping ] && return 0
-  [ -n "$(find src pixel.gif Directory.Build.props -newer dist/pixel-ping -print -quit)" ]
+  [ -n "$(find src pixel.gif Directory.Build.props \( -name bin -o -name obj \) -prune -o -newer dist/pixel-ping -print -quit)" ]
 }
 
 verb=${1:-publish}
