@@ -1,0 +1,196 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using PixelPing.Tests.Support;
+using Xunit.Abstractions;
+
+namespace PixelPing.Tests.EndToEnd;
+
+/// <summary>
+/// No Docker engine runs here, so the image is proven by its contents: the final stage of the <c>Dockerfile</c> is
+/// read (its COPY, ENV, USER, ENTRYPOINT and CMD lines), exactly those files are laid out in an empty directory, plus
+/// the <c>/etc/hosts</c> and <c>/etc/resolv.conf</c> a container runtime provides, and the executable runs there under
+/// <c>chroot</c> as the image's non-root user, with only the image's environment.
+/// </summary>
+public sealed partial class ContainerTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+
+    /// <summary>The final stage of the Dockerfile, as the test reads it.</summary>
+    internal sealed record Image(List<(string From, string To)> Copies, Dictionary<string, string> Env, string User, string[] Command);
+
+    internal static Image ReadDockerfile()
+    {
+        string[] lines = File.ReadAllLines(Path.Combine(Repo.Root, "Dockerfile"));
+        int final = Array.FindLastIndex(lines, l => l.StartsWith("FROM ", StringComparison.Ordinal));
+        Assert.Equal("FROM scratch", lines[final].Trim());
+        var copies = new List<(string, string)>();
+        var env = new Dictionary<string, string>();
+        string user = "";
+        var entrypoint = Array.Empty<string>();
+        var cmd = Array.Empty<string>();
+        foreach (string raw in lines.Skip(final + 1))
+        {
+            string line = raw.Trim();
+            if (line.Length == 0 || line.StartsWith('#'))
+            {
+                continue;
+            }
+
+            string[] words = line.Split(' ', 2);
+            switch (words[0])
+            {
+                case "COPY":
+                    Match copy = CopyLine().Match(line);
+                    Assert.True(copy.Success, "unsupported COPY form in the final stage: " + line);
+                    copies.Add((copy.Groups[1].Value, copy.Groups[2].Value));
+                    break;
+                case "ENV":
+                    string[] pair = words[1].Split('=', 2);
+                    env[pair[0]] = pair[1];
+                    break;
+                case "USER":
+                    user = words[1];
+                    break;
+                case "ENTRYPOINT":
+                    entrypoint = JsonArray(words[1]);
+                    break;
+                case "CMD":
+                    cmd = JsonArray(words[1]);
+                    break;
+                case "EXPOSE" or "STOPSIGNAL" or "LABEL":
+                    break;
+                default:
+                    Assert.Fail("the container test does not know how to reproduce: " + line);
+                    break;
+            }
+        }
+
+        return new Image(copies, env, user, [.. entrypoint, .. cmd]);
+    }
+
+    private static string[] JsonArray(string text) =>
+        System.Text.Json.JsonDocument.Parse(text).RootElement.EnumerateArray().Select(e => e.GetString()!).ToArray();
+
+    /// <summary>
+    /// Lays out the image in a fresh directory. Files from the build context come from this checkout (the executable
+    /// from dist/); the CA bundle is the one the test passes (its own root CA, standing in for the system bundle).
+    /// </summary>
+    internal static string LayOut(Image image, string caBundle)
+    {
+        string root = TempDir.Create();
+        File.SetUnixFileMode(root, (UnixFileMode)Convert.ToInt32("755", 8));
+        foreach ((string from, string to) in image.Copies)
+        {
+            string source = from switch
+            {
+                "/src/dist/pixel-ping" => Repo.Binary,
+                "/etc/ssl/certs/ca-certificates.crt" => caBundle,
+                _ when from.StartsWith("/src/", StringComparison.Ordinal) => Path.Combine(Repo.Root, from["/src/".Length..]),
+                _ => throw new InvalidOperationException("the container test cannot reproduce COPY " + from),
+            };
+            string target = Path.Combine(root, to.TrimStart('/'));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(source, target);
+            File.SetUnixFileMode(target, File.GetUnixFileMode(source) | UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        }
+
+        // What a container runtime adds: name resolution files.
+        Directory.CreateDirectory(Path.Combine(root, "etc"));
+        File.WriteAllText(Path.Combine(root, "etc", "hosts"), "127.0.0.1 localhost\n::1 localhost ip6-localhost\n");
+        File.WriteAllText(Path.Combine(root, "etc", "resolv.conf"), "nameserver 127.0.0.1\n");
+        foreach (string dir in Directory.GetDirectories(root, "*", SearchOption.AllDirectories))
+        {
+            File.SetUnixFileMode(dir, (UnixFileMode)Convert.ToInt32("755", 8));
+        }
+
+        return root;
+    }
+
+    /// <summary>Starts the image's command under chroot as the image's user, with only the image's environment.</summary>
+    internal static ServerProcess RunImage(Image image, string root)
+    {
+        Assert.True(Environment.UserName == "root" || Environment.GetEnvironmentVariable("USER") == "root" || geteuid() == 0,
+            "the empty-root test runs the executable under chroot, which needs root: run the tests as root (CI does)");
+        var info = new ProcessStartInfo("chroot")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = "/",
+        };
+        info.ArgumentList.Add("--userspec=" + image.User);
+        info.ArgumentList.Add(root);
+        foreach (string word in image.Command)
+        {
+            info.ArgumentList.Add(word);
+        }
+
+        info.Environment.Clear();
+        foreach ((string name, string value) in image.Env)
+        {
+            info.Environment[name] = value;
+        }
+
+        return ServerProcess.Start(info);
+    }
+
+    [Fact]
+    public void The_image_copies_only_the_executable_a_config_and_a_CA_bundle_and_runs_as_non_root()
+    {
+        Image image = ReadDockerfile();
+        Assert.Equal(["/pixel-ping", "/etc/pixel-ping/config.json", "/etc/ssl/certs/ca-certificates.crt"], image.Copies.Select(c => c.To));
+        Assert.Matches(@"^[1-9]\d*:[1-9]\d*$", image.User);
+        Assert.Equal("/pixel-ping", image.Command[0]);
+        string dockerfile = File.ReadAllText(Path.Combine(Repo.Root, "Dockerfile"));
+        Assert.Contains("EXPOSE 9187", dockerfile, StringComparison.Ordinal);
+        Assert.Contains("STOPSIGNAL SIGTERM", dockerfile, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_executable_is_static()
+    {
+        var ldd = Process.Start(new ProcessStartInfo("ldd", Repo.Binary) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        string text = ldd.StandardOutput.ReadToEnd() + ldd.StandardError.ReadToEnd();
+        ldd.WaitForExit();
+        Assert.Contains("not a dynamic executable", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task In_an_empty_root_it_serves_counts_resolves_localhost_and_flushes_on_USR2_and_TERM()
+    {
+        Image image = ReadDockerfile();
+        string root = LayOut(image, "/etc/ssl/certs/ca-certificates.crt");
+        await using var receiver = new EndpointReceiver();
+        // The user's config, mounted over the image's: an endpoint by host name, resolved through /etc/hosts.
+        string config = Path.Combine(root, "etc", "pixel-ping", "config.json");
+        File.WriteAllText(config, $"{{ \"host\": \"127.0.0.1\", \"port\": 0, \"interval\": 3600, \"endpoint\": \"http://localhost:{receiver.Port}/hits\" }}");
+
+        var clock = Stopwatch.StartNew();
+        using ServerProcess server = RunImage(image, root);
+        int port = server.WaitForPort(Deadline);
+        using (var client = new RawHttpClient(port))
+        {
+            Assert.Equal(200, client.Request("/pixel.gif?key=scratch").Status);
+            output.WriteLine($"exec to first pixel in the empty root: {clock.Elapsed.TotalMilliseconds:F1} ms");
+            Assert.Equal(200, client.Request("/pixel.gif?key=scratch").Status);
+        }
+
+        server.Signal(ServerProcess.SIGUSR2);
+        Assert.True(await receiver.WaitForTotalAsync(2, Deadline), string.Join('\n', server.Stderr));
+        using (var client = new RawHttpClient(port))
+        {
+            Assert.Equal(200, client.Request("/pixel.gif?key=last").Status);
+        }
+
+        server.Signal(ServerProcess.SIGTERM);
+        Assert.Equal(0, server.WaitForExit(Deadline));
+        Assert.Equal(2, receiver.Totals["scratch"]);
+        Assert.Equal(1, receiver.Totals["last"]);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc")]
+    private static extern uint geteuid();
+
+    [GeneratedRegex(@"^COPY --from=build (\S+) (\S+)$")]
+    private static partial Regex CopyLine();
+}
