@@ -51,7 +51,14 @@ internal sealed class Server : IAsyncDisposable
         }
 
         EndpointClient? client = settings.Endpoint is null ? null : new EndpointClient(settings.Endpoint, settings.Timeout);
-        var flusher = new Flusher(store, client, new FlushOptions(settings.Interval, settings.Secret, settings.Discard, settings.Log, settings.MaxKeyLength));
+        Spool? spool = settings.Spool is null || client is null ? null : new Spool(settings.Spool);
+        var flusher = new Flusher(store, client, new FlushOptions(settings.Interval, settings.Secret, settings.Discard, settings.Log, settings.MaxKeyLength), spool);
+        if (spool is not null && !Directory.Exists(spool.Directory))
+        {
+            Log.Error($"--- spool: warning: the directory of {spool.Path} does not exist; undelivered hits cannot be saved");
+        }
+
+        flusher.LoadSpool();
         store.CapReached += flusher.Request;
         return new Server(settings, store, context, listener, flusher);
     }
@@ -61,11 +68,17 @@ internal sealed class Server : IAsyncDisposable
         Responses.StartClock();
         _listener.Start();
         _flushLoop = Background.Run("flush loop", () => Flusher.RunAsync(_stopFlusher.Token));
+        if (Flusher.Kept is not null)
+        {
+            // Batches from the spool file go out at once, not an interval later.
+            Flusher.Request();
+        }
     }
 
     /// <summary>
     /// SIGTERM's path: stop accepting, let requests in progress finish (bounded), then flush once more (bounded by the
-    /// flush timeout). True when nothing counted was left undelivered.
+    /// flush timeout), then save what is still undelivered to the spool file when one is configured. True when
+    /// nothing counted was left undelivered.
     /// </summary>
     public async Task<bool> StopAsync()
     {
@@ -74,13 +87,8 @@ internal sealed class Server : IAsyncDisposable
         await _stopFlusher.CancelAsync().ConfigureAwait(false);
         await _flushLoop.ConfigureAwait(false);
         bool delivered = await Flusher.FlushAsync().ConfigureAwait(false);
-        if (!delivered && Flusher.Kept is not null)
-        {
-            // Without the spool file these hits are gone; say how many, so nobody has to guess.
-            Log.Error($"--- exiting with {Flusher.Kept.Hits + Store.Peek().Hits} hits undelivered");
-        }
-
-        return delivered;
+        long undelivered = await Flusher.SaveUndeliveredAsync().ConfigureAwait(false);
+        return delivered && undelivered == 0;
     }
 
     public async ValueTask DisposeAsync()

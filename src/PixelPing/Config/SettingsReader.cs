@@ -16,7 +16,7 @@ internal static class SettingsReader
     public const int MaxFileBytes = 1024 * 1024;
 
     // Keys that are read and type-checked but do nothing yet. The feature that implements one removes it here.
-    private static readonly HashSet<string> s_notSupportedYet = new(StringComparer.Ordinal) { "spool", "endpointca" };
+    private static readonly HashSet<string> s_notSupportedYet = new(StringComparer.Ordinal) { "endpointca" };
 
     // Every key the reader understands, for the "did you mean" hint on a key that differs only in case.
     private static readonly string[] s_keys =
@@ -770,6 +770,14 @@ internal static class SettingsReader
                 return false;
             }
 
+            string? spool = Spool;
+            if (spool is not null && Endpoint is null)
+            {
+                // Without an endpoint nothing is ever undelivered: the counts are only logged.
+                warnings.Add($"{file}: \"spool\" is ignored without \"endpoint\"");
+                spool = null;
+            }
+
             string? sslCa = SslCa;
             if (sslCa is not null && SslKey is null)
             {
@@ -793,7 +801,7 @@ internal static class SettingsReader
                 MaxKeys = MaxKeys,
                 MaxKeyLength = MaxKeyLength,
                 MaxConnections = MaxConnections,
-                Spool = Spool,
+                Spool = spool,
                 EndpointCa = EndpointCa,
                 Log = Log,
                 MaxRequestLine = MaxRequestLine,

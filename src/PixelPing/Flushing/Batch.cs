@@ -1,10 +1,11 @@
 namespace PixelPing.Flushing;
 
 /// <summary>
-/// Counts taken from the store in one flush, with the id that stays with them until the endpoint accepts them and
-/// the body encoded once, so a resend is byte for byte the same request.
+/// Counts taken from the store in one flush, with the id that stays with them until the endpoint accepts them. The
+/// body is not held: it is encoded again, piece by piece, for each attempt (the same entries, id and secret give the
+/// same bytes, so a resend is byte for byte the same request); only its length and signature are kept.
 /// </summary>
-internal sealed record Batch(string Id, KeyValuePair<byte[], long>[] Entries, byte[] Body)
+internal sealed record Batch(string Id, KeyValuePair<byte[], long>[] Entries, long BodyLength, string? Signature)
 {
     public long Hits
     {

@@ -40,26 +40,47 @@ internal static class BatchEncoder
     public static byte[] EncodeBody(IReadOnlyList<KeyValuePair<byte[], long>> entries, string batchId, string? secret)
     {
         var body = new ChunkedBuffer(EstimateBodyLength(entries, batchId, secret));
-        var sink = new Sink(body, formEncode: true);
-        sink.WriteVerbatim(JsonField);
-        WriteJsonObject(entries, ref sink);
-        if (secret is not null)
+        WriteBodyStart(body);
+        WriteEntries(entries, 0, body, formEncode: true, stopAfter: int.MaxValue);
+        WriteBodyEnd(body, batchId, secret);
+        return body.ToArray();
+    }
+
+    /// <summary>
+    /// The same bytes as <see cref="EncodeBody"/>, made piece by piece in one reused buffer of about
+    /// <paramref name="chunkSize"/> bytes, so that sending a batch never holds its whole body in memory: a body can be
+    /// eight times the size of its keys (a control character becomes <c>%5Cu0001</c>). Each piece is valid only until
+    /// the next one is asked for.
+    /// </summary>
+    public static IEnumerable<ReadOnlyMemory<byte>> EncodeBodyChunks(
+        IReadOnlyList<KeyValuePair<byte[], long>> entries, string batchId, string? secret, int chunkSize = 64 * 1024)
+    {
+        var buffer = new ArrayBufferWriter<byte>(chunkSize + 1024);
+        WriteBodyStart(buffer);
+        int next = 0;
+        while (next < entries.Count)
         {
-            sink.WriteVerbatim(SecretField);
-            WriteString(secret, ref sink);
+            next = WriteEntries(entries, next, buffer, formEncode: true, stopAfter: chunkSize);
+            if (buffer.WrittenCount >= chunkSize)
+            {
+                yield return buffer.WrittenMemory;
+                buffer.ResetWrittenCount();
+            }
         }
 
-        sink.WriteVerbatim(BatchField);
-        WriteString(batchId, ref sink);
-        sink.Flush();
-        return body.ToArray();
+        WriteBodyEnd(buffer, batchId, secret);
+        yield return buffer.WrittenMemory;
     }
 
     /// <summary>JSON text <c>{"key":count,…}</c> of the entries, in their order.</summary>
     public static void WriteJson(IReadOnlyList<KeyValuePair<byte[], long>> entries, IBufferWriter<byte> output)
     {
         var sink = new Sink(output, formEncode: false);
-        WriteJsonObject(entries, ref sink);
+        sink.Write((byte)'{');
+        sink.Flush();
+        WriteEntries(entries, 0, output, formEncode: false, stopAfter: int.MaxValue);
+        sink = new Sink(output, formEncode: false);
+        sink.Write((byte)'}');
         sink.Flush();
     }
 
@@ -71,12 +92,42 @@ internal static class BatchEncoder
         sink.Flush();
     }
 
-    private static void WriteJsonObject(IReadOnlyList<KeyValuePair<byte[], long>> entries, ref Sink sink)
+    private static void WriteBodyStart(IBufferWriter<byte> output)
+    {
+        var sink = new Sink(output, formEncode: true);
+        sink.WriteVerbatim(JsonField);
+        sink.Write((byte)'{');
+        sink.Flush();
+    }
+
+    private static void WriteBodyEnd(IBufferWriter<byte> output, string batchId, string? secret)
+    {
+        var sink = new Sink(output, formEncode: true);
+        sink.Write((byte)'}');
+        if (secret is not null)
+        {
+            sink.WriteVerbatim(SecretField);
+            WriteString(secret, ref sink);
+        }
+
+        sink.WriteVerbatim(BatchField);
+        WriteString(batchId, ref sink);
+        sink.Flush();
+    }
+
+    /// <summary>
+    /// Writes <c>"key":count</c> pairs (comma-separated, the first one after the object's opening brace) from
+    /// <paramref name="start"/> on, until the output has taken <paramref name="stopAfter"/> bytes or the entries end;
+    /// returns the index of the next entry to write.
+    /// </summary>
+    private static int WriteEntries(IReadOnlyList<KeyValuePair<byte[], long>> entries, int start, IBufferWriter<byte> output,
+        bool formEncode, int stopAfter)
     {
         Span<byte> digits = stackalloc byte[MaxCountLength];
-        sink.Write((byte)'{');
-        for (int i = 0; i < entries.Count; i++)
+        long written = 0;
+        for (int i = start; i < entries.Count; i++)
         {
+            var sink = new Sink(output, formEncode);
             KeyValuePair<byte[], long> entry = entries[i];
             if (i > 0)
             {
@@ -89,9 +140,14 @@ internal static class BatchEncoder
             sink.Write((byte)':');
             Utf8Formatter.TryFormat(entry.Value, digits, out int length);
             sink.Write(digits[..length]);
+            written += sink.Flush();
+            if (written >= stopAfter)
+            {
+                return i + 1;
+            }
         }
 
-        sink.Write((byte)'}');
+        return entries.Count;
     }
 
     // JSON.stringify's escaping: \" \\ \b \f \n \r \t, other controls as \u00xx (lowercase), everything else raw.
@@ -199,6 +255,7 @@ internal static class BatchEncoder
         private readonly bool _formEncode;
         private Span<byte> _span;
         private int _position;
+        private int _flushed;
 
         public Sink(IBufferWriter<byte> output, bool formEncode)
         {
@@ -258,11 +315,15 @@ internal static class BatchEncoder
             }
         }
 
-        public void Flush()
+        /// <summary>Hands what is written to the output; returns how many bytes that was since the last flush.</summary>
+        public int Flush()
         {
+            int flushed = _flushed + _position;
             _output.Advance(_position);
             _span = default;
             _position = 0;
+            _flushed = 0;
+            return flushed;
         }
 
         private void WritePercentEncoded(byte value)
@@ -278,7 +339,9 @@ internal static class BatchEncoder
         {
             if (_span.Length - _position < count)
             {
-                Flush();
+                _flushed += _position;
+                _output.Advance(_position);
+                _position = 0;
                 _span = _output.GetSpan(Math.Max(count, MinimumSpanLength));
             }
         }

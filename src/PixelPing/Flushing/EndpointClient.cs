@@ -38,7 +38,12 @@ internal sealed class EndpointClient
 
     public Uri Endpoint => _endpoint;
 
-    public async Task<FlushOutcome> PostAsync(byte[] body, string? signature, CancellationToken cancellation)
+    public Task<FlushOutcome> PostAsync(byte[] body, string? signature, CancellationToken cancellation) =>
+        PostAsync(body.Length, [body], signature, cancellation);
+
+    /// <summary>Sends a body given in pieces of <paramref name="contentLength"/> bytes in all, each written as it comes.</summary>
+    public async Task<FlushOutcome> PostAsync(long contentLength, IEnumerable<ReadOnlyMemory<byte>> body, string? signature,
+        CancellationToken cancellation)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         deadline.CancelAfter(_timeout);
@@ -47,6 +52,8 @@ internal sealed class EndpointClient
         try
         {
             socket = await ConnectAsync(deadline.Token).ConfigureAwait(false);
+            // The body goes out in large pieces; without this, Nagle would hold back the last small one for an ACK.
+            socket.NoDelay = true;
             stream = new NetworkStream(socket, ownsSocket: true);
             if (_endpoint.Scheme == Uri.UriSchemeHttps)
             {
@@ -65,8 +72,7 @@ internal sealed class EndpointClient
                 await ssl.AuthenticateAsClientAsync(options, deadline.Token).ConfigureAwait(false);
             }
 
-            byte[] request = ComposeRequest(body, signature);
-            await stream.WriteAsync(request, deadline.Token).ConfigureAwait(false);
+            await WriteRequestAsync(stream, contentLength, body, signature, deadline.Token).ConfigureAwait(false);
             int status = await ReadStatusAsync(stream, deadline.Token).ConfigureAwait(false);
             return status is >= 200 and < 300 ? FlushOutcome.Delivered(status) : FlushOutcome.Http(status);
         }
@@ -139,15 +145,44 @@ internal sealed class EndpointClient
         throw last ?? new SocketException((int)SocketError.HostNotFound);
     }
 
-    private byte[] ComposeRequest(byte[] body, string? signature)
+    private async Task WriteRequestAsync(Stream stream, long contentLength, IEnumerable<ReadOnlyMemory<byte>> body, string? signature,
+        CancellationToken cancellation)
     {
-        string extra = "Content-Length: " + body.Length.ToString(CultureInfo.InvariantCulture) + "\r\n" +
+        string extra = "Content-Length: " + contentLength.ToString(CultureInfo.InvariantCulture) + "\r\n" +
             (signature is null ? "" : "X-Pixel-Ping-Signature: " + signature + "\r\n") + "\r\n";
-        byte[] request = new byte[_head.Length + Encoding.ASCII.GetByteCount(extra) + body.Length];
-        _head.CopyTo(request, 0);
-        int n = _head.Length + Encoding.ASCII.GetBytes(extra, request.AsSpan(_head.Length));
-        body.CopyTo(request, n);
-        return request;
+        // The head and the first piece go out in one write (a small body is one segment, as before); the other
+        // pieces follow as the encoder makes them, so the whole body never sits in memory at once.
+        byte[]? head = new byte[_head.Length + Encoding.ASCII.GetByteCount(extra)];
+        _head.CopyTo(head, 0);
+        Encoding.ASCII.GetBytes(extra, head.AsSpan(_head.Length));
+        long sent = 0;
+        foreach (ReadOnlyMemory<byte> piece in body)
+        {
+            sent += piece.Length;
+            if (head is not null)
+            {
+                byte[] first = new byte[head.Length + piece.Length];
+                head.CopyTo(first, 0);
+                piece.Span.CopyTo(first.AsSpan(head.Length));
+                head = null;
+                await stream.WriteAsync(first, cancellation).ConfigureAwait(false);
+            }
+            else
+            {
+                await stream.WriteAsync(piece, cancellation).ConfigureAwait(false);
+            }
+        }
+
+        if (head is not null)
+        {
+            await stream.WriteAsync(head, cancellation).ConfigureAwait(false);
+        }
+
+        if (sent != contentLength)
+        {
+            // A body that does not match its Content-Length would desynchronise the endpoint's connection.
+            throw new InvalidDataException($"the body was {sent} bytes, not the {contentLength} announced");
+        }
     }
 
     /// <summary>Reads up to the end of the status line and returns the status code (RFC 9112 §4).</summary>

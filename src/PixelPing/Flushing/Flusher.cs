@@ -17,19 +17,27 @@ internal sealed class Flusher
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly string _instance = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+    private readonly Spool? _spool;
     private int _wakeRequested;
     private long _sequence;
-    private Batch? _kept;
 
-    public Flusher(HitStore store, EndpointClient? client, FlushOptions options)
+    // Batches taken from the store (or loaded from the spool) that the endpoint has not accepted, oldest first.
+    // Replaced, never changed in place, and only under _gate; readers on other threads see a consistent array.
+    private Batch[] _pending = [];
+
+    public Flusher(HitStore store, EndpointClient? client, FlushOptions options, Spool? spool = null)
     {
         _store = store;
         _client = client;
         _options = options;
+        _spool = client is null ? null : spool;
     }
 
-    /// <summary>The batch that failed and waits to be sent again, if any.</summary>
-    public Batch? Kept => Volatile.Read(ref _kept);
+    /// <summary>The oldest batch that failed (or came from the spool) and waits to be sent again, if any.</summary>
+    public Batch? Kept => Volatile.Read(ref _pending) is [Batch first, ..] ? first : null;
+
+    /// <summary>Every batch waiting to be sent again, in the order they will be sent.</summary>
+    public IReadOnlyList<Batch> Pending => Volatile.Read(ref _pending);
 
     /// <summary>Asks for a flush as soon as possible; requests made while one is pending are merged.</summary>
     public void Request()
@@ -94,14 +102,24 @@ internal sealed class Flusher
                 return true;
             }
 
-            if (_kept is { } kept)
+            // Older batches first, in order; while one fails, newer hits stay in the store (where maxkeys bounds
+            // them) instead of piling up as more batches.
+            Batch[] pending = _pending;
+            int delivered = 0;
+            while (delivered < pending.Length && await SendAsync(pending[delivered]).ConfigureAwait(false))
             {
-                if (!await SendAsync(kept).ConfigureAwait(false))
-                {
-                    return false;
-                }
+                delivered++;
+            }
 
-                Volatile.Write(ref _kept, null);
+            if (delivered > 0)
+            {
+                SetPending(pending[delivered..]);
+                Checkpoint();
+            }
+
+            if (delivered < pending.Length)
+            {
+                return false;
             }
 
             Snapshot snapshot = _store.Take();
@@ -118,14 +136,29 @@ internal sealed class Flusher
             }
 
             Batch batch = MakeBatch(snapshot.Entries);
+            if (_spool is not null)
+            {
+                // Written before the POST, so that a crash during the flush loses nothing already taken from memory;
+                // a crash after the endpoint stored it only means a resend with the same id, which it ignores.
+                SetPending([batch]);
+                Checkpoint();
+            }
+
             if (await SendAsync(batch).ConfigureAwait(false))
             {
+                if (_spool is not null)
+                {
+                    SetPending([]);
+                    Checkpoint();
+                }
+
                 return true;
             }
 
-            if (!_options.Discard)
+            SetPending(_options.Discard ? [] : [batch]);
+            if (_options.Discard && _spool is not null)
             {
-                Volatile.Write(ref _kept, batch);
+                Checkpoint();
             }
 
             return false;
@@ -136,19 +169,137 @@ internal sealed class Flusher
         }
     }
 
-    /// <summary>Restores a batch (from the spool file) so it is sent first, with its original id.</summary>
-    public void Restore(Batch batch) => Volatile.Write(ref _kept, batch);
+    /// <summary>Adds a batch (from the spool file) to those sent first, after any already waiting, with its own id.</summary>
+    public void Restore(Batch batch)
+    {
+        _gate.Wait();
+        try
+        {
+            SetPending([.. _pending, batch]);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Startup: loads the spool file, if one is configured and present, so that its batches are sent before any new
+    /// hit. A file that cannot be trusted is moved aside (and said so), never loaded in part and never fatal.
+    /// </summary>
+    public void LoadSpool()
+    {
+        if (_spool is null)
+        {
+            return;
+        }
+
+        switch (_spool.Load(out List<SpooledBatch> batches, out string problem))
+        {
+            case SpoolLoadStatus.Loaded:
+                long hits = 0;
+                int restored = 0;
+                foreach (SpooledBatch spooled in batches)
+                {
+                    if (spooled.Entries.Length == 0)
+                    {
+                        continue;
+                    }
+
+                    Batch batch = MakeBatch(spooled.Entries, spooled.Id);
+                    hits += batch.Hits;
+                    restored++;
+                    Restore(batch);
+                }
+
+                Log.Out(Invariant($"--- spool: loaded {hits} hits in {Batches(restored)} from {_spool.Path}; sending them first"));
+                break;
+
+            case SpoolLoadStatus.Corrupt:
+                string? aside = _spool.MoveAside(DateTime.UtcNow, out string error);
+                Log.Error(aside is not null
+                    ? $"--- spool: {_spool.Path} is unreadable ({problem}); moved it to {aside} and started without it"
+                    : $"--- spool: {_spool.Path} is unreadable ({problem}) and could not be moved aside ({error}); started without it, and the next save will replace it");
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Shutdown, after the last flush: whatever is still undelivered (the waiting batches, then any hits left in the
+    /// store as one more batch) is written to the spool file, or, without one, counted in a log line. Returns the
+    /// number of hits not delivered.
+    /// </summary>
+    public async Task<long> SaveUndeliveredAsync()
+    {
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (_client is null)
+            {
+                return 0;
+            }
+
+            Snapshot left = _store.Take();
+            ReportRefused(left);
+            Batch[] undelivered = _pending;
+            if (left.Entries.Length > 0)
+            {
+                undelivered = [.. undelivered, MakeBatch(left.Entries)];
+            }
+
+            long hits = 0;
+            foreach (Batch batch in undelivered)
+            {
+                hits += batch.Hits;
+            }
+
+            if (_spool is null)
+            {
+                if (hits > 0)
+                {
+                    // Without the spool file these hits are gone; say how many, so nobody has to guess.
+                    Log.Error(Invariant($"--- exiting with {hits} hits undelivered"));
+                }
+
+                return hits;
+            }
+
+            SetPending(undelivered);
+            if (!Checkpoint())
+            {
+                Log.Error(Invariant($"--- exiting with {hits} hits undelivered"));
+            }
+            else if (hits > 0)
+            {
+                Log.Out(Invariant($"--- spool: wrote {hits} undelivered hits in {Batches(undelivered.Length)} to {_spool.Path}"));
+            }
+
+            return hits;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
 
     internal Batch MakeBatch(KeyValuePair<byte[], long>[] entries, string? id = null)
     {
         id ??= _instance + "-" + Interlocked.Increment(ref _sequence).ToString(CultureInfo.InvariantCulture);
-        return new Batch(id, entries, BatchEncoder.EncodeBody(entries, id, _options.Secret));
+        long length = 0;
+        foreach (ReadOnlyMemory<byte> piece in BatchEncoder.EncodeBodyChunks(entries, id, _options.Secret))
+        {
+            length += piece.Length;
+        }
+
+        string? signature = _options.Secret is null ? null : Signature.Sign(BatchEncoder.EncodeBodyChunks(entries, id, _options.Secret), _options.Secret);
+        return new Batch(id, entries, length, signature);
     }
 
     private async Task<bool> SendAsync(Batch batch)
     {
-        string? signature = _options.Secret is null ? null : Signature.Sign(batch.Body, _options.Secret);
-        FlushOutcome outcome = await _client!.PostAsync(batch.Body, signature, CancellationToken.None).ConfigureAwait(false);
+        FlushOutcome outcome = await _client!.PostAsync(
+            batch.BodyLength, BatchEncoder.EncodeBodyChunks(batch.Entries, batch.Id, _options.Secret), batch.Signature, CancellationToken.None)
+            .ConfigureAwait(false);
         switch (outcome.Result)
         {
             case FlushResult.Delivered:
@@ -162,6 +313,36 @@ internal sealed class Flusher
                 return false;
         }
     }
+
+    private void SetPending(Batch[] batches) => Volatile.Write(ref _pending, batches);
+
+    /// <summary>Makes the spool file hold exactly the waiting batches (none: no file). False when the disk refused.</summary>
+    private bool Checkpoint()
+    {
+        if (_spool is null)
+        {
+            return true;
+        }
+
+        Batch[] pending = _pending;
+        var batches = new SpooledBatch[pending.Length];
+        for (int i = 0; i < pending.Length; i++)
+        {
+            batches[i] = new SpooledBatch(pending[i].Id, pending[i].Entries);
+        }
+
+        if (_spool.TrySave(batches, out string error))
+        {
+            return true;
+        }
+
+        Log.Error($"--- spool: cannot write {_spool.Path}: {error}");
+        return false;
+    }
+
+    private static string Invariant(FormattableString value) => FormattableString.Invariant(value);
+
+    private static string Batches(int count) => count == 1 ? "1 batch" : count.ToString(CultureInfo.InvariantCulture) + " batches";
 
     private void ReportRefused(Snapshot snapshot)
     {

@@ -9,12 +9,19 @@ namespace PixelPing.Flushing;
 /// </summary>
 internal static class Signature
 {
-    public static string Sign(byte[] body, string secret)
+    public static string Sign(byte[] body, string secret) => Sign([body], secret);
+
+    /// <summary>The signature of a body given in pieces (see <see cref="BatchEncoder.EncodeBodyChunks"/>).</summary>
+    public static string Sign(IEnumerable<ReadOnlyMemory<byte>> body, string secret)
     {
         // Same UTF-8 bytes as the body's secret field (a lone surrogate becomes U+FFFD in both).
         byte[] key = Encoding.UTF8.GetBytes(secret);
-        Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
-        HMACSHA256.HashData(key, body, mac);
-        return "sha256=" + Convert.ToHexStringLower(mac);
+        using var mac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, key);
+        foreach (ReadOnlyMemory<byte> piece in body)
+        {
+            mac.AppendData(piece.Span);
+        }
+
+        return "sha256=" + Convert.ToHexStringLower(mac.GetHashAndReset());
     }
 }

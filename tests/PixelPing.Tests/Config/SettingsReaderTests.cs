@@ -135,15 +135,11 @@ public sealed class SettingsReaderTests : IDisposable
         Assert.Equal(TimeSpan.FromSeconds(12), s.IdleTimeout);
         Assert.Equal(TimeSpan.FromMilliseconds(250), s.ShutdownTimeout);
 
-        // Not supported yet: read and type-checked, then ignored with a warning each.
-        Assert.Null(s.Spool);
+        Assert.Equal("/var/lib/pixel-ping/spool.json", s.Spool);
+
+        // Not supported yet: read and type-checked, then ignored with a warning.
         Assert.Null(s.EndpointCa);
-        Assert.Equal(
-            [
-                "config.json: \"spool\" is not supported yet and is ignored",
-                "config.json: \"endpointca\" is not supported yet and is ignored",
-            ],
-            result.Warnings);
+        Assert.Equal(["config.json: \"endpointca\" is not supported yet and is ignored"], result.Warnings);
     }
 
     [Fact]
@@ -395,6 +391,24 @@ public sealed class SettingsReaderTests : IDisposable
 
         Assert.True(result.Ok);
         Assert.Empty(result.Warnings);
+    }
+
+    [Fact]
+    public void Spool_IsIgnoredWithAWarning_WithoutAnEndpoint()
+    {
+        var result = Parse("""{"spool": "spool.txt"}""");
+
+        Assert.True(result.Ok, result.Error);
+        Assert.Null(result.Settings.Spool);
+        Assert.Equal(["config.json: \"spool\" is ignored without \"endpoint\""], result.Warnings);
+    }
+
+    [Fact]
+    public void Spool_WithAnEndpoint_IsKept()
+    {
+        Settings s = ParseOk("""{"spool": "data/spool.txt", "endpoint": "http://127.0.0.1:1/hits"}""");
+
+        Assert.Equal("data/spool.txt", s.Spool);
     }
 
     [Fact]

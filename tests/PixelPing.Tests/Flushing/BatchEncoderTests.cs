@@ -244,6 +244,68 @@ public sealed class BatchEncoderTests
         Assert.Equal(entries.Length, document.RootElement.EnumerateObject().Count());
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(1000)]
+    [InlineData(64 * 1024)]
+    public void BodyInPiecesIsTheSameBytesAsTheWholeBody(int chunkSize)
+    {
+        KeyValuePair<byte[], long>[] entries =
+        [
+            .. ManyEntries(3000),
+            Entry(Encoding.UTF8.GetBytes("ctl\u0001\u001f\"\\\U0001F600"), 5),
+            Entry([0xFF, 0xED, 0xA0, 0x80, (byte)'x'], 6),
+        ];
+        foreach (string? secret in new[] { null, "", "s&=+ \u00E9" })
+        {
+            byte[] whole = BatchEncoder.EncodeBody(entries, "batch-1", secret);
+            var pieces = new List<byte>();
+            int count = 0;
+            foreach (ReadOnlyMemory<byte> piece in BatchEncoder.EncodeBodyChunks(entries, "batch-1", secret, chunkSize))
+            {
+                pieces.AddRange(piece.ToArray());
+                count++;
+            }
+
+            Assert.Equal(whole, pieces.ToArray());
+            Assert.True(count >= Math.Min(entries.Length, whole.Length / (chunkSize + (2 * 1024))), $"{count} pieces");
+            if (secret is not null)
+            {
+                Assert.Equal(Signature.Sign(whole, secret), Signature.Sign(BatchEncoder.EncodeBodyChunks(entries, "batch-1", secret, chunkSize), secret));
+            }
+        }
+
+        Assert.Equal(BatchEncoder.EncodeBody([], "x", null), BatchEncoder.EncodeBodyChunks([], "x", null, chunkSize).SelectMany(p => p.ToArray()).ToArray());
+    }
+
+    [Fact]
+    public void EncodingInPiecesNeverHoldsTheWholeBody()
+    {
+        // Keys of control characters: the worst case, eight body bytes per key byte.
+        KeyValuePair<byte[], long>[] entries =
+        [
+            .. Enumerable.Range(0, 2000).Select(i => Entry([.. Encoding.ASCII.GetBytes(i.ToString(CultureInfo.InvariantCulture)), .. new byte[1000]], 1)),
+        ];
+        long length = 0;
+        foreach (ReadOnlyMemory<byte> piece in BatchEncoder.EncodeBodyChunks(entries, "warm", null))
+        {
+            length += piece.Length;
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        long again = 0;
+        foreach (ReadOnlyMemory<byte> piece in BatchEncoder.EncodeBodyChunks(entries, "warm", null))
+        {
+            again += piece.Length;
+        }
+
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(length, again);
+        Assert.True(length > 8L * 1000 * 2000, $"body of {length} bytes");
+        Assert.True(allocated < 256 * 1024, $"allocated {allocated} bytes for a {length}-byte body");
+    }
+
     private static KeyValuePair<byte[], long> Entry(byte[] key, long count) => new(key, count);
 
     private static string Json(IReadOnlyList<KeyValuePair<byte[], long>> entries)

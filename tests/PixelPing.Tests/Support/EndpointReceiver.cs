@@ -16,7 +16,15 @@ public enum ReceiverMode
     Hang,
     CloseMidResponse,
     CloseBeforeResponse,
+
+    /// <summary>Answers 200 after <see cref="EndpointReceiver.SlowDelay"/>; the batch is stored just before.</summary>
     Slow,
+
+    /// <summary>Stores the batch, then never answers: the flush times out although the batch arrived.</summary>
+    StoreThenHang,
+
+    /// <summary>Stores the batch, then closes in the middle of the status line.</summary>
+    StoreThenCloseMidResponse,
 }
 
 /// <summary>One POST the receiver read, decoded.</summary>
@@ -38,6 +46,7 @@ public sealed class EndpointReceiver : IAsyncDisposable
     private Socket _listener;
     private Task _acceptLoop;
     private int _requests;
+    private long _totalHits;
 
     public EndpointReceiver(int port = 0)
     {
@@ -57,10 +66,22 @@ public sealed class EndpointReceiver : IAsyncDisposable
 
     public int Requests => Volatile.Read(ref _requests);
 
+    /// <summary>
+    /// Keep every request's body and decoded form (the default). Floods of millions of keys turn it off, so that the
+    /// test process does not hold every batch; the totals are kept either way.
+    /// </summary>
+    public bool KeepRequests { get; init; } = true;
+
+    /// <summary>Which keys get a per-key total (all when null); <see cref="TotalHits"/> counts every key regardless.</summary>
+    public Func<string, bool>? TrackKey { get; init; }
+
     public IReadOnlyCollection<ReceivedFlush> Received => _received.ToArray();
 
     /// <summary>Hits stored, summed over distinct batch ids (a resent batch counts once).</summary>
-    public long TotalHits => _totals.Values.Sum();
+    public long TotalHits => Interlocked.Read(ref _totalHits);
+
+    /// <summary>Ids of the batches stored, each once.</summary>
+    public IReadOnlyCollection<string> StoredBatchIds => _batches.Keys.ToArray();
 
     public IReadOnlyDictionary<string, long> Totals => new Dictionary<string, long>(_totals);
 
@@ -204,6 +225,14 @@ public sealed class EndpointReceiver : IAsyncDisposable
                 case ReceiverMode.Hang:
                     await Task.Delay(Timeout.Infinite, _stop.Token);
                     return;
+                case ReceiverMode.StoreThenHang:
+                    Record(target, headers, body, stored: true);
+                    await Task.Delay(Timeout.Infinite, _stop.Token);
+                    return;
+                case ReceiverMode.StoreThenCloseMidResponse:
+                    Record(target, headers, body, stored: true);
+                    await stream.WriteAsync("HTTP/1.1 2"u8.ToArray(), _stop.Token);
+                    return;
                 case ReceiverMode.CloseBeforeResponse:
                     Record(target, headers, body, stored: false);
                     return;
@@ -243,6 +272,12 @@ public sealed class EndpointReceiver : IAsyncDisposable
 
     private void Record(string target, Dictionary<string, string> headers, byte[] body, bool stored)
     {
+        if (!KeepRequests)
+        {
+            RecordTotalsOnly(body, stored);
+            return;
+        }
+
         Dictionary<string, string> form = ParseForm(Encoding.ASCII.GetString(body));
         var counts = new Dictionary<string, long>(StringComparer.Ordinal);
         using (JsonDocument json = JsonDocument.Parse(form["json"]))
@@ -257,12 +292,91 @@ public sealed class EndpointReceiver : IAsyncDisposable
         {
             foreach ((string key, long count) in counts)
             {
-                _totals.AddOrUpdate(key, count, (_, old) => old + count);
+                Interlocked.Add(ref _totalHits, count);
+                if (TrackKey is null || TrackKey(key))
+                {
+                    _totals.AddOrUpdate(key, count, (_, old) => old + count);
+                }
             }
         }
 
-        _received.Enqueue(new ReceivedFlush(target, headers, body, form, counts, stored));
+        if (KeepRequests)
+        {
+            _received.Enqueue(new ReceivedFlush(target, headers, body, form, counts, stored));
+        }
     }
+
+    // The flood path: bodies of tens of megabytes, decoded as bytes and read with Utf8JsonReader, nothing kept.
+    private void RecordTotalsOnly(byte[] body, bool stored)
+    {
+        if (!stored)
+        {
+            return;
+        }
+
+        byte[] json = [];
+        string batch = "";
+        foreach (Range range in body.AsSpan().Split((byte)'&'))
+        {
+            ReadOnlySpan<byte> pair = body.AsSpan(range);
+            if (pair.StartsWith("json="u8))
+            {
+                json = PercentDecode(pair[5..]);
+            }
+            else if (pair.StartsWith("batch="u8))
+            {
+                batch = Encoding.UTF8.GetString(PercentDecode(pair[6..]));
+            }
+        }
+
+        if (!_batches.TryAdd(batch, true))
+        {
+            return;
+        }
+
+        var reader = new Utf8JsonReader(json);
+        reader.Read();
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            string key = reader.GetString()!;
+            reader.Read();
+            long count = reader.GetInt64();
+            Interlocked.Add(ref _totalHits, count);
+            if (TrackKey is null || TrackKey(key))
+            {
+                _totals.AddOrUpdate(key, count, (_, old) => old + count);
+            }
+        }
+    }
+
+    private static byte[] PercentDecode(ReadOnlySpan<byte> encoded)
+    {
+        byte[] decoded = new byte[encoded.Length];
+        int n = 0;
+        for (int i = 0; i < encoded.Length; i++)
+        {
+            byte b = encoded[i];
+            if (b == (byte)'%' && i + 2 < encoded.Length)
+            {
+                decoded[n++] = (byte)((HexValue(encoded[i + 1]) << 4) | HexValue(encoded[i + 2]));
+                i += 2;
+            }
+            else
+            {
+                decoded[n++] = b == (byte)'+' ? (byte)' ' : b;
+            }
+        }
+
+        return decoded[..n];
+    }
+
+    private static int HexValue(byte b) => b switch
+    {
+        >= (byte)'0' and <= (byte)'9' => b - '0',
+        >= (byte)'A' and <= (byte)'F' => b - 'A' + 10,
+        >= (byte)'a' and <= (byte)'f' => b - 'a' + 10,
+        _ => throw new FormatException($"not a hex digit: 0x{b:X2}"),
+    };
 
     /// <summary>application/x-www-form-urlencoded, decoded the way a receiver's framework does.</summary>
     public static Dictionary<string, string> ParseForm(string body)
