@@ -1,0 +1,181 @@
+using System.Diagnostics;
+using PixelPing.Flushing;
+using PixelPing.Tests.Support;
+
+namespace PixelPing.Tests.Flushing;
+
+/// <summary>The flusher with a spool file, in the in-process server against a real receiver.</summary>
+public sealed class FlusherTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+    private readonly string _dir = TempDir.Create();
+
+    private string SpoolPath => Path.Combine(_dir, "spool.txt");
+
+    private static async Task WaitUntilAsync(Func<bool> condition, string message)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(clock.Elapsed < Deadline, message);
+            await Task.Delay(20);
+        }
+    }
+
+    private static void Hit(InProcessServer server, string key, int times)
+    {
+        using var client = new RawHttpClient(server.Port);
+        for (int i = 0; i < times; i++)
+        {
+            Assert.Equal(200, client.Request("/pixel.gif?key=" + key).Status);
+        }
+    }
+
+    private List<SpooledBatch> ReadSpool()
+    {
+        Assert.Equal(SpoolLoadStatus.Loaded, new Spool(SpoolPath).Load(out List<SpooledBatch> batches, out string problem));
+        Assert.Equal("", problem);
+        return batches;
+    }
+
+    [Fact]
+    public async Task A_batch_is_in_the_spool_while_its_post_is_in_flight_and_gone_once_accepted()
+    {
+        await using var receiver = new EndpointReceiver { Mode = ReceiverMode.StoreThenHang };
+        var settings = InProcessServer.Defaults(receiver) with { Spool = SpoolPath, Timeout = TimeSpan.FromMilliseconds(500) };
+        await using var server = InProcessServer.Start(settings);
+        Hit(server, "inflight", 4);
+
+        // The receiver has the batch and has not answered: a crash now must not lose it, so it is on disk.
+        Assert.True(await receiver.WaitForRequestsAsync(1, Deadline));
+        string id = receiver.Received.First().Form["batch"];
+        SpooledBatch spooled = Assert.Single(ReadSpool());
+        Assert.Equal(id, spooled.Id);
+        Assert.Equal(4, spooled.Entries.Single().Value);
+
+        receiver.Mode = ReceiverMode.Accept;
+        await WaitUntilAsync(() => !File.Exists(SpoolPath), "the spool file stayed after the batch was accepted");
+        Assert.Equal(4, receiver.TotalHits);
+        Assert.All(receiver.Received, f => Assert.Equal(id, f.Form["batch"]));
+    }
+
+    [Fact]
+    public async Task Nothing_is_written_when_every_flush_is_accepted_at_once()
+    {
+        await using var receiver = new EndpointReceiver();
+        await using var server = InProcessServer.Start(InProcessServer.Defaults(receiver, intervalSeconds: 3600) with { Spool = SpoolPath });
+        Hit(server, "fine", 3);
+
+        Assert.True(await server.Server.Flusher.FlushAsync());
+
+        Assert.Equal(3, receiver.TotalHits);
+        Assert.False(File.Exists(SpoolPath));
+        Assert.Empty(Directory.GetFiles(_dir));
+    }
+
+    [Fact]
+    public async Task Spooled_batches_are_sent_first_in_order_with_their_ids_before_newer_hits()
+    {
+        SpooledBatch[] spooled =
+        [
+            new SpooledBatch("0ld0ld0ld0ld-41", [new("kept"u8.ToArray(), 5)]),
+            new SpooledBatch("0ld0ld0ld0ld-42", [new("live"u8.ToArray(), 7), new("kept"u8.ToArray(), 1)]),
+        ];
+        Assert.True(new Spool(SpoolPath).TrySave(spooled, out string error), error);
+        await using var receiver = new EndpointReceiver();
+        receiver.Refuse();
+        await using var server = InProcessServer.Start(InProcessServer.Defaults(receiver) with { Spool = SpoolPath });
+
+        // Both wait, in order, while the endpoint is down; hits counted meanwhile stay behind them.
+        Assert.Equal(["0ld0ld0ld0ld-41", "0ld0ld0ld0ld-42"], server.Server.Flusher.Pending.Select(b => b.Id));
+        Hit(server, "new", 2);
+        receiver.Listen();
+
+        Assert.True(await receiver.WaitForTotalAsync(15, Deadline), $"received {receiver.TotalHits}");
+        await WaitUntilAsync(() => !File.Exists(SpoolPath), "the spool file stayed after its batches were accepted");
+        string[] order = receiver.Received.Where(f => f.Stored).Select(f => f.Form["batch"]).ToArray();
+        Assert.Equal("0ld0ld0ld0ld-41", order[0]);
+        Assert.Equal("0ld0ld0ld0ld-42", order[1]);
+        Assert.Equal(new Dictionary<string, long> { ["kept"] = 6, ["live"] = 7, ["new"] = 2 }, receiver.Totals.ToDictionary(p => p.Key, p => p.Value));
+    }
+
+    [Fact]
+    public async Task Shutdown_spools_the_kept_batch_and_the_live_counts_as_two_batches_and_a_restart_delivers_both_once()
+    {
+        // The receiver stores each batch, then breaks the connection before answering: the server must assume the
+        // batch was lost, and the receiver must count it once however often it comes.
+        await using var receiver = new EndpointReceiver { Mode = ReceiverMode.StoreThenCloseMidResponse };
+        var settings = InProcessServer.Defaults(receiver) with { Spool = SpoolPath };
+        string keptId;
+        await using (var first = InProcessServer.Start(settings))
+        {
+            Hit(first, "before", 3);
+            await WaitUntilAsync(() => first.Server.Flusher.Kept is not null, "no batch was kept");
+            keptId = first.Server.Flusher.Kept!.Id;
+            Hit(first, "after", 2);
+            Assert.False(await first.Server.StopAsync());
+        }
+
+        List<SpooledBatch> batches = ReadSpool();
+        Assert.Equal(2, batches.Count);
+        Assert.Equal(keptId, batches[0].Id);
+        Assert.Equal([("before", 3L)], batches[0].Entries.Select(e => (System.Text.Encoding.UTF8.GetString(e.Key), e.Value)));
+        Assert.Equal([("after", 2L)], batches[1].Entries.Select(e => (System.Text.Encoding.UTF8.GetString(e.Key), e.Value)));
+
+        // The restart resends the kept batch with the same id (the receiver ignores it) and then the live counts.
+        Assert.Equal(3, receiver.TotalHits);
+        receiver.Mode = ReceiverMode.Accept;
+        await using (var second = InProcessServer.Start(settings))
+        {
+            Assert.True(await receiver.WaitForTotalAsync(5, Deadline));
+            await WaitUntilAsync(() => !File.Exists(SpoolPath), "the spool file stayed after its batches were accepted");
+            Assert.True(await second.Server.StopAsync());
+        }
+
+        Assert.Equal(new Dictionary<string, long> { ["before"] = 3, ["after"] = 2 }, receiver.Totals.ToDictionary(p => p.Key, p => p.Value));
+        Assert.False(File.Exists(SpoolPath));
+    }
+
+    [Fact]
+    public async Task A_corrupt_spool_is_moved_aside_and_the_server_runs_without_it()
+    {
+        File.WriteAllText(SpoolPath, "pixel-ping spool 1\nbatch x 1 1\n1 a\n");
+        await using var receiver = new EndpointReceiver();
+        await using var server = InProcessServer.Start(InProcessServer.Defaults(receiver) with { Spool = SpoolPath });
+
+        Assert.False(File.Exists(SpoolPath));
+        string aside = Assert.Single(Directory.GetFiles(_dir, "spool.txt.corrupt-*"));
+        Assert.Equal("pixel-ping spool 1\nbatch x 1 1\n1 a\n", File.ReadAllText(aside));
+        Assert.Empty(server.Server.Flusher.Pending);
+        Hit(server, "works", 1);
+        Assert.True(await receiver.WaitForTotalAsync(1, Deadline));
+    }
+
+    [Fact]
+    public async Task A_spool_that_cannot_be_written_never_stops_delivery()
+    {
+        await using var receiver = new EndpointReceiver { Mode = ReceiverMode.Status500 };
+        string unwritable = Path.Combine(_dir, "no-such-directory", "spool.txt");
+        await using var server = InProcessServer.Start(InProcessServer.Defaults(receiver) with { Spool = unwritable });
+        Hit(server, "k", 2);
+        Assert.True(await receiver.WaitForRequestsAsync(2, Deadline));
+
+        receiver.Mode = ReceiverMode.Accept;
+        Assert.True(await receiver.WaitForTotalAsync(2, Deadline));
+        Assert.Equal(2, receiver.Totals["k"]);
+    }
+
+    [Fact]
+    public async Task Discard_removes_a_failed_batch_from_the_spool_too()
+    {
+        await using var receiver = new EndpointReceiver { Mode = ReceiverMode.Status500 };
+        var settings = InProcessServer.Defaults(receiver, intervalSeconds: 3600) with { Spool = SpoolPath, Discard = true };
+        await using var server = InProcessServer.Start(settings);
+        Hit(server, "dropped", 2);
+
+        Assert.False(await server.Server.Flusher.FlushAsync());
+
+        Assert.Empty(server.Server.Flusher.Pending);
+        Assert.False(File.Exists(SpoolPath));
+    }
+}

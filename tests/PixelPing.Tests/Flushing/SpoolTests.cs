@@ -1,0 +1,234 @@
+using System.Text;
+using PixelPing.Flushing;
+using PixelPing.Tests.Support;
+
+namespace PixelPing.Tests.Flushing;
+
+public sealed class SpoolTests
+{
+    private readonly string _dir = TempDir.Create();
+
+    private Spool NewSpool(string name = "spool.txt") => new(Path.Combine(_dir, name));
+
+    private static KeyValuePair<byte[], long> Entry(byte[] key, long count) => new(key, count);
+
+    private static SpooledBatch[] Sample() =>
+    [
+        new SpooledBatch("a1b2c3d4e5f6-7", [Entry("document:42"u8.ToArray(), 3), Entry("caf\u00E9 au lait"u8.ToArray(), 2)]),
+        new SpooledBatch("a1b2c3d4e5f6-8", [Entry("x"u8.ToArray(), long.MaxValue / 4)]),
+    ];
+
+    private static void AssertSame(IReadOnlyList<SpooledBatch> expected, IReadOnlyList<SpooledBatch> actual)
+    {
+        Assert.Equal(expected.Count, actual.Count);
+        for (int b = 0; b < expected.Count; b++)
+        {
+            Assert.Equal(expected[b].Id, actual[b].Id);
+            Assert.Equal(expected[b].Entries.Length, actual[b].Entries.Length);
+            for (int i = 0; i < expected[b].Entries.Length; i++)
+            {
+                Assert.Equal(expected[b].Entries[i].Key, actual[b].Entries[i].Key);
+                Assert.Equal(expected[b].Entries[i].Value, actual[b].Entries[i].Value);
+            }
+        }
+    }
+
+    [Fact]
+    public void Batches_round_trip_in_order_with_their_ids()
+    {
+        Spool spool = NewSpool();
+        Assert.True(spool.TrySave(Sample(), out string error), error);
+
+        Assert.Equal(SpoolLoadStatus.Loaded, spool.Load(out List<SpooledBatch> loaded, out string problem));
+        Assert.Equal("", problem);
+        AssertSame(Sample(), loaded);
+        Assert.False(File.Exists(spool.FullPath + ".tmp"));
+    }
+
+    [Fact]
+    public void Every_byte_value_in_a_key_round_trips_exactly()
+    {
+        // Keys are bytes: every value, lone UTF-8 fragments, the format's own separators, a long key.
+        byte[] all = Enumerable.Range(0, 256).Select(b => (byte)b).ToArray();
+        SpooledBatch[] batches =
+        [
+            new SpooledBatch("k", [
+                Entry(all, 1), Entry([.. all.Reverse()], 2), Entry(" \n\r%25%zz+&= "u8.ToArray(), 3), Entry([0xFF], 4),
+                Entry([0xED, 0xA0, 0x80], 5), Entry([], 6), Entry(Encoding.UTF8.GetBytes(new string('\u2028', 30000)), 7),
+            ]),
+        ];
+        Spool spool = NewSpool();
+        Assert.True(spool.TrySave(batches, out string error), error);
+
+        Assert.Equal(SpoolLoadStatus.Loaded, spool.Load(out List<SpooledBatch> loaded, out _));
+        AssertSame(batches, loaded);
+        // One line per key plus the header, the batch line and the end line: no key broke a line.
+        Assert.Equal(3 + batches[0].Entries.Length, File.ReadAllText(spool.FullPath).Count(c => c == '\n'));
+    }
+
+    [Fact]
+    public void The_file_is_readable_text()
+    {
+        Spool spool = NewSpool();
+        Assert.True(spool.TrySave(Sample(), out _));
+
+        string[] lines = File.ReadAllLines(spool.FullPath);
+        Assert.Equal("pixel-ping spool 1", lines[0]);
+        Assert.Equal("batch a1b2c3d4e5f6-7 2 5", lines[1]);
+        Assert.Equal("3 document:42", lines[2]);
+        Assert.Equal("2 caf%C3%A9%20au%20lait", lines[3]);
+        Assert.Equal($"batch a1b2c3d4e5f6-8 1 {long.MaxValue / 4}", lines[4]);
+        Assert.Matches("^end [0-9a-f]{64}$", lines[^1]);
+    }
+
+    [Fact]
+    public void Saving_nothing_removes_the_file_and_a_missing_file_is_missing()
+    {
+        Spool spool = NewSpool();
+        Assert.Equal(SpoolLoadStatus.Missing, spool.Load(out List<SpooledBatch> none, out _));
+        Assert.Empty(none);
+        Assert.True(spool.TrySave(Sample(), out _));
+        Assert.True(spool.Exists);
+
+        Assert.True(spool.TrySave([], out string error), error);
+        Assert.False(spool.Exists);
+        Assert.True(spool.TrySave([], out error), error);
+        Assert.Equal(SpoolLoadStatus.Missing, spool.Load(out _, out _));
+    }
+
+    [Fact]
+    public void A_save_replaces_the_previous_file_whole()
+    {
+        Spool spool = NewSpool();
+        Assert.True(spool.TrySave(Sample(), out _));
+        SpooledBatch[] second = [new SpooledBatch("z-1", [Entry("only"u8.ToArray(), 9)])];
+
+        Assert.True(spool.TrySave(second, out _));
+
+        Assert.Equal(SpoolLoadStatus.Loaded, spool.Load(out List<SpooledBatch> loaded, out _));
+        AssertSame(second, loaded);
+        Assert.Equal([spool.FullPath], Directory.GetFiles(_dir));
+    }
+
+    [Fact]
+    public void Every_truncation_of_a_file_is_corrupt_never_a_partial_load()
+    {
+        Spool spool = NewSpool();
+        Assert.True(spool.TrySave(Sample(), out _));
+        byte[] whole = File.ReadAllBytes(spool.FullPath);
+
+        for (int length = 0; length < whole.Length; length++)
+        {
+            File.WriteAllBytes(spool.FullPath, whole[..length]);
+            Assert.True(spool.Load(out List<SpooledBatch> loaded, out string problem) == SpoolLoadStatus.Corrupt, $"prefix of {length} bytes loaded");
+            Assert.Empty(loaded);
+            Assert.NotEqual("", problem);
+        }
+    }
+
+    [Fact]
+    public void Any_changed_byte_or_trailing_data_is_corrupt()
+    {
+        Spool spool = NewSpool();
+        Assert.True(spool.TrySave(Sample(), out _));
+        byte[] whole = File.ReadAllBytes(spool.FullPath);
+        var random = new Random(5);
+
+        for (int i = 0; i < whole.Length; i++)
+        {
+            byte[] changed = [.. whole];
+            changed[i] ^= (byte)(1 + random.Next(255));
+            File.WriteAllBytes(spool.FullPath, changed);
+            Assert.True(spool.Load(out List<SpooledBatch> loaded, out _) == SpoolLoadStatus.Corrupt, $"byte {i} changed and still loaded");
+            Assert.Empty(loaded);
+        }
+
+        File.WriteAllBytes(spool.FullPath, [.. whole, .. "x"u8]);
+        Assert.Equal(SpoolLoadStatus.Corrupt, spool.Load(out _, out string trailing));
+        Assert.Contains("after the \"end\" line", trailing, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("", "empty")]
+    [InlineData("{\"json\": true}\n", "does not start with")]
+    [InlineData("pixel-ping spool 1\n", "truncated")]
+    [InlineData("pixel-ping spool 1\nbatch x 1 1\n1 a\n", "truncated")]
+    [InlineData("pixel-ping spool 1\nbatch x 2 2\n1 a\n", "truncated inside batch x")]
+    [InlineData("pixel-ping spool 1\nbatch x y 1\n", "should be \"batch")]
+    [InlineData("pixel-ping spool 1\nbatch x 1 2\n1 a\nend 00\n", "says 2 hits")]
+    [InlineData("pixel-ping spool 1\nbatch x 1 1\n1 %zz\nend 00\n", "should be \"<count> <key>\"")]
+    [InlineData("pixel-ping spool 1\nbatch x 1 1\n-1 a\nend 00\n", "should be \"<count> <key>\"")]
+    [InlineData("pixel-ping spool 1\nbatch x 2 2\n1 a\n1 a\nend 00\n", "new key")]
+    [InlineData("pixel-ping spool 1\nbatch x 1 1\n1 a\nend 00\n", "checksum")]
+    [InlineData("pixel-ping spool 1\nbatch x 1 1\n1 a\nbatch x 1 1\n1 b\nend 00\n", "appears twice")]
+    public void Inconsistent_files_are_corrupt_and_say_why(string text, string reason)
+    {
+        Spool spool = NewSpool();
+        File.WriteAllText(spool.FullPath, text);
+
+        Assert.Equal(SpoolLoadStatus.Corrupt, spool.Load(out List<SpooledBatch> loaded, out string problem));
+        Assert.Empty(loaded);
+        Assert.Contains(reason, problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_file_that_is_not_a_spool_at_all_is_corrupt_whatever_its_bytes()
+    {
+        Spool spool = NewSpool();
+        var random = new Random(11);
+        for (int i = 0; i < 300; i++)
+        {
+            byte[] noise = new byte[random.Next(0, 3000)];
+            random.NextBytes(noise);
+            if (i % 2 == 0)
+            {
+                noise = [.. "pixel-ping spool 1\n"u8, .. noise];
+            }
+
+            File.WriteAllBytes(spool.FullPath, noise);
+            Assert.Equal(SpoolLoadStatus.Corrupt, spool.Load(out _, out _));
+        }
+    }
+
+    [Fact]
+    public void Moving_aside_never_overwrites_an_earlier_corrupt_file()
+    {
+        Spool spool = NewSpool();
+        var now = new DateTime(2026, 3, 4, 5, 6, 7, DateTimeKind.Utc);
+        File.WriteAllText(spool.FullPath, "first");
+        string? first = spool.MoveAside(now, out string error);
+        File.WriteAllText(spool.FullPath, "second");
+        string? second = spool.MoveAside(now, out error);
+
+        Assert.Equal(spool.FullPath + ".corrupt-20260304T050607Z", first);
+        Assert.Equal(spool.FullPath + ".corrupt-20260304T050607Z-1", second);
+        Assert.Equal("first", File.ReadAllText(first!));
+        Assert.Equal("second", File.ReadAllText(second!));
+        Assert.False(spool.Exists);
+    }
+
+    [Fact]
+    public void A_save_into_a_missing_directory_fails_with_a_reason_and_leaves_nothing()
+    {
+        var spool = new Spool(Path.Combine(_dir, "missing", "spool.txt"));
+
+        Assert.False(spool.TrySave(Sample(), out string error));
+        Assert.NotEqual("", error);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "missing")));
+    }
+
+    [Theory]
+    [InlineData("a1b2c3d4e5f6-1", true)]
+    [InlineData("x", true)]
+    [InlineData("", false)]
+    [InlineData("has space", false)]
+    [InlineData("new\nline", false)]
+    public void Only_ids_that_fit_a_line_are_spooled(string id, bool valid)
+    {
+        Assert.Equal(valid, Spool.IsValidId(id));
+        if (!valid)
+        {
+            Assert.False(NewSpool().TrySave([new SpooledBatch(id, [Entry("k"u8.ToArray(), 1)])], out _));
+        }
+    }
+}

@@ -1,0 +1,92 @@
+using System.Collections.Concurrent;
+
+namespace PixelPing.Tests.Support;
+
+/// <summary>
+/// Background clients that keep sending pixel requests over keep-alive connections until stopped, counting per key
+/// the hits that were answered with 200: the number the endpoint must end up with.
+/// </summary>
+public sealed class Hitter : IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<string, long> _answered = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task[] _clients;
+    private long _total;
+    private long _failed;
+
+    /// <param name="port">Where to send.</param>
+    /// <param name="keys">Query values (percent-encoded as sent) and the decoded key each one counts as.</param>
+    /// <param name="clients">Concurrent connections.</param>
+    public Hitter(int port, IReadOnlyList<(string Query, string Key)> keys, int clients = 2)
+    {
+        _clients = Enumerable.Range(0, clients).Select(c => Task.Run(() => Run(port, keys, c))).ToArray();
+    }
+
+    public long Total => Interlocked.Read(ref _total);
+
+    /// <summary>Requests that got no 200 (a connection error through a proxy, say); they must not be counted anywhere.</summary>
+    public long Failed => Interlocked.Read(ref _failed);
+
+    public IReadOnlyDictionary<string, long> Answered => new Dictionary<string, long>(_answered);
+
+    /// <summary>Waits until at least <paramref name="more"/> further hits have been answered.</summary>
+    public async Task WaitForMoreAsync(long more, TimeSpan timeout)
+    {
+        long target = Total + more;
+        DateTime deadline = DateTime.UtcNow + timeout;
+        while (Total < target)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"only {Total} hits answered, waiting for {target}");
+            await Task.Delay(10);
+        }
+    }
+
+    public async Task StopAsync()
+    {
+        await _stop.CancelAsync();
+        await Task.WhenAll(_clients);
+    }
+
+    private void Run(int port, IReadOnlyList<(string Query, string Key)> keys, int client)
+    {
+        int next = client;
+        RawHttpClient? connection = null;
+        try
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                (string query, string key) = keys[next++ % keys.Count];
+                try
+                {
+                    connection ??= new RawHttpClient(port);
+                    if (connection.Request("/pixel.gif?key=" + query).Status == 200)
+                    {
+                        _answered.AddOrUpdate(key, 1, (_, n) => n + 1);
+                        Interlocked.Increment(ref _total);
+                    }
+                    else
+                    {
+                        Interlocked.Increment(ref _failed);
+                    }
+                }
+                catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
+                {
+                    // No answer: not counted as answered. Start a new connection.
+                    Interlocked.Increment(ref _failed);
+                    connection?.Dispose();
+                    connection = null;
+                }
+            }
+        }
+        finally
+        {
+            connection?.Dispose();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        _stop.Dispose();
+    }
+}
