@@ -1,11 +1,16 @@
+using System.Diagnostics;
 using System.Text;
 using PixelPing.Counting;
+using PixelPing.Tests.Support;
 using PixelPing.Tests.Vectors;
+using Xunit.Abstractions;
 
 namespace PixelPing.Tests.Counting;
 
-public sealed class KeyDecoderTests
+public sealed class KeyDecoderTests(ITestOutputHelper output)
 {
+    private readonly ITestOutputHelper _output = output;
+
     private const int DefaultLimit = 1024;
 
     private static readonly UTF8Encoding s_strictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
@@ -259,6 +264,46 @@ public sealed class KeyDecoderTests
                 (expectedKey ?? []).AsSpan().SequenceEqual(destination.AsSpan(0, written)),
                 $"{context}: expected {Convert.ToHexString(expectedKey ?? [])}, got {Convert.ToHexString(destination, 0, written)}");
         }
+    }
+
+    [Fact]
+    public void MutatedVectorQueriesDecodeAsTheReferenceDoes()
+    {
+        // Mutation fuzzing from the real vectors, against the plain reference decoder: seeded and about two seconds
+        // in the normal run; PIXELPING_FUZZ_SECONDS makes it longer (see Support/Fuzz).
+        int seed = Fuzz.Seed(20240612);
+        _output.WriteLine($"seed {seed}");
+        var random = new Random(seed);
+        byte[][] seeds = [.. KeyVectors.All.Select(v => Encoding.UTF8.GetBytes(v.Query)), "a=1&key=x&key=y"u8.ToArray()];
+        byte[][] splices =
+        [
+            .. new[] { "key=", "&key=", "k%65y=", "%", "%%", "+", "&", "=", "%C3%A9", "%F0%9F%98%80", "%ED%A0%80", "%C3", "%zz", "%4" }
+                .Select(Encoding.ASCII.GetBytes),
+        ];
+        byte[] interesting = [.. "%+&=key0123456789ABCDEFabcdef"u8, 0x80, 0xC3, 0xFF, 0x00];
+        int[] limits = [0, 1, 3, 8, 64, DefaultLimit];
+        var statuses = new HashSet<KeyStatus>();
+        var clock = Stopwatch.StartNew();
+        TimeSpan budget = Fuzz.Budget(TimeSpan.FromSeconds(2));
+        long iterations = 0;
+        while ((Fuzz.Long || iterations < 200_000) && clock.Elapsed < budget)
+        {
+            iterations++;
+            byte[] query = Fuzz.Mutate(random, seeds[random.Next(seeds.Length)], interesting, splices);
+            int limit = limits[random.Next(limits.Length)];
+            (KeyStatus expectedStatus, byte[]? expectedKey) = ReferenceDecode(query, limit);
+            var destination = new byte[limit];
+            KeyStatus status = KeyDecoder.Decode(query, destination, out int written);
+            statuses.Add(status);
+            if (status != expectedStatus || !(expectedKey ?? []).AsSpan().SequenceEqual(destination.AsSpan(0, written)))
+            {
+                Assert.Fail($"seed {seed}, query {Convert.ToHexString(query)}, limit {limit}: expected {expectedStatus} " +
+                    $"{Convert.ToHexString(expectedKey ?? [])}, got {status} {Convert.ToHexString(destination, 0, written)}");
+            }
+        }
+
+        _output.WriteLine($"{iterations} queries");
+        Assert.Equal([KeyStatus.None, KeyStatus.Found, KeyStatus.TooLong], statuses.Order());
     }
 
     [Fact]
