@@ -7,7 +7,8 @@ namespace PixelPing.Flushing;
 /// <summary>
 /// Sends the counts to the endpoint every interval, on SIGUSR2, when the key cap is reached, and at shutdown.
 /// Flushes never overlap: a trigger that arrives during a flush causes one more flush after it. A batch the endpoint
-/// did not accept is kept and sent again, unchanged and before any newer hits, unless <c>discard</c> is set.
+/// did not accept is kept and sent again, unchanged and before any newer hits, unless <c>discard</c> is set. With a
+/// spool file, every batch taken from the store is on disk until the endpoint accepts it (see <see cref="Spool"/>).
 /// </summary>
 internal sealed class Flusher
 {
@@ -83,7 +84,7 @@ internal sealed class Flusher
         }
     }
 
-    /// <summary>One flush: the kept batch first, then the hits counted since. True when nothing is left undelivered.</summary>
+    /// <summary>One flush: the waiting batches first, oldest first, then the hits counted since. True when nothing is left undelivered.</summary>
     public async Task<bool> FlushAsync()
     {
         await _gate.WaitAsync().ConfigureAwait(false);

@@ -267,7 +267,7 @@ public sealed class KeyDecoderTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void MutatedVectorQueriesDecodeAsTheReferenceDoes()
+    public void FuzzedVectorQueriesDecodeAsTheReferenceDoes()
     {
         // Mutation fuzzing from the real vectors, against the plain reference decoder: seeded and about two seconds
         // in the normal run; PIXELPING_FUZZ_SECONDS makes it longer (see Support/Fuzz).

@@ -70,7 +70,7 @@ public sealed class RestartTests(ITestOutputHelper output)
             Assert.Equal(0, second.WaitForExit(Deadline));
         }
 
-        output.WriteLine($"answered {answered.Values.Sum()}, delivered {receiver.TotalHits}");
+        output.WriteLine($"| restart: endpoint down, SIGTERM (spooled), start with the endpoint up | {answered.Values.Sum()} | {receiver.TotalHits} |");
         Assert.Equal(answered, receiver.Totals.ToDictionary(p => p.Key, p => p.Value));
         Assert.False(File.Exists(SpoolPath));
     }
@@ -110,6 +110,7 @@ public sealed class RestartTests(ITestOutputHelper output)
             Assert.Equal(0, last.WaitForExit(Deadline));
         }
 
+        output.WriteLine($"| three restarts while every flush fails (stored, then the connection breaks) | {answered.Values.Sum()} | {receiver.TotalHits} |");
         Assert.Equal(answered, receiver.Totals.ToDictionary(p => p.Key, p => p.Value));
         Assert.False(File.Exists(SpoolPath));
     }
@@ -151,6 +152,7 @@ public sealed class RestartTests(ITestOutputHelper output)
             Assert.Equal(0, second.WaitForExit(Deadline));
         }
 
+        output.WriteLine($"| SIGKILL after the endpoint stored a batch but before it answered, then a restart | {answered.Values.Sum()} | {receiver.TotalHits} |");
         Assert.Equal(answered, receiver.Totals.ToDictionary(p => p.Key, p => p.Value));
         ReceivedFlush resent = receiver.Received.Skip(firstRunRequests).First();
         Assert.Contains(resent.Form["batch"], firstRunIds);

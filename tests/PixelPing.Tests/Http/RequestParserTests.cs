@@ -664,6 +664,8 @@ public sealed class RequestParserTests(ITestOutputHelper output)
             CheckInvariants(input, limits, r, random);
         }
 
+        _output.WriteLine($"{iterations} inputs");
+
         // The generator must reach every kind of outcome, or the invariants above were barely exercised.
         Assert.Contains((ParseStatus.Incomplete, 0), outcomes);
         Assert.Contains((ParseStatus.Complete, 0), outcomes);

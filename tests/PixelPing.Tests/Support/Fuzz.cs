@@ -4,7 +4,7 @@ namespace PixelPing.Tests.Support;
 
 /// <summary>
 /// Time budgets and seeds for the fuzz tests. The normal run is short and seeded, so it is the same every time;
-/// <c>PIXELPING_FUZZ_SECONDS=600 ./build.sh test --filter Fuzz</c> runs each fuzz test that long, from a fresh seed
+/// <c>PIXELPING_FUZZ_SECONDS=600 ./build.sh test --filter FullyQualifiedName~Fuzz</c> runs each fuzz test that long, from a fresh seed
 /// printed in the test output (<c>PIXELPING_FUZZ_SEED</c> replays one).
 /// </summary>
 public static class Fuzz
