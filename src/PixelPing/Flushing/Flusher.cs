@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Security.Cryptography;
 using PixelPing.Counting;
 
 namespace PixelPing.Flushing;
@@ -16,7 +15,9 @@ internal sealed class Flusher
     private readonly FlushOptions _options;
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private readonly string _instance = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+    // Unique per process start, so batch ids never repeat across instances or restarts. Guid draws from the kernel's
+    // random source; RandomNumberGenerator would initialise OpenSSL at startup for nothing (a megabyte of RSS).
+    private readonly string _instance = Guid.NewGuid().ToString("N")[..12];
     private int _wakeRequested;
     private long _sequence;
     private Batch? _kept;
@@ -148,7 +149,10 @@ internal sealed class Flusher
     private async Task<bool> SendAsync(Batch batch)
     {
         string? signature = _options.Secret is null ? null : Signature.Sign(batch.Body, _options.Secret);
-        FlushOutcome outcome = await _client!.PostAsync(batch.Body, signature, CancellationToken.None).ConfigureAwait(false);
+        // ForceYielding: the POST's last read completes on a socket event thread (inline completions); the rest of the
+        // flush (taking the store, encoding, logging every key) must run on the thread pool, never there.
+        FlushOutcome outcome = await _client!.PostAsync(batch.Body, signature, CancellationToken.None)
+            .ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
         switch (outcome.Result)
         {
             case FlushResult.Delivered:
