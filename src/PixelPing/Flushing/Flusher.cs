@@ -15,9 +15,11 @@ internal sealed class Flusher
     private readonly FlushOptions _options;
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly SemaphoreSlim _gate = new(1, 1);
-    // Unique per process start, so batch ids never repeat across instances or restarts. Guid draws from the kernel's
-    // random source; RandomNumberGenerator would initialise OpenSSL at startup for nothing (a megabyte of RSS).
-    private readonly string _instance = Guid.NewGuid().ToString("N")[..12];
+    // Unique per process start, so batch ids never repeat across instances or restarts: the start time in
+    // milliseconds and 31 random bits. Not Guid or RandomNumberGenerator: the first needs /dev/urandom, which an empty
+    // root may lack, and the second initialises OpenSSL at startup for nothing (a megabyte of RSS).
+    private readonly string _instance = string.Create(CultureInfo.InvariantCulture,
+        $"{DateTimeOffset.UtcNow.ToUnixTimeMilliseconds():x}{(uint)Random.Shared.Next():x8}");
     private int _wakeRequested;
     private long _sequence;
     private Batch? _kept;
