@@ -1,6 +1,7 @@
 using PixelPing.Config;
 using PixelPing.Lifecycle;
 using PixelPing.Net;
+using PixelPing.Tls;
 
 namespace PixelPing;
 
@@ -47,7 +48,21 @@ internal static class Program
 
         if (command.Kind == CommandKind.Check)
         {
-            Log.Out(settings.Describe());
+            // The certificate files too: a start that would fail on them must not pass the check.
+            var tlsWarnings = new List<string>();
+            TlsFiles? tls = TlsFiles.TryLoad(settings, tlsWarnings, out error);
+            foreach (string warning in tlsWarnings)
+            {
+                Log.Error("pixel-ping: warning: " + warning);
+            }
+
+            if (tls is null)
+            {
+                Log.Error("pixel-ping: " + error);
+                return 1;
+            }
+
+            Log.Out(settings.Describe() + tls.Describe());
             Log.Out($"pixel-ping: {settings.ConfigPath}: configuration OK");
             return 0;
         }
@@ -76,11 +91,11 @@ internal static class Program
             }
 
             var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            using var signals = new Signals(server.Flusher.Request, () => stop.TrySetResult(), reload: null);
+            using var signals = new Signals(server.Flusher.Request, () => stop.TrySetResult(), reload: server.ReloadCertificate);
             server.Start();
             foreach (var endPoint in server.EndPoints)
             {
-                Log.Out($"Pixel Ping {CommandLine.Version} listening on http://{Listener.FormatAddress(endPoint.Address, endPoint.Port)}/pixel.gif");
+                Log.Out($"Pixel Ping {CommandLine.Version} listening on {(settings.Tls ? "https" : "http")}://{Listener.FormatAddress(endPoint.Address, endPoint.Port)}/pixel.gif");
             }
 
             await stop.Task.ConfigureAwait(false);
