@@ -89,7 +89,7 @@ internal sealed class EndpointClient
         {
             return FlushOutcome.Unreachable(verification != SslPolicyErrors.None
                 ? DescribeVerification(verification, chainStatus)
-                : "TLS handshake failed: " + Innermost(e).Message);
+                : DescribeHandshake(e));
         }
         catch (Exception e) when (e is SocketException or IOException or InvalidDataException)
         {
@@ -156,7 +156,7 @@ internal sealed class EndpointClient
         throw last ?? new SocketException((int)SocketError.HostNotFound);
     }
 
-    private byte[] ComposeRequest(byte[] body, string? signature)
+    internal byte[] ComposeRequest(byte[] body, string? signature)
     {
         string extra = "Content-Length: " + body.Length.ToString(CultureInfo.InvariantCulture) + "\r\n" +
             (signature is null ? "" : "X-Pixel-Ping-Signature: " + signature + "\r\n") + "\r\n";
@@ -284,14 +284,27 @@ internal sealed class EndpointClient
         return "TLS certificate verification failed: " + string.Join("; ", reasons);
     }
 
-    private static Exception Innermost(Exception e)
+    /// <summary>
+    /// A handshake that failed before any certificate was checked. The common causes come from the runtime as
+    /// resource keys in this build (UseSystemResourceKeys), so those are put in words; OpenSSL's own error text is
+    /// readable as it is.
+    /// </summary>
+    internal static string DescribeHandshake(Exception e)
     {
         while (e.InnerException is not null)
         {
             e = e.InnerException;
         }
 
-        return e;
+        string reason = e.Message switch
+        {
+            "net_frame_read_size" or "Cannot determine the frame size or a corrupted frame was received." =>
+                "the endpoint does not speak TLS on this port (a plain http:// server?)",
+            "net_io_eof" or "Received an unexpected EOF or 0 bytes from the transport stream." =>
+                "the endpoint closed the connection during the handshake",
+            _ => e.Message,
+        };
+        return "TLS handshake failed: " + reason;
     }
 
     private static string Describe(Exception e) => e switch

@@ -204,7 +204,8 @@ public sealed class TlsConnectionTests : IAsyncLifetime
     [Fact]
     public async Task A_stalled_handshake_is_closed_by_the_handshake_deadline()
     {
-        InProcessServer server = Start();
+        // The idle timeout is far beyond the wait: the header timeout (1 s) is what must close it.
+        InProcessServer server = Start(s => s with { IdleTimeout = TimeSpan.FromSeconds(120) });
         using Socket stalled = Connect(server.Port);
 
         await WaitUntil(() => server.Server.Certificate!.FailedHandshakes == 1, "the server gives up on the stalled handshake");
