@@ -78,6 +78,19 @@ public sealed partial class TlsBinaryTests
         Assert.Contains("5:\tsighup", server.Stdout);
     }
 
+    [Fact]
+    public void Sighup_without_tls_says_there_is_nothing_to_reload_and_keeps_serving()
+    {
+        using ServerProcess server = ServerProcess.StartWithConfig("""{ "host": "127.0.0.1", "port": 0, "interval": 3600 }""", out int port, _dir);
+
+        server.Signal(ServerProcess.SIGHUP);
+
+        server.WaitForStdout(l => l == $"Got SIGHUP. Nothing to reload: no \"sslkey\" and \"sslcert\" in {Path.Combine(_dir, "config.json")}.", Deadline);
+        using var client = new RawHttpClient(port);
+        Assert.Equal(200, client.Request("/pixel.gif").Status);
+        Assert.False(server.HasExited);
+    }
+
     public static TheoryData<string, string> BadFiles => new()
     {
         { "missing-cert", "\"sslcert\" {cert}: no such file or directory" },
