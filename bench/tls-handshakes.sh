@@ -8,7 +8,7 @@
 # wall-clock second and per CPU second the server used. s_time is one sequential client, so the first figure is bound
 # by the client and the round trips as much as by the server; the second is the server's own cost per handshake, so
 # what one fully busy core would do. `openssl s_server` with the same key runs the same way as a reference.
-# Builds dist/pixel-ping first when the sources are newer. Needs openssl, bc and taskset (util-linux).
+# Builds dist/pixel-ping first when the sources are newer. Needs openssl and taskset (util-linux).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
@@ -80,7 +80,7 @@ run() { # server, key type, s_time protocol flag
   # "12345 connections in 10 real seconds, ..." counts whole seconds only: the wall time is measured here.
   result=$(taskset -c "$client_cpu" openssl s_time -connect "127.0.0.1:$port" -new "-$protocol" -time "$seconds" 2>&1 |
     grep "connections in .* real seconds" | head -1)
-  wall=$(echo "$(date +%s.%N) - $start" | bc)
+  wall=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
   after=$(cpu_ticks "$pid")
   kill "$pid"
   wait "$pid" 2>/dev/null || true
