@@ -8,9 +8,10 @@ namespace PixelPing.Net;
 
 /// <summary>
 /// One client connection: read, parse every complete request in the buffer, answer them all with one write,
-/// repeat. The loop runs over a <see cref="Stream"/>: the socket's own, or the TLS stream on top of it on an HTTPS
-/// port, so every limit and timeout holds the same over both. Keep-alive and pipelining fall out of that loop; any parse error answers its status and closes, so the
+/// repeat. Keep-alive and pipelining fall out of that loop; any parse error answers its status and closes, so the
 /// connection can never fall out of step with the client (RFC 9112 §9.3.2: no recovery after a framing error).
+/// The loop runs over a <see cref="Stream"/>: the socket's own, or on an HTTPS port the TLS stream on top of it, so
+/// every limit and timeout holds the same over both.
 /// </summary>
 internal sealed class Connection
 {

@@ -131,6 +131,38 @@ public sealed partial class TlsBinaryTests
     }
 
     [Fact]
+    public void An_unreadable_key_file_fails_with_permission_denied()
+    {
+        using X509Certificate2 leaf = Pki.IssueLeaf();
+        ServerFiles files = Pki.WriteServerFiles(_dir, leaf);
+        File.SetUnixFileMode(files.Key, UnixFileMode.None);
+        string config = Config(files);
+        ProcessStartInfo info;
+        if (Environment.IsPrivilegedProcess)
+        {
+            // Root reads a file whatever its mode: run as nobody, from a copy of the binary nobody may execute.
+            string binary = Path.Combine(_dir, "pixel-ping");
+            File.Copy(Repo.Binary, binary);
+            info = new ProcessStartInfo("setpriv") { ArgumentList = { "--reuid=65534", "--regid=65534", "--clear-groups", binary } };
+        }
+        else
+        {
+            info = new ProcessStartInfo(Repo.Binary);
+        }
+
+        info.ArgumentList.Add("--check");
+        info.ArgumentList.Add(config);
+        info.RedirectStandardOutput = info.RedirectStandardError = true;
+        info.UseShellExecute = false;
+        info.WorkingDirectory = _dir;
+
+        using ServerProcess check = ServerProcess.Start(info);
+
+        Assert.Equal(1, check.WaitForExit(Deadline));
+        Assert.Equal($"pixel-ping: {config}: \"sslkey\" {files.Key}: permission denied", Assert.Single(check.Stderr));
+    }
+
+    [Fact]
     public void An_expired_certificate_is_a_warning_in_check_and_at_start()
     {
         DateTimeOffset now = DateTimeOffset.UtcNow;
