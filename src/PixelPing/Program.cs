@@ -18,6 +18,28 @@ internal static class Program
             Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
         }
 
+        // The runtime's X509 code looks up the home directory (for the user certificate stores) when it loads a
+        // certificate, and throws when HOME is unset and the user has no /etc/passwd entry, as in an empty root run
+        // by a numeric user. Docker sets HOME=/ in that case; do the same when nobody did.
+        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("HOME")))
+        {
+            Environment.SetEnvironmentVariable("HOME", "/");
+        }
+
+        try
+        {
+            return await MainCoreAsync(args).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // Whatever slipped past the specific checks still ends as one line and exit code 1, never a stack trace.
+            Log.Error($"pixel-ping: unexpected error: {e.GetType().Name}: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static async Task<int> MainCoreAsync(string[] args)
+    {
         Command command = CommandLine.Parse(args);
         switch (command.Kind)
         {
