@@ -176,11 +176,10 @@ public sealed class TlsConnectionTests : IAsyncLifetime
             {
                 Socket socket = Connect(server.Port);
                 stalled.Add(socket);
-                if (i % 2 == 1)
-                {
-                    // The start of a TLS record header announcing a ClientHello that never comes.
-                    socket.Send([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]);
-                }
+                // The start of a TLS record header announcing a ClientHello that never comes, or just its first
+                // byte. (A client that sends nothing at all is not even accepted: the listener uses TCP_DEFER_ACCEPT,
+                // so the kernel holds it until its first bytes arrive.)
+                socket.Send(i % 2 == 1 ? [0x16, 0x03, 0x01, 0x02, 0x00, 0x01] : [0x16]);
             }
 
             await WaitUntil(() => server.Server.Context.Tracker.Open == 8, "all eight handshakes are open");
@@ -207,6 +206,8 @@ public sealed class TlsConnectionTests : IAsyncLifetime
         // The idle timeout is far beyond the wait: the header timeout (1 s) is what must close it.
         InProcessServer server = Start(s => s with { IdleTimeout = TimeSpan.FromSeconds(120) });
         using Socket stalled = Connect(server.Port);
+        // One byte of a TLS record, then nothing (with nothing at all the kernel would not hand it over yet).
+        stalled.Send([0x16]);
 
         await WaitUntil(() => server.Server.Certificate!.FailedHandshakes == 1, "the server gives up on the stalled handshake");
         await WaitUntil(() => server.Server.Context.Tracker.Open == 0, "the connection is gone");
