@@ -4,6 +4,7 @@ using PixelPing.Counting;
 using PixelPing.Flushing;
 using PixelPing.Http;
 using PixelPing.Net;
+using PixelPing.Tls;
 
 namespace PixelPing;
 
@@ -33,9 +34,27 @@ internal sealed class Server : IAsyncDisposable
     public IReadOnlyList<IPEndPoint> EndPoints => _listener.EndPoints;
     public int Port => _listener.EndPoints[0].Port;
 
-    /// <summary>Binds the port and builds the parts; null and one line of error when the port cannot be had.</summary>
+    /// <summary>The listening port's certificate; null when it serves plain HTTP.</summary>
+    public ServerCertificate? Certificate => Context.Tls;
+
+    /// <summary>
+    /// Loads the certificate files and binds the port; null and one line of error when a file does not load or the
+    /// port cannot be had. Certificate warnings (an expired certificate) are logged and do not stop the start.
+    /// </summary>
     public static Server? TryCreate(Settings settings, out string error)
     {
+        var warnings = new List<string>();
+        TlsFiles? tls = TlsFiles.TryLoad(settings, warnings, out error);
+        foreach (string warning in warnings)
+        {
+            Log.Error("pixel-ping: warning: " + warning);
+        }
+
+        if (tls is null)
+        {
+            return null;
+        }
+
         var store = new HitStore(settings.MaxKeys);
         var limits = new ServerLimits(
             new HttpLimits(settings.MaxRequestLine, settings.MaxHeaderBytes, settings.MaxHeaderCount, settings.MaxBodyBytes),
@@ -43,14 +62,14 @@ internal sealed class Server : IAsyncDisposable
             (long)settings.HeaderTimeout.TotalMilliseconds,
             (long)settings.IdleTimeout.TotalMilliseconds,
             settings.MaxConnections);
-        var context = new ServerContext(store, limits);
+        var context = new ServerContext(store, limits, tls.Server);
         Listener? listener = Listener.TryBind(settings.Host, settings.Port, context, out error);
         if (listener is null)
         {
             return null;
         }
 
-        EndpointClient? client = settings.Endpoint is null ? null : new EndpointClient(settings.Endpoint, settings.Timeout);
+        EndpointClient? client = settings.Endpoint is null ? null : new EndpointClient(settings.Endpoint, settings.Timeout, tls.EndpointOptions);
         Spool? spool = settings.Spool is null || client is null ? null : new Spool(settings.Spool);
         var flusher = new Flusher(store, client, new FlushOptions(settings.Interval, settings.Secret, settings.Discard, settings.Log, settings.MaxKeyLength), spool);
         if (spool is not null && !Directory.Exists(spool.Directory))
@@ -61,6 +80,19 @@ internal sealed class Server : IAsyncDisposable
         flusher.LoadSpool();
         store.CapReached += flusher.Request;
         return new Server(settings, store, context, listener, flusher);
+    }
+
+    /// <summary>SIGHUP: reload the certificate files; a file that fails keeps the old certificate and logs why.</summary>
+    public void ReloadCertificate()
+    {
+        if (Context.Tls is null)
+        {
+            Log.Out("Got SIGHUP. Nothing to reload: no \"sslkey\" and \"sslcert\" in " + _settings.ConfigPath + ".");
+            return;
+        }
+
+        Log.Out("Got SIGHUP. Reloading the TLS certificate.");
+        Context.Tls.Reload();
     }
 
     public void Start()

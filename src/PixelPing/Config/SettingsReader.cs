@@ -16,7 +16,7 @@ internal static class SettingsReader
     public const int MaxFileBytes = 1024 * 1024;
 
     // Keys that are read and type-checked but do nothing yet. The feature that implements one removes it here.
-    private static readonly HashSet<string> s_notSupportedYet = new(StringComparer.Ordinal) { "endpointca" };
+    private static readonly HashSet<string> s_notSupportedYet = new(StringComparer.Ordinal);
 
     // Every key the reader understands, for the "did you mean" hint on a key that differs only in case.
     private static readonly string[] s_keys =
@@ -785,6 +785,13 @@ internal static class SettingsReader
                 sslCa = null;
             }
 
+            string? endpointCa = EndpointCa;
+            if (endpointCa is not null && Endpoint?.Scheme != Uri.UriSchemeHttps)
+            {
+                warnings.Add($"{file}: \"endpointca\" is ignored without an https:// \"endpoint\"");
+                endpointCa = null;
+            }
+
             settings = new Settings
             {
                 ConfigPath = Defaults.ConfigPath,
@@ -802,7 +809,7 @@ internal static class SettingsReader
                 MaxKeyLength = MaxKeyLength,
                 MaxConnections = MaxConnections,
                 Spool = spool,
-                EndpointCa = EndpointCa,
+                EndpointCa = endpointCa,
                 Log = Log,
                 MaxRequestLine = MaxRequestLine,
                 MaxHeaderBytes = MaxHeaderBytes,

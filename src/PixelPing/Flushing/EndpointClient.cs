@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 
 namespace PixelPing.Flushing;
@@ -49,6 +51,8 @@ internal sealed class EndpointClient
         deadline.CancelAfter(_timeout);
         Socket? socket = null;
         Stream? stream = null;
+        SslPolicyErrors verification = SslPolicyErrors.None;
+        X509ChainStatusFlags chainStatus = X509ChainStatusFlags.NoError;
         try
         {
             socket = await ConnectAsync(deadline.Token).ConfigureAwait(false);
@@ -62,7 +66,14 @@ internal sealed class EndpointClient
                 var options = new SslClientAuthenticationOptions
                 {
                     TargetHost = _endpoint.IdnHost,
-                    EnabledSslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13,
+                    EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                    // The decision is SslStream's own (any error fails); the callback only keeps the reason for the log.
+                    RemoteCertificateValidationCallback = (_, _, chain, errors) =>
+                    {
+                        verification = errors;
+                        chainStatus = ChainStatus(chain);
+                        return errors == SslPolicyErrors.None;
+                    },
                 };
                 if (TlsOptions is not null)
                 {
@@ -80,7 +91,13 @@ internal sealed class EndpointClient
         {
             return FlushOutcome.Unreachable($"timed out after {_timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)}s");
         }
-        catch (Exception e) when (e is SocketException or IOException or System.Security.Authentication.AuthenticationException or InvalidDataException)
+        catch (AuthenticationException e)
+        {
+            return FlushOutcome.Unreachable(verification != SslPolicyErrors.None
+                ? DescribeVerification(verification, chainStatus)
+                : DescribeHandshake(e));
+        }
+        catch (Exception e) when (e is SocketException or IOException or InvalidDataException)
         {
             return FlushOutcome.Unreachable(Describe(e));
         }
@@ -145,16 +162,25 @@ internal sealed class EndpointClient
         throw last ?? new SocketException((int)SocketError.HostNotFound);
     }
 
-    private async Task WriteRequestAsync(Stream stream, long contentLength, IEnumerable<ReadOnlyMemory<byte>> body, string? signature,
-        CancellationToken cancellation)
+    /// <summary>The whole request for a body held in one array (tests look at the head through it).</summary>
+    internal byte[] ComposeRequest(byte[] body, string? signature) => [.. ComposeHead(body.Length, signature), .. body];
+
+    private byte[] ComposeHead(long contentLength, string? signature)
     {
         string extra = "Content-Length: " + contentLength.ToString(CultureInfo.InvariantCulture) + "\r\n" +
             (signature is null ? "" : "X-Pixel-Ping-Signature: " + signature + "\r\n") + "\r\n";
-        // The head and the first piece go out in one write (a small body is one segment, as before); the other
-        // pieces follow as the encoder makes them, so the whole body never sits in memory at once.
-        byte[]? head = new byte[_head.Length + Encoding.ASCII.GetByteCount(extra)];
+        byte[] head = new byte[_head.Length + Encoding.ASCII.GetByteCount(extra)];
         _head.CopyTo(head, 0);
         Encoding.ASCII.GetBytes(extra, head.AsSpan(_head.Length));
+        return head;
+    }
+
+    private async Task WriteRequestAsync(Stream stream, long contentLength, IEnumerable<ReadOnlyMemory<byte>> body, string? signature,
+        CancellationToken cancellation)
+    {
+        // The head and the first piece go out in one write (a small body is one segment, as before); the other
+        // pieces follow as the encoder makes them, so the whole body never sits in memory at once.
+        byte[]? head = ComposeHead(contentLength, signature);
         long sent = 0;
         foreach (ReadOnlyMemory<byte> piece in body)
         {
@@ -231,6 +257,98 @@ internal sealed class EndpointClient
         }
 
         throw new InvalidDataException("the endpoint did not answer with an HTTP/1.x status line");
+    }
+
+    private static X509ChainStatusFlags ChainStatus(X509Chain? chain)
+    {
+        X509ChainStatusFlags flags = X509ChainStatusFlags.NoError;
+        if (chain is not null)
+        {
+            foreach (X509ChainStatus status in chain.ChainStatus)
+            {
+                flags |= status.Status;
+            }
+        }
+
+        return flags;
+    }
+
+    /// <summary>Why the endpoint's certificate was refused, in words (the runtime's own text is a resource key here).</summary>
+    internal string DescribeVerification(SslPolicyErrors errors, X509ChainStatusFlags chain)
+    {
+        var reasons = new List<string>(3);
+        if (errors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable))
+        {
+            reasons.Add("the endpoint sent no certificate");
+        }
+
+        if (errors.HasFlag(SslPolicyErrors.RemoteCertificateChainErrors))
+        {
+            var problems = new List<string>(2);
+            if (chain.HasFlag(X509ChainStatusFlags.UntrustedRoot))
+            {
+                problems.Add("it chains to a CA that is not trusted");
+            }
+
+            if (chain.HasFlag(X509ChainStatusFlags.PartialChain))
+            {
+                problems.Add("its issuer is unknown (a missing intermediate, or a CA that is not trusted)");
+            }
+
+            if (chain.HasFlag(X509ChainStatusFlags.NotTimeValid))
+            {
+                problems.Add("it or a certificate of its chain has expired or is not valid yet");
+            }
+
+            if (chain.HasFlag(X509ChainStatusFlags.Revoked))
+            {
+                problems.Add("it is revoked");
+            }
+
+            if (chain.HasFlag(X509ChainStatusFlags.NotSignatureValid))
+            {
+                problems.Add("a signature in its chain is invalid");
+            }
+
+            X509ChainStatusFlags known = X509ChainStatusFlags.UntrustedRoot | X509ChainStatusFlags.PartialChain |
+                X509ChainStatusFlags.NotTimeValid | X509ChainStatusFlags.Revoked | X509ChainStatusFlags.NotSignatureValid;
+            if (problems.Count == 0 || (chain & ~known) != 0)
+            {
+                problems.Add("chain status " + (chain & ~known).ToString());
+            }
+
+            reasons.Add("certificate not trusted: " + string.Join(", ", problems));
+        }
+
+        if (errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch))
+        {
+            reasons.Add($"the certificate is not valid for the host name {_endpoint.IdnHost}");
+        }
+
+        return "TLS certificate verification failed: " + string.Join("; ", reasons);
+    }
+
+    /// <summary>
+    /// A handshake that failed before any certificate was checked. The common causes come from the runtime as
+    /// resource keys in this build (UseSystemResourceKeys), so those are put in words; OpenSSL's own error text is
+    /// readable as it is.
+    /// </summary>
+    internal static string DescribeHandshake(Exception e)
+    {
+        while (e.InnerException is not null)
+        {
+            e = e.InnerException;
+        }
+
+        string reason = e.Message switch
+        {
+            "net_frame_read_size" or "Cannot determine the frame size or a corrupted frame was received." =>
+                "the endpoint does not speak TLS on this port (a plain http:// server?)",
+            "net_io_eof" or "Received an unexpected EOF or 0 bytes from the transport stream." =>
+                "the endpoint closed the connection during the handshake",
+            _ => e.Message,
+        };
+        return "TLS handshake failed: " + reason;
     }
 
     private static string Describe(Exception e) => e switch

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Security.Cryptography;
 using PixelPing.Counting;
 
 namespace PixelPing.Flushing;
@@ -17,7 +16,12 @@ internal sealed class Flusher
     private readonly FlushOptions _options;
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private readonly string _instance = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+    // Unique per process start, so batch ids never repeat across instances or restarts: the start time in
+    // milliseconds and 31 random bits. Not Guid or RandomNumberGenerator: the first needs /dev/urandom, which an empty
+    // root may lack, and the second initialises OpenSSL at startup for nothing (a megabyte of RSS).
+    private readonly string _instance = string.Create(CultureInfo.InvariantCulture,
+        $"{DateTimeOffset.UtcNow.ToUnixTimeMilliseconds():x}{(uint)Random.Shared.Next():x8}");
+
     private readonly Spool? _spool;
     private int _wakeRequested;
     private long _sequence;
@@ -298,9 +302,11 @@ internal sealed class Flusher
 
     private async Task<bool> SendAsync(Batch batch)
     {
+        // ForceYielding: the POST's last read completes on a socket event thread (inline completions); the rest of the
+        // flush (taking the store, encoding, logging every key) must run on the thread pool, never there.
         FlushOutcome outcome = await _client!.PostAsync(
             batch.BodyLength, BatchEncoder.EncodeBodyChunks(batch.Entries, batch.Id, _options.Secret), batch.Signature, CancellationToken.None)
-            .ConfigureAwait(false);
+            .ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
         switch (outcome.Result)
         {
             case FlushResult.Delivered:

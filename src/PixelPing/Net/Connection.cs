@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Net.Security;
 using System.Net.Sockets;
 using PixelPing.Counting;
 using PixelPing.Http;
@@ -9,6 +10,8 @@ namespace PixelPing.Net;
 /// One client connection: read, parse every complete request in the buffer, answer them all with one write,
 /// repeat. Keep-alive and pipelining fall out of that loop; any parse error answers its status and closes, so the
 /// connection can never fall out of step with the client (RFC 9112 §9.3.2: no recovery after a framing error).
+/// The loop runs over a <see cref="Stream"/>: the socket's own, or on an HTTPS port the TLS stream on top of it, so
+/// every limit and timeout holds the same over both.
 /// </summary>
 internal sealed class Connection
 {
@@ -53,6 +56,18 @@ internal sealed class Connection
             // Answers are whole responses written at once; Nagle would only hold back the last one of a batch.
             _socket.NoDelay = true;
             stream = new NetworkStream(_socket, ownsSocket: true);
+            if (_server.Tls is { } tls)
+            {
+                // The handshake has the header timeout as its deadline, enforced by the tracker's sweep closing the
+                // socket: a client that opens TLS and stalls holds its slot no longer than one that stalls in a head.
+                Volatile.Write(ref _deadline, Environment.TickCount64 + limits.HeaderTimeoutMs);
+                stream = await tls.AuthenticateAsync(stream).ConfigureAwait(false);
+                if (stream is null)
+                {
+                    return;
+                }
+            }
+
             int start = 0;
             int end = 0;
             long skip = 0;
@@ -101,6 +116,12 @@ internal sealed class Connection
 
                 if (outcome.Close)
                 {
+                    if (stream is SslStream ssl)
+                    {
+                        // close_notify: the client learns the response ended here and was not cut off (RFC 8446 §6.1).
+                        await ssl.ShutdownAsync().ConfigureAwait(false);
+                    }
+
                     return;
                 }
 

@@ -70,6 +70,7 @@ internal sealed class Listener : IAsyncDisposable
                 // Port 0 binds the first address to any free port, and the others to that same port.
                 int bindPort = port == 0 && sockets.Count > 0 ? ((IPEndPoint)sockets[0].LocalEndPoint!).Port : port;
                 socket.Bind(new IPEndPoint(address, bindPort));
+                DeferAccept(socket);
                 socket.Listen(4096);
                 sockets.Add(socket);
             }
@@ -94,6 +95,23 @@ internal sealed class Listener : IAsyncDisposable
         }
 
         return new Listener(sockets, server);
+    }
+
+    /// <summary>
+    /// TCP_DEFER_ACCEPT: the kernel hands over a connection only once its first bytes have arrived, so accepting
+    /// costs no empty read and no extra epoll round trip (a tenth of the work of a Connection: close request).
+    /// A connection that never sends is dropped by the kernel after the given seconds.
+    /// </summary>
+    private static void DeferAccept(Socket socket)
+    {
+        const int IPPROTO_TCP = 6;
+        const int TCP_DEFER_ACCEPT = 9;
+        if (OperatingSystem.IsLinux())
+        {
+            Span<byte> seconds = stackalloc byte[4];
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(seconds, 10);
+            socket.SetRawSocketOption(IPPROTO_TCP, TCP_DEFER_ACCEPT, seconds);
+        }
     }
 
     public static string FormatAddress(IPAddress address, int port) =>

@@ -136,10 +136,8 @@ public sealed class SettingsReaderTests : IDisposable
         Assert.Equal(TimeSpan.FromMilliseconds(250), s.ShutdownTimeout);
 
         Assert.Equal("/var/lib/pixel-ping/spool.json", s.Spool);
-
-        // Not supported yet: read and type-checked, then ignored with a warning.
-        Assert.Null(s.EndpointCa);
-        Assert.Equal(["config.json: \"endpointca\" is not supported yet and is ignored"], result.Warnings);
+        Assert.Equal("ca.pem", s.EndpointCa);
+        Assert.Empty(result.Warnings);
     }
 
     [Fact]
@@ -492,6 +490,28 @@ public sealed class SettingsReaderTests : IDisposable
     {
         Assert.Null(ParseOk("""{"secret": ""}""").Secret);
         Assert.Equal(" a\"b ", ParseOk("""{"secret": " a\"b "}""").Secret);
+    }
+
+    [Theory]
+    [InlineData("""{"endpointca": "ca.pem"}""")]
+    [InlineData("""{"endpointca": "ca.pem", "endpoint": "http://example.org/hits"}""")]
+    public void EndpointCa_WithoutAnHttpsEndpoint_WarnsAndIsDropped(string json)
+    {
+        var result = Parse(json);
+
+        Assert.True(result.Ok);
+        Assert.Null(result.Settings.EndpointCa);
+        Assert.Equal(["config.json: \"endpointca\" is ignored without an https:// \"endpoint\""], result.Warnings);
+    }
+
+    [Fact]
+    public void EndpointCa_WithAnHttpsEndpoint_IsKept()
+    {
+        var result = Parse("""{"endpointca": "/etc/private-ca.pem", "endpoint": "https://stats.internal/hits"}""");
+
+        Assert.True(result.Ok);
+        Assert.Equal("/etc/private-ca.pem", result.Settings.EndpointCa);
+        Assert.Empty(result.Warnings);
     }
 
     [Fact]

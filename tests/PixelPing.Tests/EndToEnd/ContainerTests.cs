@@ -188,6 +188,51 @@ public sealed partial class ContainerTests(ITestOutputHelper output)
         Assert.Equal(1, receiver.Totals["last"]);
     }
 
+    [Fact]
+    public async Task In_an_empty_root_it_serves_HTTPS_and_flushes_to_an_HTTPS_endpoint_trusted_through_the_CA_bundle()
+    {
+        var pki = new TestPki("Container");
+        var leaf = pki.IssueLeaf();
+        string bundle = Path.Combine(TempDir.Create(), "ca-certificates.crt");
+        TestPki.WriteCertificates(bundle, pki.Root);
+        Image image = ReadDockerfile();
+        string root = LayOut(image, bundle);
+
+        // The endpoint is named by host name, and its certificate chains to the root in the image's CA bundle only.
+        await using var receiver = new EndpointReceiver(leaf, pki.Intermediate) { Host = "localhost" };
+        string mounted = Path.Combine(root, "etc", "pixel-ping");
+        ServerFiles files = pki.WriteServerFiles(mounted, leaf);
+        foreach (string file in Directory.GetFiles(mounted))
+        {
+            File.SetUnixFileMode(file, (UnixFileMode)Convert.ToInt32("644", 8));
+        }
+
+        string inside(string path) => "/etc/pixel-ping/" + Path.GetFileName(path);
+        File.WriteAllText(Path.Combine(mounted, "config.json"),
+            $"{{ \"host\": \"127.0.0.1\", \"port\": 0, \"interval\": 3600, \"endpoint\": \"{receiver.Url}\", " +
+            $"\"sslkey\": \"{inside(files.Key)}\", \"sslcert\": \"{inside(files.Cert)}\", \"sslca\": \"{inside(files.Ca)}\" }}");
+
+        using ServerProcess server = RunImage(image, root);
+        int port = server.WaitForPort(Deadline);
+        using (var client = RawHttpClient.ConnectTls(port, [pki.Root]))
+        {
+            Assert.Equal(200, client.Request("/pixel.gif?key=tls-scratch").Status);
+            Assert.Equal(200, client.Request("/pixel.gif?key=tls-scratch").Status);
+        }
+
+        server.Signal(ServerProcess.SIGUSR2);
+        Assert.True(await receiver.WaitForTotalAsync(2, Deadline), string.Join('\n', server.Stderr));
+        using (var client = RawHttpClient.ConnectTls(port, [pki.Root]))
+        {
+            Assert.Equal(200, client.Request("/pixel.gif?key=tls-last").Status);
+        }
+
+        server.Signal(ServerProcess.SIGTERM);
+        Assert.Equal(0, server.WaitForExit(Deadline));
+        Assert.Equal(2, receiver.Totals["tls-scratch"]);
+        Assert.Equal(1, receiver.Totals["tls-last"]);
+    }
+
     [System.Runtime.InteropServices.DllImport("libc")]
     private static extern uint geteuid();
 

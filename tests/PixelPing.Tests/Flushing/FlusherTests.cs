@@ -42,9 +42,10 @@ public sealed class FlusherTests
     public async Task A_batch_is_in_the_spool_while_its_post_is_in_flight_and_gone_once_accepted()
     {
         await using var receiver = new EndpointReceiver { Mode = ReceiverMode.StoreThenHang };
-        var settings = InProcessServer.Defaults(receiver) with { Spool = SpoolPath, Timeout = TimeSpan.FromMilliseconds(500) };
+        var settings = InProcessServer.Defaults(receiver, intervalSeconds: 3600) with { Spool = SpoolPath, Timeout = TimeSpan.FromMilliseconds(500) };
         await using var server = InProcessServer.Start(settings);
         Hit(server, "inflight", 4);
+        Task<bool> flush = server.Server.Flusher.FlushAsync();
 
         // The receiver has the batch and has not answered: a crash now must not lose it, so it is on disk.
         Assert.True(await receiver.WaitForRequestsAsync(1, Deadline));
@@ -52,10 +53,14 @@ public sealed class FlusherTests
         SpooledBatch spooled = Assert.Single(ReadSpool());
         Assert.Equal(id, spooled.Id);
         Assert.Equal(4, spooled.Entries.Single().Value);
+        Assert.False(await flush);
+        Assert.True(File.Exists(SpoolPath));
 
         receiver.Mode = ReceiverMode.Accept;
-        await WaitUntilAsync(() => !File.Exists(SpoolPath), "the spool file stayed after the batch was accepted");
+        Assert.True(await server.Server.Flusher.FlushAsync());
+        Assert.False(File.Exists(SpoolPath));
         Assert.Equal(4, receiver.TotalHits);
+        Assert.Equal(2, receiver.Received.Count);
         Assert.All(receiver.Received, f => Assert.Equal(id, f.Form["batch"]));
     }
 
@@ -105,12 +110,12 @@ public sealed class FlusherTests
         // The receiver stores each batch, then breaks the connection before answering: the server must assume the
         // batch was lost, and the receiver must count it once however often it comes.
         await using var receiver = new EndpointReceiver { Mode = ReceiverMode.StoreThenCloseMidResponse };
-        var settings = InProcessServer.Defaults(receiver) with { Spool = SpoolPath };
+        var settings = InProcessServer.Defaults(receiver, intervalSeconds: 3600) with { Spool = SpoolPath };
         string keptId;
         await using (var first = InProcessServer.Start(settings))
         {
             Hit(first, "before", 3);
-            await WaitUntilAsync(() => first.Server.Flusher.Kept is not null, "no batch was kept");
+            Assert.False(await first.Server.Flusher.FlushAsync());
             keptId = first.Server.Flusher.Kept!.Id;
             Hit(first, "after", 2);
             Assert.False(await first.Server.StopAsync());
@@ -122,7 +127,7 @@ public sealed class FlusherTests
         Assert.Equal([("before", 3L)], batches[0].Entries.Select(e => (System.Text.Encoding.UTF8.GetString(e.Key), e.Value)));
         Assert.Equal([("after", 2L)], batches[1].Entries.Select(e => (System.Text.Encoding.UTF8.GetString(e.Key), e.Value)));
 
-        // The restart resends the kept batch with the same id (the receiver ignores it) and then the live counts.
+        // The restart resends the kept batch with the same id (the receiver ignores it) and then the live counts, at once.
         Assert.Equal(3, receiver.TotalHits);
         receiver.Mode = ReceiverMode.Accept;
         await using (var second = InProcessServer.Start(settings))

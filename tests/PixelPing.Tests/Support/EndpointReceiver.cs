@@ -1,6 +1,9 @@
 using System.Collections.Concurrent;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 
@@ -47,6 +50,7 @@ public sealed class EndpointReceiver : IAsyncDisposable
     private Task _acceptLoop;
     private int _requests;
     private long _totalHits;
+    private volatile SslStreamCertificateContext? _tls;
 
     public EndpointReceiver(int port = 0)
     {
@@ -55,9 +59,23 @@ public sealed class EndpointReceiver : IAsyncDisposable
         _acceptLoop = AcceptLoopAsync(_listener);
     }
 
+    /// <summary>An HTTPS receiver serving <paramref name="certificate"/> (with its private key) and the chain.</summary>
+    public EndpointReceiver(X509Certificate2 certificate, params X509Certificate2[] chain)
+        : this()
+    {
+        UseCertificate(certificate, chain);
+    }
+
     public int Port { get; }
 
-    public string Url => $"http://127.0.0.1:{Port}/hits?site=test";
+    /// <summary>The host the URL names; an HTTPS receiver's certificate must be valid for it.</summary>
+    public string Host { get; set; } = "127.0.0.1";
+
+    public string Url => $"{(_tls is null ? "http" : "https")}://{Host}:{Port}/hits?site=test";
+
+    /// <summary>Serves HTTPS with this certificate from the next connection on (a receiver "fixed" by its admin).</summary>
+    public void UseCertificate(X509Certificate2 certificate, params X509Certificate2[] chain) =>
+        _tls = SslStreamCertificateContext.Create(certificate, [.. chain], offline: true);
 
     public volatile ReceiverMode Mode = ReceiverMode.Accept;
 
@@ -169,7 +187,12 @@ public sealed class EndpointReceiver : IAsyncDisposable
     {
         try
         {
-            using var stream = new NetworkStream(client, ownsSocket: true);
+            await using Stream? stream = await OpenAsync(client);
+            if (stream is null)
+            {
+                return;
+            }
+
             byte[] buffer = new byte[1 << 16];
             int used = 0;
             int headEnd;
@@ -267,6 +290,28 @@ public sealed class EndpointReceiver : IAsyncDisposable
         }
         catch (ObjectDisposedException)
         {
+        }
+    }
+
+    private async Task<Stream?> OpenAsync(Socket client)
+    {
+        var network = new NetworkStream(client, ownsSocket: true);
+        if (_tls is not { } tls)
+        {
+            return network;
+        }
+
+        var ssl = new SslStream(network);
+        try
+        {
+            await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificateContext = tls }, _stop.Token);
+            return ssl;
+        }
+        catch (Exception e) when (e is AuthenticationException or IOException)
+        {
+            // The flusher refused the certificate: what the tests expect of a wrong one.
+            await ssl.DisposeAsync();
+            return null;
         }
     }
 

@@ -1,5 +1,8 @@
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 
 namespace PixelPing.Tests.Support;
@@ -29,20 +32,80 @@ public sealed record RawResponse(int Status, string Head, byte[] Body)
 public sealed class RawHttpClient : IDisposable
 {
     private readonly Socket _socket;
-    private readonly NetworkStream _stream;
+    private readonly Stream _stream;
     private byte[] _buffer = new byte[64 * 1024];
     private int _start;
     private int _end;
 
     public RawHttpClient(int port, IPAddress? address = null)
     {
-        address ??= IPAddress.Loopback;
-        _socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        _socket.Connect(new IPEndPoint(address, port));
+        _socket = Connect(port, address);
         _stream = new NetworkStream(_socket, ownsSocket: true) { ReadTimeout = 10_000 };
     }
 
+    private RawHttpClient(Socket socket, SslStream stream)
+    {
+        _socket = socket;
+        _stream = stream;
+    }
+
+    /// <summary>
+    /// Connects and completes a TLS handshake that trusts only <paramref name="trusted"/> (no system store) and
+    /// checks <paramref name="targetHost"/>; throws <see cref="AuthenticationException"/> when the server's chain
+    /// or name does not verify.
+    /// </summary>
+    public static RawHttpClient ConnectTls(int port, X509Certificate2Collection trusted, string targetHost = "localhost",
+        SslProtocols protocols = SslProtocols.None, IPAddress? address = null)
+    {
+        Socket socket = Connect(port, address);
+        var ssl = new SslStream(new NetworkStream(socket, ownsSocket: true) { ReadTimeout = 10_000, WriteTimeout = 10_000 });
+        try
+        {
+            var policy = new X509ChainPolicy
+            {
+                TrustMode = X509ChainTrustMode.CustomRootTrust,
+                RevocationMode = X509RevocationMode.NoCheck,
+                DisableCertificateDownloads = true,
+            };
+            policy.CustomTrustStore.AddRange(trusted);
+            ssl.AuthenticateAsClient(new SslClientAuthenticationOptions
+            {
+                TargetHost = targetHost,
+                EnabledSslProtocols = protocols,
+                CertificateChainPolicy = policy,
+            });
+            return new RawHttpClient(socket, ssl);
+        }
+        catch
+        {
+            ssl.Dispose();
+            throw;
+        }
+    }
+
     public Socket Socket => _socket;
+
+    /// <summary>The certificate the server presented (TLS only).</summary>
+    public X509Certificate2? RemoteCertificate => (_stream as SslStream)?.RemoteCertificate as X509Certificate2;
+
+    /// <summary>The negotiated protocol (TLS only).</summary>
+    public SslProtocols Protocol => (_stream as SslStream)?.SslProtocol ?? SslProtocols.None;
+
+    private static Socket Connect(int port, IPAddress? address)
+    {
+        address ??= IPAddress.Loopback;
+        var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            socket.Connect(new IPEndPoint(address, port));
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
 
     public void Send(string text) => Send(Encoding.Latin1.GetBytes(text));
 

@@ -1,0 +1,63 @@
+using System.Diagnostics;
+using System.Text;
+using PixelPing.Counting;
+using PixelPing.Flushing;
+using PixelPing.Http;
+
+// Micro-benchmarks: ns per operation and bytes allocated per operation for the request parser, the key decoder, the
+// hit store and the batch encoder. Each case warms up, then runs for about a second; the figures are for comparing
+// changes on one machine, not absolute.
+var seconds = args.Length > 0 ? double.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 1.0;
+
+byte[] browserRequest = Encoding.ASCII.GetBytes(
+    "GET /pixel.gif?key=document:42:http%3A%2F%2Fexample.com%2Fa%3Fb%3Dc HTTP/1.1\r\n" +
+    "Host: stats.example.org\r\n" +
+    "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0\r\n" +
+    "Accept: image/avif,image/webp,*/*\r\nAccept-Language: en-US,en;q=0.5\r\nAccept-Encoding: gzip, deflate, br\r\n" +
+    "Referer: https://example.com/a?b=c\r\nConnection: keep-alive\r\nSec-Fetch-Dest: image\r\n\r\n");
+byte[] wrkRequest = Encoding.ASCII.GetBytes("GET /pixel.gif?key=bench HTTP/1.1\r\nHost: 127.0.0.1:9187\r\n\r\n");
+byte[] query = Encoding.ASCII.GetBytes("key=document:42:http%3A%2F%2Fexample.com%2Fa%3Fb%3Dc");
+byte[] plainQuery = Encoding.ASCII.GetBytes("key=document:42");
+byte[] scratch = new byte[1024];
+var limits = HttpLimits.Default;
+var store = new HitStore(1_000_000);
+byte[] known = Encoding.UTF8.GetBytes("document:42");
+store.Record(known);
+var entries = Enumerable.Range(0, 100_000)
+    .Select(i => new KeyValuePair<byte[], long>(Encoding.UTF8.GetBytes($"document:{i}:\"quoted\" é"), i))
+    .ToArray();
+
+Console.WriteLine($"{"case",-34} {"ns/op",10} {"bytes/op",10}");
+Run("parse browser request (409 B)", () => RequestParser.Parse(browserRequest, limits).HeadLength);
+Run("parse wrk request", () => RequestParser.Parse(wrkRequest, limits).HeadLength);
+Run("decode key (percent-encoded)", () => { KeyDecoder.Decode(query, scratch, out int n); return n; });
+Run("decode key (plain)", () => { KeyDecoder.Decode(plainQuery, scratch, out int n); return n; });
+Run("record hit, known key", () => (int)store.Record(known));
+Run("encode flush body, 100k keys", () => BatchEncoder.EncodeBody(entries, "0123456789ab-1", "secret").Length, perOp: 1);
+
+void Run(string name, Func<int> op, int perOp = 1)
+{
+    for (int i = 0; i < 1000; i++)
+    {
+        op();
+    }
+
+    long iterations = 0;
+    long sink = 0;
+    long allocated = GC.GetAllocatedBytesForCurrentThread();
+    var clock = Stopwatch.StartNew();
+    while (clock.Elapsed.TotalSeconds < seconds)
+    {
+        for (int i = 0; i < 100; i++)
+        {
+            sink += op();
+        }
+
+        iterations += 100;
+    }
+
+    clock.Stop();
+    allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
+    Console.WriteLine($"{name,-34} {clock.Elapsed.TotalNanoseconds / iterations / perOp,10:F1} {(double)allocated / iterations,10:F1}");
+    GC.KeepAlive(sink);
+}

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Pixel Ping benchmark: pixel-ping against nginx's empty_gif (1 worker, access log on) in the same run, each scenario
+# on a freshly started server pinned to one CPU, wrk pinned to another. Prints one table; see bench/README.md.
+#
+#   bench/run.sh                 all scenarios, 2 runs each, 10 s per run
+#   DURATION=5 RUNS=1 bench/run.sh
+#   SCENARIOS="keepalive close" bench/run.sh
+#
+# Scenarios: keepalive (50 connections, one key), random (50 connections, 100k random keys), c1000 (1000
+# connections), close (Connection: close, 50 connections), and scale (keep-alive on 2 server CPUs; wrk shares CPU 0).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10}
+RUNS=${RUNS:-2}
+SCENARIOS=${SCENARIOS:-"keepalive random c1000 close scale"}
+SERVER_CPU=${SERVER_CPU:-1}
+WRK_CPU=${WRK_CPU:-0}
+out=$(mktemp -d /tmp/pixel-bench.XXXXXX)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$out"' EXIT
+
+need() { command -v "$1" >/dev/null || [ -x "$2" ]; }
+if ! need wrk /usr/bin/wrk || ! need nginx /usr/sbin/nginx || ! need python3 /usr/bin/python3 || ! need taskset /usr/bin/taskset; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends wrk nginx-light python3 util-linux curl >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+[ -x dist/pixel-ping ] || ./build.sh >/dev/null
+[ "$(nproc)" -ge 2 ] || { echo "bench/run.sh: needs at least 2 CPUs (server and wrk on separate cores)" >&2; exit 1; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }       # utime+stime of a process, in clock ticks
+hz=$(getconf CLK_TCK)
+kib() { awk -v f="$2:" '$1==f{print $2}' "/proc/$1/status"; }
+first_pixel() { # waits until the pixel is served; prints nothing
+  for _ in $(seq 2000); do curl -s -o /dev/null "http://127.0.0.1:$1/pixel.gif?key=startup" && return 0; sleep 0.005; done
+  echo "server on port $1 did not answer" >&2; return 1
+}
+ms_now() { date +%s%N | cut -c1-13; }
+
+# The endpoint receiver (one for the whole run).
+python3 bench/receiver.py "$out/receiver.port" & 
+for _ in $(seq 100); do [ -s "$out/receiver.port" ] && break; sleep 0.05; done
+receiver_port=$(cat "$out/receiver.port")
+receiver_total() { curl -s "http://127.0.0.1:$receiver_port/total"; }
+
+start_pixel() { # $1 cpus, $2 port -> sets pid, start_ms
+  cat > "$out/pixel.json" <<JSON
+{ "host": "127.0.0.1", "port": $2, "interval": 5, "log": false, "maxconnections": 20000,
+  "endpoint": "http://127.0.0.1:$receiver_port/hits" }
+JSON
+  local t0; t0=$(ms_now)
+  taskset -c "$1" dist/pixel-ping "$out/pixel.json" > "$out/pixel.out" 2> "$out/pixel.err" &
+  pid=$!
+  first_pixel "$2"
+  start_ms=$(( $(ms_now) - t0 ))
+  work_pids=$pid
+}
+
+start_nginx() { # $1 cpus, $2 port -> sets pid (master), work_pids (master+worker), start_ms
+  mkdir -p "$out/nginx"
+  cat > "$out/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $out/nginx/nginx.pid;
+error_log $out/nginx/error.log;
+events { worker_connections 20000; }
+worker_rlimit_nofile 40000;
+http {
+  access_log $out/nginx/access.log;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$2 backlog=4096;
+    location = /pixel.gif { empty_gif; }
+  }
+}
+CONF
+  local t0; t0=$(ms_now)
+  taskset -c "$1" "$NGINX" -c "$out/nginx/nginx.conf" -p "$out/nginx" 2> "$out/nginx.err" &
+  pid=$!
+  first_pixel "$2"
+  start_ms=$(( $(ms_now) - t0 ))
+  work_pids="$pid $(pgrep -P "$pid" | tr '\n' ' ')"
+}
+
+stop_server() { # $1 name
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+run_one() { # $1 server, $2 scenario, $3 run -> appends a row to $out/rows
+  local server=$1 scenario=$2 cpus=$SERVER_CPU conns=50 extra=() script=()
+  case $scenario in
+    random) script=(-s bench/random-keys.lua) ;;
+    c1000) conns=1000 ;;
+    close) extra=(-H "Connection: close") ;;
+    scale) cpus="0,1" ;;
+  esac
+  local port; port=$(free_port)
+  ulimit -n 65536 2>/dev/null || true
+  "start_$server" "$cpus" "$port"
+  sleep 0.5
+  local idle_rss; idle_rss=$(kib "$pid" VmRSS)
+  local before=0 p
+  for p in $work_pids; do before=$(( before + $(ticks "$p") )); done
+  local t0; t0=$(ms_now)
+  taskset -c "$WRK_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" --latency "${script[@]}" "${extra[@]}" \
+    "http://127.0.0.1:$port/pixel.gif?key=bench" > "$out/wrk.txt" 2>&1
+  local wall=$(( $(ms_now) - t0 ))
+  local after=0
+  for p in $work_pids; do after=$(( after + $(ticks "$p") )); done
+  local peak=0 v
+  for p in $work_pids; do v=$(kib "$p" VmHWM); [ "$v" -gt "$peak" ] && peak=$v; done
+  local total_before; total_before=$(receiver_total)
+  stop_server "$server"
+  local requests; requests=$(awk '/requests in/{print $1}' "$out/wrk.txt")
+  local errors; errors=$(awk '/Socket errors/{print}' "$out/wrk.txt" | tr -s ' ')
+  local non2xx; non2xx=$(awk '/Non-2xx/{print $5}' "$out/wrk.txt")
+  local p50 p99
+  p50=$(awk '$1=="50%"{print $2}' "$out/wrk.txt"); p99=$(awk '$1=="99%"{print $2}' "$out/wrk.txt")
+  local cpu_s; cpu_s=$(awk -v a="$after" -v b="$before" -v hz="$hz" 'BEGIN{printf "%.2f", (a-b)/hz}')
+  local delivered="-"
+  if [ "$server" = pixel ]; then
+    # The final flush on SIGTERM sends what is left; served comes from the server's own shutdown line.
+    local served; served=$(grep -oE 'served [0-9]+ pixels' "$out/pixel.out" | grep -oE '[0-9]+' || echo "?")
+    for _ in $(seq 100); do [ "$(receiver_total)" != "$total_before" ] || [ "$served" = 0 ] && break; sleep 0.05; done
+    local got=$(( $(receiver_total) - total_before_run ))
+    total_before_run=$(receiver_total)
+    delivered="$got/$served"
+  fi
+  echo "$server $scenario $run $requests $wall $cpu_s $p50 $p99 $idle_rss $peak $start_ms $delivered ${non2xx:-0} ${errors:+errors}" >> "$out/rows"
+}
+
+total_before_run=$(receiver_total)
+for scenario in $SCENARIOS; do
+  for run in $(seq "$RUNS"); do
+    for server in nginx pixel; do
+      run_one "$server" "$scenario" "$run"
+    done
+  done
+done
+
+python3 - "$out/rows" "$DURATION" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+def ms(v):
+    v = v.strip()
+    for unit, f in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if v.endswith(unit):
+            return float(v[:-len(unit)]) * f
+    return float("nan")
+by = {}
+for r in rows:
+    server, scen, run, req, wall, cpu, p50, p99, idle, peak, start, delivered = r[:12]
+    rps = int(req) / (int(wall) / 1000)
+    per_cpu = int(req) / float(cpu) if float(cpu) > 0 else float("nan")
+    by.setdefault((scen, server), []).append((rps, per_cpu, ms(p50), ms(p99), int(idle), int(peak), int(start), delivered, r[12], " ".join(r[13:])))
+print(f"{'scenario':10} {'server':6} {'req/s':>9} {'req/CPU-s':>10} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'idle MB':>8} {'peak MB':>8} {'start ms':>8}  delivered/served  non2xx")
+for scen in dict.fromkeys(s for s, _ in by):
+    med = {}
+    for server in ("nginx", "pixel"):
+        v = by.get((scen, server))
+        if not v:
+            continue
+        m = [statistics.median(x[i] for x in v) for i in range(7)]
+        med[server] = m
+    for server in ("nginx", "pixel"):
+        if server not in med:
+            continue
+        m = med[server]
+        ratio = m[1] / med["nginx"][1] if "nginx" in med else float("nan")
+        v = by[(scen, server)]
+        print(f"{scen:10} {server:6} {m[0]:9.0f} {m[1]:10.0f} {ratio:6.2f} {m[2]:7.2f} {m[3]:7.2f} {m[4]/1024:8.1f} {m[5]/1024:8.1f} {m[6]:8.0f}  {','.join(x[7] for x in v):16}  {','.join(x[8] for x in v)} {v[0][9]}")
+print(f"(medians of the runs; {sys.argv[2]} s per run; ratio = req per server CPU-second / nginx's; start = exec to first pixel)")
+PY
