@@ -72,12 +72,6 @@ internal sealed class Server : IAsyncDisposable
         EndpointClient? client = settings.Endpoint is null ? null : new EndpointClient(settings.Endpoint, settings.Timeout, tls.EndpointOptions);
         Spool? spool = settings.Spool is null || client is null ? null : new Spool(settings.Spool);
         var flusher = new Flusher(store, client, new FlushOptions(settings.Interval, settings.Secret, settings.Discard, settings.Log, settings.MaxKeyLength), spool);
-        if (spool is not null && !Directory.Exists(spool.Directory))
-        {
-            Log.Error($"--- spool: warning: the directory of {spool.Path} does not exist; undelivered hits cannot be saved");
-        }
-
-        flusher.LoadSpool();
         store.CapReached += flusher.Request;
         return new Server(settings, store, context, listener, flusher);
     }
@@ -99,6 +93,8 @@ internal sealed class Server : IAsyncDisposable
     {
         Responses.StartClock();
         _listener.Start();
+        // The spool's batches wait in the flusher before its loop starts, so nothing newer can be sent ahead of them.
+        Flusher.LoadSpool();
         _flushLoop = Background.Run("flush loop", () => Flusher.RunAsync(_stopFlusher.Token));
         if (Flusher.Kept is not null)
         {

@@ -199,6 +199,12 @@ internal sealed class Flusher
             return;
         }
 
+        if (!Directory.Exists(_spool.Directory))
+        {
+            Log.Error($"--- spool: warning: the directory of {_spool.Path} does not exist; undelivered hits cannot be saved");
+            return;
+        }
+
         switch (_spool.Load(out List<SpooledBatch> batches, out string problem))
         {
             case SpoolLoadStatus.Loaded:
