@@ -32,10 +32,6 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }       # utime+stime of a process, in clock ticks
 hz=$(getconf CLK_TCK)
 kib() { awk -v f="$2:" '$1==f{print $2}' "/proc/$1/status"; }
-first_pixel() { # waits until the pixel is served; prints nothing
-  for _ in $(seq 2000); do curl -s -o /dev/null "http://127.0.0.1:$1/pixel.gif?key=startup" && return 0; sleep 0.005; done
-  echo "server on port $1 did not answer" >&2; return 1
-}
 ms_now() { date +%s%N | cut -c1-13; }
 
 # The endpoint receiver (one for the whole run).
@@ -49,11 +45,9 @@ start_pixel() { # $1 cpus, $2 port -> sets pid, start_ms
 { "host": "127.0.0.1", "port": $2, "interval": 5, "log": false, "maxconnections": 20000,
   "endpoint": "http://127.0.0.1:$receiver_port/hits" }
 JSON
-  local t0; t0=$(ms_now)
-  taskset -c "$1" dist/pixel-ping "$out/pixel.json" > "$out/pixel.out" 2> "$out/pixel.err" &
-  pid=$!
-  first_pixel "$2"
-  start_ms=$(( $(ms_now) - t0 ))
+  # The server's output goes to files through a wrapper shell so that its shutdown line can be read.
+  read -r start_ms pid < <(python3 bench/first-pixel.py "$2" -- taskset -c "$1" \
+    sh -c "exec dist/pixel-ping $out/pixel.json > $out/pixel.out 2> $out/pixel.err")
   work_pids=$pid
 }
 
@@ -75,17 +69,14 @@ http {
   }
 }
 CONF
-  local t0; t0=$(ms_now)
-  taskset -c "$1" "$NGINX" -c "$out/nginx/nginx.conf" -p "$out/nginx" 2> "$out/nginx.err" &
-  pid=$!
-  first_pixel "$2"
-  start_ms=$(( $(ms_now) - t0 ))
+  read -r start_ms pid < <(python3 bench/first-pixel.py "$2" -- taskset -c "$1" "$NGINX" -c "$out/nginx/nginx.conf" -p "$out/nginx")
   work_pids="$pid $(pgrep -P "$pid" | tr '\n' ' ')"
 }
 
-stop_server() { # $1 name
+stop_server() { # the server is not this shell's child (first-pixel.py started it): wait for its /proc entry to go
   kill -TERM "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  for _ in $(seq 600); do [ -e "/proc/$pid" ] || return 0; sleep 0.05; done
+  echo "server $pid did not stop" >&2
 }
 
 run_one() { # $1 server, $2 scenario, $3 run -> appends a row to $out/rows
@@ -140,6 +131,7 @@ for scenario in $SCENARIOS; do
   done
 done
 
+mkdir -p bench/out && cp "$out/rows" bench/out/rows.txt   # the raw rows, kept for a second look
 python3 - "$out/rows" "$DURATION" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
@@ -154,7 +146,7 @@ for r in rows:
     server, scen, run, req, wall, cpu, p50, p99, idle, peak, start, delivered = r[:12]
     rps = int(req) / (int(wall) / 1000)
     per_cpu = int(req) / float(cpu) if float(cpu) > 0 else float("nan")
-    by.setdefault((scen, server), []).append((rps, per_cpu, ms(p50), ms(p99), int(idle), int(peak), int(start), delivered, r[12], " ".join(r[13:])))
+    by.setdefault((scen, server), []).append((rps, per_cpu, ms(p50), ms(p99), int(idle), int(peak), float(start), delivered, r[12], " ".join(r[13:])))
 print(f"{'scenario':10} {'server':6} {'req/s':>9} {'req/CPU-s':>10} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'idle MB':>8} {'peak MB':>8} {'start ms':>8}  delivered/served  non2xx")
 for scen in dict.fromkeys(s for s, _ in by):
     med = {}

@@ -637,76 +637,8 @@ internal static class SettingsReader
         return Invariant($"line {line}, byte {index - lineStart + 1}");
     }
 
-    private static bool TryReadFile(string path, out byte[] bytes, out int length, out string reason)
-    {
-        bytes = [];
-        length = 0;
-        reason = "";
-        if (path.Length == 0)
-        {
-            reason = "the path is empty";
-            return false;
-        }
-
-        try
-        {
-            // Opening a directory succeeds on some systems and fails with "access denied" on others; say what it is.
-            if (Directory.Exists(path))
-            {
-                reason = "it is a directory";
-                return false;
-            }
-
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
-            if (stream.CanSeek && stream.Length > MaxFileBytes)
-            {
-                reason = Invariant($"it is larger than 1 MiB ({stream.Length} bytes)");
-                return false;
-            }
-
-            // Read to the end rather than trusting Length: a pipe or /proc file reports 0.
-            bytes = new byte[stream.CanSeek ? (int)stream.Length + 1 : 4096];
-            while (true)
-            {
-                if (length == bytes.Length)
-                {
-                    if (length > MaxFileBytes)
-                    {
-                        reason = "it is larger than 1 MiB";
-                        return false;
-                    }
-
-                    Array.Resize(ref bytes, Math.Min(bytes.Length * 2, MaxFileBytes + 1));
-                }
-
-                int read = stream.Read(bytes, length, bytes.Length - length);
-                if (read == 0)
-                {
-                    return true;
-                }
-
-                length += read;
-            }
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            reason = "no such file or directory";
-        }
-        catch (UnauthorizedAccessException)
-        {
-            reason = "permission denied";
-        }
-        catch (PathTooLongException)
-        {
-            reason = "the path is too long";
-        }
-        catch (Exception e) when (e is IOException or ArgumentException or NotSupportedException)
-        {
-            reason = OneLine(e.Message);
-        }
-
-        return false;
-    }
+    private static bool TryReadFile(string path, out byte[] bytes, out int length, out string reason) =>
+        SmallFile.TryRead(path, MaxFileBytes, out bytes, out length, out reason) == SmallFileError.None;
 
     private static string Invariant(FormattableString value) => FormattableString.Invariant(value);
 

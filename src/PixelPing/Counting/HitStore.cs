@@ -178,17 +178,17 @@ internal sealed class HitStore
 /// <summary>Counts taken from the store, and the hits refused since the previous take.</summary>
 internal sealed record Snapshot(KeyValuePair<byte[], long>[] Entries, long RefusedFull, long RefusedTooLong)
 {
-    public long Hits
-    {
-        get
-        {
-            long sum = 0;
-            foreach (KeyValuePair<byte[], long> entry in Entries)
-            {
-                sum += entry.Value;
-            }
+    public long Hits => Sum(Entries);
 
-            return sum;
+    /// <summary>The hits in a set of counts.</summary>
+    public static long Sum(KeyValuePair<byte[], long>[] entries)
+    {
+        long sum = 0;
+        foreach (KeyValuePair<byte[], long> entry in entries)
+        {
+            sum += entry.Value;
         }
+
+        return sum;
     }
 }

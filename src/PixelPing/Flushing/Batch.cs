@@ -7,17 +7,5 @@ namespace PixelPing.Flushing;
 /// </summary>
 internal sealed record Batch(string Id, KeyValuePair<byte[], long>[] Entries, long BodyLength, string? Signature)
 {
-    public long Hits
-    {
-        get
-        {
-            long sum = 0;
-            foreach (KeyValuePair<byte[], long> entry in Entries)
-            {
-                sum += entry.Value;
-            }
-
-            return sum;
-        }
-    }
+    public long Hits => Counting.Snapshot.Sum(Entries);
 }

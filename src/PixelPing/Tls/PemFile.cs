@@ -191,68 +191,24 @@ internal static class PemFile
     public static bool TryReadText(string path, out string text, out string reason)
     {
         text = "";
-        reason = "";
-        try
+        switch (SmallFile.TryRead(path, MaxBytes, out byte[] bytes, out int length, out reason))
         {
-            if (Directory.Exists(path))
-            {
-                reason = "it is a directory";
-                return false;
-            }
-
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
-            // Read to the end rather than trusting Length (a pipe or /proc file reports 0), but never past the limit.
-            byte[] bytes = new byte[stream.CanSeek ? (int)Math.Min(stream.Length, MaxBytes) + 1 : 16 * 1024];
-            int length = 0;
-            int read;
-            while ((read = stream.Read(bytes, length, bytes.Length - length)) > 0)
-            {
-                length += read;
-                if (length == bytes.Length)
-                {
-                    if (length > MaxBytes)
-                    {
-                        break;
-                    }
-
-                    Array.Resize(ref bytes, Math.Min(bytes.Length * 2, MaxBytes + 1));
-                }
-            }
-
-            if (length > MaxBytes)
-            {
+            case SmallFileError.TooLarge:
                 reason = "it is larger than 1 MiB, so it is not a certificate or key file";
                 return false;
-            }
-
-            if (length == 0)
-            {
-                reason = "the file is empty";
+            case SmallFileError.Unreadable:
                 return false;
-            }
-
-            // PEM is ASCII; Latin-1 maps every byte to one char, so a binary (DER) file reads without an exception
-            // and is then reported as "no PEM ... in the file".
-            text = System.Text.Encoding.Latin1.GetString(bytes, 0, length);
-            return true;
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            reason = "no such file or directory";
-        }
-        catch (UnauthorizedAccessException)
-        {
-            reason = "permission denied";
-        }
-        catch (PathTooLongException)
-        {
-            reason = "the path is too long";
-        }
-        catch (Exception e) when (e is IOException or ArgumentException or NotSupportedException)
-        {
-            reason = "cannot read it: " + e.GetType().Name;
         }
 
-        return false;
+        if (length == 0)
+        {
+            reason = "the file is empty";
+            return false;
+        }
+
+        // PEM is ASCII; Latin-1 maps every byte to one char, so a binary (DER) file reads without an exception
+        // and is then reported as "no PEM ... in the file".
+        text = System.Text.Encoding.Latin1.GetString(bytes, 0, length);
+        return true;
     }
 }
