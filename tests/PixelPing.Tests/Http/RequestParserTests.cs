@@ -735,39 +735,7 @@ public sealed class RequestParserTests(ITestOutputHelper output)
         return bytes;
     }
 
-    private static byte[] Mutate(Random random, byte[] seed)
-    {
-        var bytes = new List<byte>(seed);
-        int edits = random.Next(0, 4);
-        for (int e = 0; e < edits && bytes.Count > 0; e++)
-        {
-            int at = random.Next(bytes.Count);
-            byte value = random.Next(2) == 0 ? (byte)random.Next(256) : s_interesting[random.Next(s_interesting.Length)];
-            switch (random.Next(6))
-            {
-                case 0:
-                    bytes[at] = value;
-                    break;
-                case 1:
-                    bytes.Insert(at, value);
-                    break;
-                case 2:
-                    bytes.RemoveAt(at);
-                    break;
-                case 3:
-                    bytes.RemoveRange(at, bytes.Count - at);
-                    break;
-                case 4:
-                    // Repeat a slice: duplicated headers, doubled separators, long lines.
-                    int length = random.Next(1, Math.Min(40, bytes.Count - at) + 1);
-                    bytes.InsertRange(at, bytes.GetRange(at, length));
-                    break;
-                default:
-                    bytes.InsertRange(at, random.Next(2) == 0 ? "\r\n"u8.ToArray() : "Content-Length: 7\r\n"u8.ToArray());
-                    break;
-            }
-        }
+    private static readonly byte[][] s_splices = ["\r\n"u8.ToArray(), "Content-Length: 7\r\n"u8.ToArray()];
 
-        return [.. bytes];
-    }
+    private static byte[] Mutate(Random random, byte[] seed) => Fuzz.Mutate(random, seed, s_interesting, s_splices);
 }
