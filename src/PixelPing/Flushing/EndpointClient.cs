@@ -67,6 +67,13 @@ internal sealed class EndpointClient
                 {
                     TargetHost = _endpoint.IdnHost,
                     EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                    // System trust, but nothing fetched: the endpoint sends its intermediates, and no flush waits on a
+                    // download or a revocation lookup (endpointca replaces this policy with its own, also offline).
+                    CertificateChainPolicy = new System.Security.Cryptography.X509Certificates.X509ChainPolicy
+                    {
+                        DisableCertificateDownloads = true,
+                        RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+                    },
                     // The decision is SslStream's own (any error fails); the callback only keeps the reason for the log.
                     RemoteCertificateValidationCallback = (_, _, chain, errors) =>
                     {

@@ -14,7 +14,9 @@ internal sealed class Flusher
     private readonly HitStore _store;
     private readonly EndpointClient? _client;
     private readonly FlushOptions _options;
-    private readonly SemaphoreSlim _wake = new(0, 1);
+    // No maximum count: a request that races a timed-out wait may leave one extra release behind, which costs one
+    // extra (usually empty) flush; a maximum of 1 would make that Release throw in a signal handler or in a hit.
+    private readonly SemaphoreSlim _wake = new(0);
     private readonly SemaphoreSlim _gate = new(1, 1);
     // Unique per process start, so batch ids never repeat across instances or restarts: the start time in
     // milliseconds and 31 random bits. Not Guid or RandomNumberGenerator: the first needs /dev/urandom, which an empty
@@ -84,7 +86,15 @@ internal sealed class Flusher
             }
 
             Volatile.Write(ref _wakeRequested, 0);
-            await FlushAsync().ConfigureAwait(false);
+            try
+            {
+                await FlushAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // One broken flush must not end the loop: the batch stays pending and the next interval tries again.
+                Log.Error($"--- flush failed: {e.GetType().Name}: {e.Message}");
+            }
         }
     }
 
@@ -110,19 +120,30 @@ internal sealed class Flusher
             // Older batches first, in order; while one fails, newer hits stay in the store (where maxkeys bounds
             // them) instead of piling up as more batches.
             Batch[] pending = _pending;
-            int delivered = 0;
-            while (delivered < pending.Length && await SendAsync(pending[delivered]).ConfigureAwait(false))
+            int done = 0;
+            while (done < pending.Length)
             {
-                delivered++;
+                if (!await SendAsync(pending[done]).ConfigureAwait(false))
+                {
+                    if (!_options.Discard)
+                    {
+                        break;
+                    }
+
+                    // discard: a batch that failed is dropped, whether it failed first now or came from the spool.
+                    Log.Error(Invariant($"--- discarded batch {pending[done].Id} ({pending[done].Hits} hits)"));
+                }
+
+                done++;
             }
 
-            if (delivered > 0)
+            if (done > 0)
             {
-                SetPending(pending[delivered..]);
+                SetPending(pending[done..]);
                 Checkpoint();
             }
 
-            if (delivered < pending.Length)
+            if (done < pending.Length)
             {
                 return false;
             }

@@ -288,7 +288,8 @@ internal sealed class Spool
                 return false;
             }
 
-            var entries = new KeyValuePair<byte[], long>[keys];
+            // The count comes from the file: never trust it for an allocation before the lines prove it.
+            var entries = new List<KeyValuePair<byte[], long>>(Math.Min(keys, 4096));
             var keySet = new HashSet<byte[]>(Counting.KeyComparer.Instance);
             long sum = 0;
             for (int i = 0; i < keys; i++)
@@ -310,7 +311,7 @@ internal sealed class Spool
                 }
 
                 sum += count;
-                entries[i] = new KeyValuePair<byte[], long>(key, count);
+                entries.Add(new KeyValuePair<byte[], long>(key, count));
             }
 
             if (sum != hits)
@@ -319,7 +320,7 @@ internal sealed class Spool
                 return false;
             }
 
-            batches.Add(new SpooledBatch(id, entries));
+            batches.Add(new SpooledBatch(id, [.. entries]));
         }
     }
 

@@ -22,9 +22,17 @@ internal sealed class Connection
     [ThreadStatic]
     private static byte[]? t_keyScratch;
 
+    // Waiting: in a read, a write or the TLS handshake, where the sweeper may close it. Working: between a read and
+    // the next wait, counting and composing answers; the sweeper leaves it alone, so a request that arrived is either
+    // dropped whole (the sweeper won: nothing counted, no answer) or counted and answered, never counted unanswered.
+    private const int Waiting = 0;
+    private const int Working = 1;
+    private const int Closed = 2;
+
     private readonly Socket _socket;
     private readonly ServerContext _server;
     private long _deadline;
+    private int _state = Waiting;
     private volatile bool _idle = true;
 
     public Connection(Socket socket, ServerContext server)
@@ -43,7 +51,50 @@ internal sealed class Connection
     /// <summary>Waiting for the first byte of a new request, with nothing half-read.</summary>
     internal bool IsIdle => _idle;
 
-    internal void Abort() => _socket.Dispose();
+    /// <summary>Closes the connection if it is waiting (the sweeper's timeouts and drain); false when it is working.</summary>
+    internal bool TryAbort()
+    {
+        if (Interlocked.CompareExchange(ref _state, Closed, Waiting) != Waiting)
+        {
+            return false;
+        }
+
+        _socket.Dispose();
+        return true;
+    }
+
+    /// <summary>Closes the connection whatever it is doing (the end of shutdown).</summary>
+    internal void Abort()
+    {
+        Volatile.Write(ref _state, Closed);
+        _socket.Dispose();
+    }
+
+    /// <summary>
+    /// After an error answer the client may still be sending (the body that earned a 413, the rest of a bad head).
+    /// Closing with unread bytes makes the kernel send a reset, which can destroy the answer before the client reads
+    /// it; so, like nginx's lingering close, stop sending, then read and drop what comes for up to two seconds
+    /// (the sweeper cuts the wait) or 64 KiB.
+    /// </summary>
+    private async Task LingerAsync(Stream stream, byte[] scratch)
+    {
+        _socket.Shutdown(SocketShutdown.Send);
+        Volatile.Write(ref _deadline, Environment.TickCount64 + 2000);
+        Volatile.Write(ref _state, Waiting);
+        for (int total = 0; total < 64 * 1024;)
+        {
+            int read = await stream.ReadAsync(scratch).ConfigureAwait(false);
+            if (read == 0)
+            {
+                return;
+            }
+
+            total += read;
+        }
+    }
+
+    /// <summary>Back from a wait: false when the sweeper closed the connection meanwhile.</summary>
+    private bool StartWorking() => Interlocked.CompareExchange(ref _state, Working, Waiting) == Waiting;
 
     public async Task RunAsync()
     {
@@ -89,8 +140,9 @@ internal sealed class Connection
                     return;
                 }
 
+                Volatile.Write(ref _state, Waiting);
                 int read = await stream.ReadAsync(buffer.AsMemory(end)).ConfigureAwait(false);
-                if (read == 0)
+                if (read == 0 || !StartWorking())
                 {
                     return;
                 }
@@ -105,17 +157,28 @@ internal sealed class Connection
 
                 end += read;
                 Outcome outcome = Process(buffer, ref start, end, ref skip, ref output, out int outputLength);
-                if (outcome.Single is not null)
+                if (outcome.Single is not null || outputLength > 0)
                 {
-                    await stream.WriteAsync(outcome.Single).ConfigureAwait(false);
-                }
-                else if (outputLength > 0)
-                {
-                    await stream.WriteAsync(output.AsMemory(0, outputLength)).ConfigureAwait(false);
+                    // A client that stops reading cannot hold the connection forever: the write may be cut off at
+                    // the idle timeout (its hits were counted; the client chose not to take the answers).
+                    Volatile.Write(ref _deadline, Environment.TickCount64 + limits.IdleTimeoutMs);
+                    Volatile.Write(ref _state, Waiting);
+                    await (outcome.Single is not null
+                        ? stream.WriteAsync(outcome.Single)
+                        : stream.WriteAsync(output.AsMemory(0, outputLength))).ConfigureAwait(false);
+                    if (!StartWorking())
+                    {
+                        return;
+                    }
                 }
 
                 if (outcome.Close)
                 {
+                    if (outcome.Error && stream is not SslStream)
+                    {
+                        await LingerAsync(stream, buffer).ConfigureAwait(false);
+                    }
+
                     if (stream is SslStream ssl)
                     {
                         // close_notify: the client learns the response ended here and was not cut off (RFC 8446 §6.1).
@@ -170,6 +233,7 @@ internal sealed class Connection
         byte[]? single = null;
         outputLength = 0;
         bool close = false;
+        bool error = false;
         while (start < end)
         {
             if (skip > 0)
@@ -190,7 +254,7 @@ internal sealed class Connection
                 {
                     // Only blank lines or similar filler could leave a full buffer undecided: refuse it.
                     answer = responses.HeadersTooLarge;
-                    close = true;
+                    close = error = true;
                 }
                 else
                 {
@@ -200,7 +264,7 @@ internal sealed class Connection
             else if (request.Status == ParseStatus.Error)
             {
                 answer = responses.ForError(request.ErrorStatus);
-                close = true;
+                close = error = true;
             }
             else
             {
@@ -233,7 +297,7 @@ internal sealed class Connection
             }
         }
 
-        return new Outcome(single, close, single is not null || outputLength > 0);
+        return new Outcome(single, close, error, single is not null || outputLength > 0);
     }
 
     private byte[] Answer(ReadOnlySpan<byte> input, in ParsedRequest request, Responses responses, bool keepAlive)
@@ -322,5 +386,5 @@ internal sealed class Connection
         return bigger;
     }
 
-    private readonly record struct Outcome(byte[]? Single, bool Close, bool Answered);
+    private readonly record struct Outcome(byte[]? Single, bool Close, bool Error, bool Answered);
 }

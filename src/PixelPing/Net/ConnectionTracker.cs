@@ -109,7 +109,7 @@ internal sealed class ConnectionTracker : IDisposable
         {
             if (connection is not null && (connection.Deadline <= now || (draining && connection.IsIdle)))
             {
-                connection.Abort();
+                connection.TryAbort();
             }
         }
     }
