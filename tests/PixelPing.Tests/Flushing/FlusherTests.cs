@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using PixelPing.Counting;
 using PixelPing.Flushing;
 using PixelPing.Tests.Support;
 
@@ -182,5 +183,33 @@ public sealed class FlusherTests
 
         Assert.Empty(server.Server.Flusher.Pending);
         Assert.False(File.Exists(SpoolPath));
+    }
+
+    [Fact]
+    public async Task Flush_requests_racing_the_interval_never_throw()
+    {
+        // A 1 ms interval makes timed-out waits race the requests all the time; a wake-up count capped at one used to
+        // throw SemaphoreFullException here (in a signal handler or in the hit that reached the key cap).
+        // Enough keys that each (log-only) flush outlasts the interval, so the loop often skips its wait.
+        var store = new HitStore(100_000);
+        for (int i = 0; i < 50_000; i++)
+        {
+            store.Record(System.Text.Encoding.ASCII.GetBytes("k" + i));
+        }
+
+        var flusher = new Flusher(store, client: null, new FlushOptions(TimeSpan.FromMilliseconds(1), null, false, false, 64));
+        using var stop = new CancellationTokenSource();
+        Task loop = flusher.RunAsync(stop.Token);
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => Task.Run(() =>
+        {
+            while (clock.Elapsed < TimeSpan.FromSeconds(1))
+            {
+                flusher.Request();
+                Thread.SpinWait(200);
+            }
+        })));
+        await stop.CancelAsync();
+        await loop;
     }
 }

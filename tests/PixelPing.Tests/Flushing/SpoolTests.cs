@@ -154,6 +154,7 @@ public sealed class SpoolTests
     [InlineData("pixel-ping spool 1\n", "truncated")]
     [InlineData("pixel-ping spool 1\nbatch x 1 1\n1 a\n", "truncated")]
     [InlineData("pixel-ping spool 1\nbatch x 2 2\n1 a\n", "truncated inside batch x")]
+    [InlineData("pixel-ping spool 1\nbatch x 2000000000 5\n1 a\n", "truncated inside batch x")]
     [InlineData("pixel-ping spool 1\nbatch x y 1\n", "should be \"batch")]
     [InlineData("pixel-ping spool 1\nbatch x 1 2\n1 a\nend 00\n", "says 2 hits")]
     [InlineData("pixel-ping spool 1\nbatch x 1 1\n1 %zz\nend 00\n", "should be \"<count> <key>\"")]
