@@ -291,4 +291,18 @@ public sealed class ConnectionTests : IAsyncLifetime
             open.ForEach(c => c.Dispose());
         }
     }
+
+    [Fact]
+    public void A_413_reaches_a_client_that_is_still_sending_its_body()
+    {
+        // The server answers after reading only the head, then lingers (reads and drops) before closing, so that a
+        // reset cannot destroy the 413 on a real network. On loopback the answer arrives before any reset could, so
+        // this checks the answer, the close and the count, not the lingering itself.
+        using var client = new RawHttpClient(_server.Port);
+        client.Send("GET /pixel.gif?key=big HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n");
+        client.Send(new byte[256 * 1024]);
+        Assert.Equal(413, client.Read().Status);
+        Assert.True(client.IsClosedByServer());
+        Assert.Equal(0, Hits("big"));
+    }
 }
