@@ -196,7 +196,8 @@ public sealed class EndpointReceiver : IAsyncDisposable
             byte[] buffer = new byte[1 << 16];
             int used = 0;
             int headEnd;
-            while ((headEnd = buffer.AsSpan(0, used).IndexOf("\r\n\r\n"u8)) < 0)
+            // Reads more into the buffer (growing it); false at end of stream.
+            async Task<bool> ReadMoreAsync()
             {
                 if (used == buffer.Length)
                 {
@@ -204,12 +205,16 @@ public sealed class EndpointReceiver : IAsyncDisposable
                 }
 
                 int n = await stream.ReadAsync(buffer.AsMemory(used), _stop.Token);
-                if (n == 0)
+                used += n;
+                return n > 0;
+            }
+
+            while ((headEnd = buffer.AsSpan(0, used).IndexOf("\r\n\r\n"u8)) < 0)
+            {
+                if (!await ReadMoreAsync())
                 {
                     return;
                 }
-
-                used += n;
             }
 
             string head = Encoding.ASCII.GetString(buffer, 0, headEnd);
@@ -226,18 +231,10 @@ public sealed class EndpointReceiver : IAsyncDisposable
             int bodyStart = headEnd + 4;
             while (used - bodyStart < length)
             {
-                if (used == buffer.Length)
-                {
-                    Array.Resize(ref buffer, buffer.Length * 2);
-                }
-
-                int n = await stream.ReadAsync(buffer.AsMemory(used), _stop.Token);
-                if (n == 0)
+                if (!await ReadMoreAsync())
                 {
                     return;
                 }
-
-                used += n;
             }
 
             byte[] body = buffer.AsSpan(bodyStart, length).ToArray();
