@@ -110,7 +110,7 @@ internal sealed class Server : IAsyncDisposable
     public async Task<bool> StopAsync()
     {
         await _listener.StopAcceptingAsync().ConfigureAwait(false);
-        await Context.Tracker.DrainAsync(_settings.ShutdownTimeout).ConfigureAwait(false);
+        await _listener.DrainAsync(_settings.ShutdownTimeout).ConfigureAwait(false);
         await _stopFlusher.CancelAsync().ConfigureAwait(false);
         await _flushLoop.ConfigureAwait(false);
         bool delivered = await Flusher.FlushAsync().ConfigureAwait(false);

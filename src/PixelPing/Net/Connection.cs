@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Net.Security;
-using System.Net.Sockets;
 using PixelPing.Http;
 
 namespace PixelPing.Net;
@@ -17,69 +16,46 @@ internal sealed class Connection
     // A typical request head is 100–500 bytes; the buffer grows only for the rare large head, up to the limits.
     private const int InitialBufferSize = 2048;
 
-    // Waiting: in a read, a write or the TLS handshake, where the sweeper may close it. Working: between a read and
-    // the next wait, counting and composing answers; the sweeper leaves it alone, so a request that arrived is either
-    // dropped whole (the sweeper won: nothing counted, no answer) or counted and answered, never counted unanswered.
-    private const int Waiting = 0;
-    private const int Working = 1;
-    private const int Closed = 2;
-
-    private readonly Socket _socket;
+    private readonly LoopStream _socket;
     private readonly ServerContext _server;
     private readonly StatsShard _stats;
-    private readonly PeerAddress _peer;
     private long _deadline;
-    private int _state = Waiting;
-    private volatile bool _idle = true;
+    private bool _idle = true;
 
-    public Connection(Socket socket, ServerContext server, StatsShard stats)
+    public Connection(LoopStream socket, ServerContext server, StatsShard stats)
     {
         _socket = socket;
         _server = server;
         _stats = stats;
-        _peer = PeerAddress.From(socket.RemoteEndPoint);
         _deadline = Environment.TickCount64 + server.Limits.IdleTimeoutMs;
     }
 
-    /// <summary>The slot in the tracker's table; -1 when not tracked.</summary>
-    internal int Slot { get; set; } = -1;
-
-    /// <summary>When the sweeper may close this connection (<see cref="Environment.TickCount64"/> milliseconds).</summary>
-    internal long Deadline => Volatile.Read(ref _deadline);
+    /// <summary>When the loop's sweep closes this connection (<see cref="Environment.TickCount64"/> milliseconds).</summary>
+    internal long Deadline => _deadline;
 
     /// <summary>Waiting for the first byte of a new request, with nothing half-read.</summary>
     internal bool IsIdle => _idle;
 
-    /// <summary>Closes the connection if it is waiting (the sweeper's timeouts and drain); false when it is working.</summary>
-    internal bool TryAbort()
-    {
-        if (Interlocked.CompareExchange(ref _state, Closed, Waiting) != Waiting)
-        {
-            return false;
-        }
+    /// <summary>
+    /// Closes the connection (its deadline passed, or shutdown). The loop calls it between events, so the connection
+    /// is always waiting then, never halfway through a batch of requests: a request that arrived is either dropped
+    /// whole (nothing counted, no answer) or counted and answered.
+    /// </summary>
+    internal void Abort() => _socket.Abort();
 
-        _socket.Dispose();
-        return true;
-    }
-
-    /// <summary>Closes the connection whatever it is doing (the end of shutdown).</summary>
-    internal void Abort()
-    {
-        Volatile.Write(ref _state, Closed);
-        _socket.Dispose();
-    }
+    /// <summary>Starts the connection on its loop's thread; it runs there until its first wait.</summary>
+    public void Start() => _ = RunAsync();
 
     /// <summary>
     /// After an error answer the client may still be sending (the body that earned a 413, the rest of a bad head).
     /// Closing with unread bytes makes the kernel send a reset, which can destroy the answer before the client reads
     /// it; so, like nginx's lingering close, stop sending, then read and drop what comes for up to two seconds
-    /// (the sweeper cuts the wait) or 64 KiB.
+    /// (the sweep cuts the wait) or 64 KiB.
     /// </summary>
     private async Task LingerAsync(Stream stream, byte[] scratch)
     {
-        _socket.Shutdown(SocketShutdown.Send);
-        Volatile.Write(ref _deadline, Environment.TickCount64 + 2000);
-        Volatile.Write(ref _state, Waiting);
+        _socket.ShutdownSend();
+        _deadline = Environment.TickCount64 + 2000;
         for (int total = 0; total < 64 * 1024;)
         {
             int read = await stream.ReadAsync(scratch).ConfigureAwait(false);
@@ -92,9 +68,6 @@ internal sealed class Connection
         }
     }
 
-    /// <summary>Back from a wait: false when the sweeper closed the connection meanwhile.</summary>
-    private bool StartWorking() => Interlocked.CompareExchange(ref _state, Working, Waiting) == Waiting;
-
     public async Task RunAsync()
     {
         ServerLimits limits = _server.Limits;
@@ -103,14 +76,12 @@ internal sealed class Connection
         Stream? stream = null;
         try
         {
-            // Answers are whole responses written at once; Nagle would only hold back the last one of a batch.
-            _socket.NoDelay = true;
-            stream = new NetworkStream(_socket, ownsSocket: true);
+            stream = _socket;
             if (_server.Tls is { } tls)
             {
-                // The handshake has the header timeout as its deadline, enforced by the tracker's sweep closing the
+                // The handshake has the header timeout as its deadline, enforced by the loop's sweep closing the
                 // socket: a client that opens TLS and stalls holds its slot no longer than one that stalls in a head.
-                Volatile.Write(ref _deadline, Environment.TickCount64 + limits.HeaderTimeoutMs);
+                _deadline = Environment.TickCount64 + limits.HeaderTimeoutMs;
                 stream = await tls.AuthenticateAsync(stream).ConfigureAwait(false);
                 if (stream is null)
                 {
@@ -130,7 +101,7 @@ internal sealed class Connection
                 {
                     start = end = 0;
                     _idle = skip == 0;
-                    Volatile.Write(ref _deadline, Environment.TickCount64 + (skip == 0 ? limits.IdleTimeoutMs : limits.HeaderTimeoutMs));
+                    _deadline = Environment.TickCount64 + (skip == 0 ? limits.IdleTimeoutMs : limits.HeaderTimeoutMs);
                 }
                 else if (end == buffer.Length)
                 {
@@ -142,9 +113,8 @@ internal sealed class Connection
                     return;
                 }
 
-                Volatile.Write(ref _state, Waiting);
                 int read = await stream.ReadAsync(buffer.AsMemory(end)).ConfigureAwait(false);
-                if (read == 0 || !StartWorking())
+                if (read == 0)
                 {
                     return;
                 }
@@ -154,7 +124,7 @@ internal sealed class Connection
                     // The header timeout runs from the first byte of a request and is not extended by later bytes,
                     // so a client that trickles a byte at a time (slowloris) is cut off all the same.
                     _idle = false;
-                    Volatile.Write(ref _deadline, Environment.TickCount64 + limits.HeaderTimeoutMs);
+                    _deadline = Environment.TickCount64 + limits.HeaderTimeoutMs;
                 }
 
                 end += read;
@@ -163,15 +133,10 @@ internal sealed class Connection
                 {
                     // A client that stops reading cannot hold the connection forever: the write may be cut off at
                     // the idle timeout (its hits were counted; the client chose not to take the answers).
-                    Volatile.Write(ref _deadline, Environment.TickCount64 + limits.IdleTimeoutMs);
-                    Volatile.Write(ref _state, Waiting);
+                    _deadline = Environment.TickCount64 + limits.IdleTimeoutMs;
                     await (outcome.Single is not null
                         ? stream.WriteAsync(outcome.Single)
                         : stream.WriteAsync(output.AsMemory(0, outputLength))).ConfigureAwait(false);
-                    if (!StartWorking())
-                    {
-                        return;
-                    }
                 }
 
                 if (outcome.Close)
@@ -193,23 +158,22 @@ internal sealed class Connection
                 if (outcome.Answered && start < end)
                 {
                     // A partial next request began in this read: its header timeout starts now.
-                    Volatile.Write(ref _deadline, Environment.TickCount64 + limits.HeaderTimeoutMs);
+                    _deadline = Environment.TickCount64 + limits.HeaderTimeoutMs;
                 }
             }
         }
-        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException)
         {
-            // The peer went away, or the sweeper closed the socket: nothing to answer.
+            // The peer went away, or the loop closed the connection (timeout, shutdown): nothing to answer.
         }
         catch (Exception e)
         {
             StatsShard.Increment(ref _stats.Errors);
-            Log.Error($"--- connection error from {_peer}: {e.GetType().Name}: {e.Message}");
+            Log.Error($"--- connection error from {_socket.Peer}: {e.GetType().Name}: {e.Message}");
         }
         finally
         {
             StatsShard.Increment(ref _stats.Closed);
-            _server.Tracker.Remove(this);
             if (stream is not null)
             {
                 await stream.DisposeAsync().ConfigureAwait(false);
@@ -273,7 +237,7 @@ internal sealed class Connection
             {
                 StatsShard.Increment(ref _stats.Requests);
                 bool keepAlive = request.KeepAlive && !draining;
-                answer = _server.Handler.Handle(new HttpRequest(input, request, _peer, keepAlive), _stats);
+                answer = _server.Handler.Handle(new HttpRequest(input, request, _socket.Peer, keepAlive), _stats);
                 start += request.HeadLength;
                 skip = request.ContentLength;
                 close = !keepAlive;

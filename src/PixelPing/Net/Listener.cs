@@ -1,27 +1,31 @@
+using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 
 namespace PixelPing.Net;
 
 /// <summary>
-/// The listening sockets and their accept loops. With no host it listens on every interface through one dual-mode
-/// IPv6 socket (IPv4 clients arrive as mapped addresses), or on IPv4 alone where the kernel has no IPv6.
+/// The listening port, served by one <see cref="EventLoop"/> per CPU the process may run on, each with its own
+/// <c>SO_REUSEPORT</c> listening socket per address so that the kernel spreads new connections (and their TLS
+/// handshakes) over the cores. With no host it listens on every interface through dual-mode IPv6 sockets (IPv4
+/// clients arrive as mapped addresses), or on IPv4 alone where the kernel has no IPv6.
 /// </summary>
 internal sealed class Listener : IAsyncDisposable
 {
-    private readonly List<Socket> _sockets;
+    private readonly EventLoop[] _loops;
     private readonly ServerContext _server;
-    private readonly List<Task> _loops = [];
-    private volatile bool _stopping;
+    private int _started;
 
-    private Listener(List<Socket> sockets, ServerContext server)
+    private Listener(EventLoop[] loops, ServerContext server, List<IPEndPoint> endPoints)
     {
-        _sockets = sockets;
+        _loops = loops;
         _server = server;
+        EndPoints = endPoints;
     }
 
     /// <summary>The bound addresses, with the real port when port 0 asked for any free one.</summary>
-    public IReadOnlyList<IPEndPoint> EndPoints => _sockets.ConvertAll(s => (IPEndPoint)s.LocalEndPoint!);
+    public IReadOnlyList<IPEndPoint> EndPoints { get; }
 
     /// <summary>Binds and listens; on failure returns null and one line saying which address and port and why.</summary>
     public static Listener? TryBind(string? host, int port, ServerContext server, out string error)
@@ -56,62 +60,135 @@ internal sealed class Listener : IAsyncDisposable
             }
         }
 
-        var sockets = new List<Socket>();
-        foreach (IPAddress address in addresses)
+        int loopCount = UsableCpus();
+        var sockets = new int[loopCount][];
+        for (int i = 0; i < loopCount; i++)
         {
-            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-            try
+            sockets[i] = new int[addresses.Length];
+        }
+
+        var endPoints = new List<IPEndPoint>();
+        for (int a = 0; a < addresses.Length; a++)
+        {
+            // Port 0 binds the first socket to any free port, and every other socket to that same port.
+            int bindPort = port == 0 && endPoints.Count > 0 ? endPoints[0].Port : port;
+            for (int i = 0; i < loopCount; i++)
             {
-                if (address.Equals(IPAddress.IPv6Any))
+                int fd = OpenListeningSocket(addresses[a], bindPort, out int errno);
+                if (fd < 0)
                 {
-                    socket.DualMode = true;
+                    foreach (int[] bound in sockets)
+                    {
+                        foreach (int open in bound)
+                        {
+                            if (open > 0)
+                            {
+                                Libc.close(open);
+                            }
+                        }
+                    }
+
+                    string where = FormatAddress(addresses[a], port);
+                    error = errno switch
+                    {
+                        Libc.EADDRINUSE => $"cannot listen on {where}: port {port} is already in use",
+                        Libc.EACCES => $"cannot listen on {where}: permission denied (ports below 1024 need privileges)",
+                        Libc.EADDRNOTAVAIL => $"cannot listen on {where}: address not available on this machine",
+                        _ => $"cannot listen on {where}: {Marshal.GetPInvokeErrorMessage(errno)}",
+                    };
+                    return null;
                 }
 
-                // Port 0 binds the first address to any free port, and the others to that same port.
-                int bindPort = port == 0 && sockets.Count > 0 ? ((IPEndPoint)sockets[0].LocalEndPoint!).Port : port;
-                socket.Bind(new IPEndPoint(address, bindPort));
-                DeferAccept(socket);
-                socket.Listen(4096);
-                sockets.Add(socket);
-            }
-            catch (SocketException e)
-            {
-                socket.Dispose();
-                foreach (Socket bound in sockets)
+                sockets[i][a] = fd;
+                if (i == 0)
                 {
-                    bound.Dispose();
+                    bindPort = LocalPort(fd);
+                    endPoints.Add(new IPEndPoint(addresses[a], bindPort));
                 }
-
-                string where = FormatAddress(address, port);
-                error = e.SocketErrorCode switch
-                {
-                    SocketError.AddressAlreadyInUse => $"cannot listen on {where}: port {port} is already in use",
-                    SocketError.AccessDenied => $"cannot listen on {where}: permission denied (ports below 1024 need privileges)",
-                    SocketError.AddressNotAvailable => $"cannot listen on {where}: address not available on this machine",
-                    _ => $"cannot listen on {where}: {e.Message}",
-                };
-                return null;
             }
         }
 
-        return new Listener(sockets, server);
+        var loops = new EventLoop[loopCount];
+        for (int i = 0; i < loopCount; i++)
+        {
+            loops[i] = new EventLoop(server, sockets[i], i);
+        }
+
+        return new Listener(loops, server, endPoints);
     }
 
-    /// <summary>
-    /// TCP_DEFER_ACCEPT: the kernel hands over a connection only once its first bytes have arrived, so accepting
-    /// costs no empty read and no extra epoll round trip (a tenth of the work of a Connection: close request).
-    /// A connection that never sends is dropped by the kernel after the given seconds.
-    /// </summary>
-    private static void DeferAccept(Socket socket)
+    /// <summary>The CPUs this process may run on (<c>sched_getaffinity</c>: taskset, cpusets), one loop each.</summary>
+    private static int UsableCpus()
     {
-        const int IPPROTO_TCP = 6;
-        const int TCP_DEFER_ACCEPT = 9;
-        if (OperatingSystem.IsLinux())
+        Span<byte> mask = stackalloc byte[128];
+        mask.Clear();
+        if (Libc.sched_getaffinity(0, mask.Length, mask) < 0)
         {
-            Span<byte> seconds = stackalloc byte[4];
-            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(seconds, 10);
-            socket.SetRawSocketOption(IPPROTO_TCP, TCP_DEFER_ACCEPT, seconds);
+            return Environment.ProcessorCount;
         }
+
+        int count = 0;
+        foreach (byte b in mask)
+        {
+            count += System.Numerics.BitOperations.PopCount(b);
+        }
+
+        return Math.Max(1, count);
+    }
+
+    /// <summary>A nonblocking listening socket, or -1 with the errno of the step that failed.</summary>
+    private static int OpenListeningSocket(IPAddress address, int port, out int errno)
+    {
+        bool v6 = address.AddressFamily == AddressFamily.InterNetworkV6;
+        int fd = Libc.socket(v6 ? Libc.AF_INET6 : Libc.AF_INET, Libc.SOCK_STREAM | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            errno = Libc.Errno;
+            return -1;
+        }
+
+        Span<byte> sockaddr = stackalloc byte[28];
+        sockaddr.Clear();
+        BinaryPrimitives.WriteUInt16LittleEndian(sockaddr, (ushort)(v6 ? Libc.AF_INET6 : Libc.AF_INET));
+        BinaryPrimitives.WriteUInt16BigEndian(sockaddr[2..], (ushort)port);
+        if (v6)
+        {
+            address.TryWriteBytes(sockaddr[8..24], out _);
+            BinaryPrimitives.WriteUInt32LittleEndian(sockaddr[24..], (uint)address.ScopeId);
+            // Dual mode on the any-address: IPv4 clients too.
+            Libc.SetOption(fd, Libc.IPPROTO_IPV6, Libc.IPV6_V6ONLY, address.Equals(IPAddress.IPv6Any) ? 0 : 1);
+        }
+        else
+        {
+            address.TryWriteBytes(sockaddr[4..8], out _);
+        }
+
+        // SO_REUSEADDR: a restart binds at once despite connections in TIME_WAIT. SO_REUSEPORT: one socket per loop
+        // on the same port, the kernel choosing a loop for each new connection.
+        Libc.SetOption(fd, Libc.SOL_SOCKET, Libc.SO_REUSEADDR, 1);
+        Libc.SetOption(fd, Libc.SOL_SOCKET, Libc.SO_REUSEPORT, 1);
+
+        // TCP_DEFER_ACCEPT: the kernel hands over a connection only once its first bytes have arrived, so accepting
+        // costs no empty read and no extra epoll round trip (a tenth of the work of a Connection: close request).
+        // A connection that never sends is dropped by the kernel after the given seconds.
+        Libc.SetOption(fd, Libc.IPPROTO_TCP, Libc.TCP_DEFER_ACCEPT, 10);
+        if (Libc.bind(fd, sockaddr, v6 ? 28 : 16) < 0 || Libc.listen(fd, 4096) < 0)
+        {
+            errno = Libc.Errno;
+            Libc.close(fd);
+            return -1;
+        }
+
+        errno = 0;
+        return fd;
+    }
+
+    private static int LocalPort(int fd)
+    {
+        Span<byte> sockaddr = stackalloc byte[28];
+        int length = sockaddr.Length;
+        Libc.getsockname(fd, sockaddr, ref length);
+        return BinaryPrimitives.ReadUInt16BigEndian(sockaddr[2..]);
     }
 
     public static string FormatAddress(IPAddress address, int port) =>
@@ -119,65 +196,45 @@ internal sealed class Listener : IAsyncDisposable
 
     public void Start()
     {
-        _server.Tracker.StartSweeping(TimeSpan.FromMilliseconds(500));
-        foreach (Socket socket in _sockets)
+        if (Interlocked.Exchange(ref _started, 1) == 0)
         {
-            _loops.Add(Background.Run("accept loop", () => AcceptLoopAsync(socket)));
-        }
-    }
-
-    private async Task AcceptLoopAsync(Socket listenSocket)
-    {
-        StatsShard stats = _server.Stats.NewShard();
-        while (!_stopping)
-        {
-            Socket client;
-            try
+            foreach (EventLoop loop in _loops)
             {
-                client = await listenSocket.AcceptAsync().ConfigureAwait(false);
+                loop.Start();
             }
-            catch (Exception) when (_stopping)
-            {
-                return;
-            }
-            catch (SocketException e)
-            {
-                // Out of file descriptors or a connection reset before accept: log, pause briefly, keep serving.
-                Log.Error($"--- accept failed: {e.Message}");
-                await Task.Delay(50).ConfigureAwait(false);
-                continue;
-            }
-
-            StatsShard.Increment(ref stats.Accepted);
-            var connection = new Connection(client, _server, stats);
-            if (_stopping || !_server.Tracker.TryAdd(connection))
-            {
-                // Over the connection cap: close at once (SPEC §3), count it.
-                StatsShard.Increment(ref stats.Refused);
-                client.Dispose();
-                continue;
-            }
-
-            _ = connection.RunAsync();
         }
     }
 
     /// <summary>Stops accepting: the listening sockets close, open connections carry on.</summary>
-    public async Task StopAcceptingAsync()
+    public Task StopAcceptingAsync() => OnEveryLoop(static loop => loop.StopAccepting());
+
+    /// <summary>
+    /// Shutdown: idle connections close now, busy ones after the request in hand; whatever is still open when the
+    /// timeout passes is closed.
+    /// </summary>
+    public async Task DrainAsync(TimeSpan timeout)
     {
-        _stopping = true;
-        foreach (Socket socket in _sockets)
+        _server.Tracker.BeginDrain();
+        long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        while (_server.Tracker.Open > 0 && Environment.TickCount64 < deadline)
         {
-            socket.Dispose();
+            await OnEveryLoop(static loop => loop.Sweep()).ConfigureAwait(false);
+            if (_server.Tracker.Open > 0)
+            {
+                await Task.Delay(20).ConfigureAwait(false);
+            }
         }
 
-        await Task.WhenAll(_loops).ConfigureAwait(false);
+        await OnEveryLoop(static loop => loop.AbortAll()).ConfigureAwait(false);
     }
+
+    private Task OnEveryLoop(Action<EventLoop> command) =>
+        Task.WhenAll(_loops.Select(loop => loop.InvokeAsync(() => command(loop))));
 
     public async ValueTask DisposeAsync()
     {
-        await StopAcceptingAsync().ConfigureAwait(false);
-        _server.Tracker.CloseAll();
-        _server.Tracker.Dispose();
+        // Stops every loop (never started ones too: their sockets close all the same).
+        Start();
+        await Task.WhenAll(_loops.Select(loop => loop.StopAsync())).ConfigureAwait(false);
     }
 }

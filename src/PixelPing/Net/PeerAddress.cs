@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Net;
-using System.Net.Sockets;
 
 namespace PixelPing.Net;
 
@@ -14,20 +13,24 @@ internal readonly struct PeerAddress : IEquatable<PeerAddress>
 
     private PeerAddress(UInt128 bits) => _bits = bits;
 
-    public static PeerAddress From(EndPoint? endPoint)
+    /// <summary>The address in a <c>sockaddr_in</c> or <c>sockaddr_in6</c> as <c>accept4</c> fills it.</summary>
+    public static PeerAddress FromSocketAddress(ReadOnlySpan<byte> sockaddr)
     {
-        if (endPoint is not IPEndPoint ip)
+        if (sockaddr.Length >= 8 && BinaryPrimitives.ReadUInt16LittleEndian(sockaddr) == Libc.AF_INET)
         {
-            return default;
+            // ::ffff:a.b.c.d
+            return new PeerAddress(((UInt128)0xFFFF << 32) | BinaryPrimitives.ReadUInt32BigEndian(sockaddr[4..]));
         }
 
-        Span<byte> bytes = stackalloc byte[16];
-        IPAddress address = ip.Address.AddressFamily == AddressFamily.InterNetwork ? ip.Address.MapToIPv6() : ip.Address;
-        address.TryWriteBytes(bytes, out _);
-        return new PeerAddress(BinaryPrimitives.ReadUInt128BigEndian(bytes));
+        if (sockaddr.Length >= 24 && BinaryPrimitives.ReadUInt16LittleEndian(sockaddr) == Libc.AF_INET6)
+        {
+            return new PeerAddress(BinaryPrimitives.ReadUInt128BigEndian(sockaddr[8..]));
+        }
+
+        return default;
     }
 
-    /// <summary>An IPv4 client as an <see cref="AddressFamily.InterNetwork"/> address, whatever socket it came in on.</summary>
+    /// <summary>An IPv4 client as an IPv4 address, whatever socket it came in on.</summary>
     public IPAddress ToIPAddress()
     {
         Span<byte> bytes = stackalloc byte[16];

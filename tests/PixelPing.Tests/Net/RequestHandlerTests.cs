@@ -72,6 +72,6 @@ public sealed class RequestHandlerTests
         Assert.Equal(2, stats.Responses[StatsShard.Statuses.IndexOf(200)]);
         Assert.Equal(1, stats.Responses[StatsShard.Statuses.IndexOf(404)]);
         Assert.Equal(1, stats.Responses[StatsShard.Statuses.IndexOf(405)]);
-        Assert.Equal(IPAddress.Loopback, PeerAddress.From(new IPEndPoint(IPAddress.Loopback, 1)).ToIPAddress());
+        Assert.Equal(IPAddress.Loopback, PeerAddress.FromSocketAddress([2, 0, 0, 80, 127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]).ToIPAddress());
     }
 }

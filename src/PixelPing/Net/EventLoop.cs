@@ -1,0 +1,354 @@
+using System.Collections.Concurrent;
+
+namespace PixelPing.Net;
+
+/// <summary>
+/// One thread, one epoll instance, one <c>SO_REUSEPORT</c> listening socket per address: it accepts its own
+/// connections (the kernel spreads new connections over the loops' sockets), and runs them for their whole life,
+/// reads, requests, answers, TLS handshakes and timeouts, without handing anything to another thread. Nothing here is
+/// shared with other loops but the connection cap, taken once per connection.
+/// </summary>
+internal sealed class EventLoop
+{
+    private const int SweepPeriodMs = 500;
+    private const int MaxEvents = 256;
+    private const ulong WakeToken = ulong.MaxValue;
+    private const ulong ListenerFlag = 1UL << 63;
+    private const uint ConnectionEvents = Libc.EPOLLIN | Libc.EPOLLRDHUP | Libc.EPOLLET;
+
+    private readonly ServerContext _server;
+    private readonly StatsShard _stats;
+    private readonly int[] _listeners;
+    private readonly int _epoll;
+    private readonly int _wake;
+    private readonly ConcurrentQueue<Action> _commands = new();
+    private readonly Thread _thread;
+    private readonly Stack<int> _freeSlots = new();
+    private Entry[] _entries = new Entry[64];
+    private int _used;
+    private bool _acceptStopped;
+    private bool _exit;
+    private volatile bool _finished;
+    private long _acceptPausedUntil;
+
+    public EventLoop(ServerContext server, int[] listeners, int index)
+    {
+        _server = server;
+        _stats = server.Stats.NewShard();
+        _listeners = listeners;
+        _epoll = Libc.epoll_create1(Libc.EPOLL_CLOEXEC);
+        _wake = Libc.eventfd(0, Libc.EFD_NONBLOCK | Libc.EFD_CLOEXEC);
+        if (_epoll < 0 || _wake < 0)
+        {
+            throw new IOException("cannot create an event loop: " + System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(Libc.Errno));
+        }
+
+        Libc.EpollControl(_epoll, Libc.EPOLL_CTL_ADD, _wake, Libc.EPOLLIN, WakeToken);
+        for (int i = 0; i < listeners.Length; i++)
+        {
+            // Level-triggered: a listener with connections still queued is reported again next time round.
+            Libc.EpollControl(_epoll, Libc.EPOLL_CTL_ADD, listeners[i], Libc.EPOLLIN, ListenerFlag | (uint)i);
+        }
+
+        _thread = new Thread(Run) { IsBackground = true, Name = "event loop " + index };
+    }
+
+    private struct Entry
+    {
+        public LoopStream? Stream;
+        public Connection? Connection;
+        public uint Generation;
+    }
+
+    public void Start() => _thread.Start();
+
+    /// <summary>Runs <paramref name="command"/> on the loop's thread; the task completes when it has run.</summary>
+    public Task InvokeAsync(Action command)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _commands.Enqueue(() =>
+        {
+            try
+            {
+                command();
+                done.TrySetResult();
+            }
+            catch (Exception e)
+            {
+                done.TrySetException(e);
+            }
+        });
+        if (_finished)
+        {
+            // The loop has ended (stopped, or failed): nothing of it is running any more, so run the command here.
+            RunCommands();
+        }
+        else
+        {
+            ulong one = 1;
+            Libc.write(_wake, ref one, sizeof(ulong));
+        }
+
+        return done.Task;
+    }
+
+    /// <summary>Closes the listening sockets: no new connections; open ones carry on.</summary>
+    public void StopAccepting()
+    {
+        if (_acceptStopped)
+        {
+            return;
+        }
+
+        _acceptStopped = true;
+        foreach (int fd in _listeners)
+        {
+            Libc.close(fd);
+        }
+    }
+
+    /// <summary>Closes connections past their deadline, and idle ones while the server drains.</summary>
+    public void Sweep()
+    {
+        long now = Environment.TickCount64;
+        bool draining = _server.Tracker.Draining;
+        for (int i = 0; i < _used; i++)
+        {
+            Connection? connection = _entries[i].Connection;
+            if (connection is not null && (connection.Deadline <= now || (draining && connection.IsIdle)))
+            {
+                connection.Abort();
+            }
+        }
+    }
+
+    public void AbortAll()
+    {
+        for (int i = 0; i < _used; i++)
+        {
+            _entries[i].Connection?.Abort();
+        }
+    }
+
+    /// <summary>Stops the loop: listeners and connections closed, then the thread ends.</summary>
+    public async Task StopAsync()
+    {
+        await InvokeAsync(() => _exit = true).ConfigureAwait(false);
+        if (_thread.IsAlive)
+        {
+            _thread.Join();
+        }
+    }
+
+    internal void CheckThread()
+    {
+        if (Environment.CurrentManagedThreadId != _thread.ManagedThreadId)
+        {
+            throw new InvalidOperationException("a connection's stream was used off its event loop");
+        }
+    }
+
+    /// <summary>Adds or drops EPOLLOUT for a stream with a short write waiting.</summary>
+    internal void WatchWritable(LoopStream stream, bool watch)
+    {
+        int slot = stream.Slot;
+        Libc.EpollControl(_epoll, Libc.EPOLL_CTL_MOD, stream.Fd, watch ? ConnectionEvents | Libc.EPOLLOUT : ConnectionEvents, Token(slot));
+    }
+
+    /// <summary>Forgets a closed stream (its descriptor leaves epoll when it is closed) and frees its cap slot.</summary>
+    internal void Remove(LoopStream stream)
+    {
+        int slot = stream.Slot;
+        if (slot < 0 || !ReferenceEquals(_entries[slot].Stream, stream))
+        {
+            return;
+        }
+
+        _entries[slot].Stream = null;
+        _entries[slot].Connection = null;
+        _entries[slot].Generation = (_entries[slot].Generation + 1) & 0x7FFF_FFFF;
+        _freeSlots.Push(slot);
+        stream.Slot = -1;
+        _server.Tracker.Remove();
+    }
+
+    private ulong Token(int slot) => (uint)slot | ((ulong)_entries[slot].Generation << 32);
+
+    private void Run()
+    {
+        byte[] events = new byte[MaxEvents * Libc.EpollEventSize];
+        long nextSweep = Environment.TickCount64 + SweepPeriodMs;
+        try
+        {
+            while (!_exit)
+            {
+                long now = Environment.TickCount64;
+                long wakeAt = _acceptPausedUntil > now ? Math.Min(nextSweep, _acceptPausedUntil) : nextSweep;
+                int n = Libc.epoll_wait(_epoll, events, MaxEvents, (int)Math.Max(0, wakeAt - now));
+                if (n < 0)
+                {
+                    if (Libc.Errno == Libc.EINTR)
+                    {
+                        continue;
+                    }
+
+                    throw new IOException("epoll_wait failed: " + System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(Libc.Errno));
+                }
+
+                for (int i = 0; i < n; i++)
+                {
+                    Dispatch(Libc.EventData(events, i), Libc.EventMask(events, i));
+                }
+
+                now = Environment.TickCount64;
+                if (_acceptPausedUntil != 0 && now >= _acceptPausedUntil)
+                {
+                    ResumeAccepting();
+                }
+
+                if (now >= nextSweep)
+                {
+                    Sweep();
+                    nextSweep = now + SweepPeriodMs;
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            // Not expected: the connections' own errors are caught in their loops. Logged, and the loop's
+            // connections are closed rather than left hanging.
+            Log.Error($"--- event loop failed: {e.GetType().Name}: {e.Message}");
+        }
+        finally
+        {
+            StopAccepting();
+            AbortAll();
+            Libc.close(_epoll);
+            _finished = true;
+            RunCommands();
+        }
+    }
+
+    private void Dispatch(ulong data, uint mask)
+    {
+        if (data == WakeToken)
+        {
+            ulong count = 0;
+            Libc.read(_wake, ref count, sizeof(ulong));
+            RunCommands();
+        }
+        else if ((data & ListenerFlag) != 0)
+        {
+            if (!_acceptStopped)
+            {
+                Accept(_listeners[(int)(uint)data]);
+            }
+        }
+        else
+        {
+            int slot = (int)(uint)data;
+            ref Entry entry = ref _entries[slot];
+            if (entry.Stream is { } stream && entry.Generation == (uint)(data >> 32))
+            {
+                stream.OnEvents(mask);
+            }
+        }
+    }
+
+    private void RunCommands()
+    {
+        while (_commands.TryDequeue(out Action? command))
+        {
+            command();
+        }
+    }
+
+    private void Accept(int listener)
+    {
+        Span<byte> address = stackalloc byte[28];
+        // Bounded, so that a flood of new connections cannot starve the open ones; the listener is level-triggered.
+        for (int i = 0; i < 64; i++)
+        {
+            int length = address.Length;
+            int fd = Libc.accept4(listener, address, ref length, Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC);
+            if (fd < 0)
+            {
+                int errno = Libc.Errno;
+                if (errno == Libc.EAGAIN)
+                {
+                    return;
+                }
+
+                if (errno is Libc.EMFILE or Libc.ENFILE or Libc.ENOBUFS or Libc.ENOMEM)
+                {
+                    // Out of descriptors or memory: the connection stays queued in the kernel. Stop asking for a
+                    // moment instead of spinning on a listener that stays readable.
+                    Log.Error($"--- accept failed: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)}");
+                    PauseAccepting();
+                    return;
+                }
+
+                // A client that reset before we took its connection, and the like: not worth a line.
+                continue;
+            }
+
+            StatsShard.Increment(ref _stats.Accepted);
+            if (_acceptStopped || !_server.Tracker.TryAdd())
+            {
+                // Over the connection cap: closed at once, and counted.
+                StatsShard.Increment(ref _stats.Refused);
+                Libc.close(fd);
+                continue;
+            }
+
+            // Answers are whole responses written at once; Nagle would only hold back the last one of a batch.
+            Libc.SetOption(fd, Libc.IPPROTO_TCP, Libc.TCP_NODELAY, 1);
+            var stream = new LoopStream(this, fd, PeerAddress.FromSocketAddress(address[..length]));
+            var connection = new Connection(stream, _server, _stats);
+            int slot = TakeSlot();
+            _entries[slot].Stream = stream;
+            _entries[slot].Connection = connection;
+            stream.Slot = slot;
+            Libc.EpollControl(_epoll, Libc.EPOLL_CTL_ADD, fd, ConnectionEvents, Token(slot));
+            connection.Start();
+        }
+    }
+
+    private int TakeSlot()
+    {
+        if (_freeSlots.TryPop(out int slot))
+        {
+            return slot;
+        }
+
+        if (_used == _entries.Length)
+        {
+            Array.Resize(ref _entries, _entries.Length * 2);
+        }
+
+        return _used++;
+    }
+
+    private void PauseAccepting()
+    {
+        _acceptPausedUntil = Environment.TickCount64 + 50;
+        for (int i = 0; i < _listeners.Length; i++)
+        {
+            Libc.EpollControl(_epoll, Libc.EPOLL_CTL_MOD, _listeners[i], 0, ListenerFlag | (uint)i);
+        }
+    }
+
+    private void ResumeAccepting()
+    {
+        _acceptPausedUntil = 0;
+        if (_acceptStopped)
+        {
+            return;
+        }
+
+        for (int i = 0; i < _listeners.Length; i++)
+        {
+            Libc.EpollControl(_epoll, Libc.EPOLL_CTL_MOD, _listeners[i], Libc.EPOLLIN, ListenerFlag | (uint)i);
+        }
+    }
+}
