@@ -61,7 +61,7 @@ internal sealed class Server : IAsyncDisposable
             settings.MaxKeyLength,
             (long)settings.HeaderTimeout.TotalMilliseconds,
             (long)settings.IdleTimeout.TotalMilliseconds,
-            settings.MaxConnections);
+            DescriptorBudget.Process.ConnectionCap(settings.MaxConnections));
         var context = new ServerContext(store, limits, tls.Server);
         Listener? listener = Listener.TryBind(settings.Host, settings.Port, context, out error);
         if (listener is null)
