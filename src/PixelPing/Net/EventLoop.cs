@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net.Sockets;
 
 namespace PixelPing.Net;
 
@@ -17,6 +18,7 @@ internal sealed class EventLoop
     private const uint ConnectionEvents = Libc.EPOLLIN | Libc.EPOLLRDHUP | Libc.EPOLLET;
 
     private readonly ServerContext _server;
+    private readonly AcceptErrors _acceptErrors;
     private readonly StatsShard _stats;
     private readonly int[] _listeners;
     private readonly int _epoll;
@@ -31,16 +33,17 @@ internal sealed class EventLoop
     private volatile bool _finished;
     private long _acceptPausedUntil;
 
-    public EventLoop(ServerContext server, int[] listeners, int index)
+    public EventLoop(ServerContext server, AcceptErrors acceptErrors, int[] listeners, int index)
     {
         _server = server;
+        _acceptErrors = acceptErrors;
         _stats = server.Stats.NewShard();
         _listeners = listeners;
         _epoll = Libc.epoll_create1(Libc.EPOLL_CLOEXEC);
         _wake = Libc.eventfd(0, Libc.EFD_NONBLOCK | Libc.EFD_CLOEXEC);
         if (_epoll < 0 || _wake < 0)
         {
-            throw new IOException("cannot create an event loop: " + System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(Libc.Errno));
+            throw new IOException("cannot create an event loop: " + Libc.Describe(Libc.Errno));
         }
 
         Libc.EpollControl(_epoll, Libc.EPOLL_CTL_ADD, _wake, Libc.EPOLLIN, WakeToken);
@@ -192,7 +195,7 @@ internal sealed class EventLoop
                         continue;
                     }
 
-                    throw new IOException("epoll_wait failed: " + System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(Libc.Errno));
+                    throw new IOException("epoll_wait failed: " + Libc.Describe(Libc.Errno));
                 }
 
                 for (int i = 0; i < n; i++)
@@ -279,16 +282,34 @@ internal sealed class EventLoop
                     return;
                 }
 
-                if (errno is Libc.EMFILE or Libc.ENFILE or Libc.ENOBUFS or Libc.ENOMEM)
+                // Tiered: a client that reset before we took its connection is not worth a line; a shortage of
+                // descriptors or memory is, at most once a second, and pauses accepting (the connection waits in the
+                // kernel's queue) instead of spinning on a listener that stays readable.
+                SocketError error = errno switch
                 {
-                    // Out of descriptors or memory: the connection stays queued in the kernel. Stop asking for a
-                    // moment instead of spinning on a listener that stays readable.
-                    Log.Error($"--- accept failed: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)}");
-                    PauseAccepting();
+                    Libc.EMFILE or Libc.ENFILE => SocketError.TooManyOpenSockets,
+                    Libc.ENOBUFS or Libc.ENOMEM => SocketError.NoBufferSpaceAvailable,
+                    Libc.ECONNABORTED or Libc.EPROTO => SocketError.ConnectionAborted,
+                    Libc.EINTR => SocketError.Interrupted,
+                    _ => SocketError.SocketError,
+                };
+                if (error == SocketError.Interrupted)
+                {
+                    continue;
+                }
+
+                if (_acceptErrors.Report(error, Libc.Describe(errno), Environment.TickCount64) is { } line)
+                {
+                    Log.Error(line);
+                }
+
+                TimeSpan backoff = AcceptErrors.Backoff(error);
+                if (backoff > TimeSpan.Zero)
+                {
+                    PauseAccepting((long)backoff.TotalMilliseconds);
                     return;
                 }
 
-                // A client that reset before we took its connection, and the like: not worth a line.
                 continue;
             }
 
@@ -329,9 +350,9 @@ internal sealed class EventLoop
         return _used++;
     }
 
-    private void PauseAccepting()
+    private void PauseAccepting(long milliseconds)
     {
-        _acceptPausedUntil = Environment.TickCount64 + 50;
+        _acceptPausedUntil = Environment.TickCount64 + milliseconds;
         for (int i = 0; i < _listeners.Length; i++)
         {
             Libc.EpollControl(_epoll, Libc.EPOLL_CTL_MOD, _listeners[i], 0, ListenerFlag | (uint)i);

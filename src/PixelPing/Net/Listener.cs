@@ -94,7 +94,7 @@ internal sealed class Listener : IAsyncDisposable
                         Libc.EADDRINUSE => $"cannot listen on {where}: port {port} is already in use",
                         Libc.EACCES => $"cannot listen on {where}: permission denied (ports below 1024 need privileges)",
                         Libc.EADDRNOTAVAIL => $"cannot listen on {where}: address not available on this machine",
-                        _ => $"cannot listen on {where}: {Marshal.GetPInvokeErrorMessage(errno)}",
+                        _ => $"cannot listen on {where}: {Libc.Describe(errno)}",
                     };
                     return null;
                 }
@@ -109,9 +109,10 @@ internal sealed class Listener : IAsyncDisposable
         }
 
         var loops = new EventLoop[loopCount];
+        var acceptErrors = new AcceptErrors();
         for (int i = 0; i < loopCount; i++)
         {
-            loops[i] = new EventLoop(server, sockets[i], i);
+            loops[i] = new EventLoop(server, acceptErrors, sockets[i], i);
         }
 
         return new Listener(loops, server, endPoints);

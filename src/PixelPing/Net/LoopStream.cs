@@ -257,7 +257,7 @@ internal sealed class LoopStream : Stream, IValueTaskSource<int>, IValueTaskSour
 
     private static IOException Aborted() => new("the connection was closed by the server");
 
-    private static IOException Failed(int errno) => new(Marshal.GetPInvokeErrorMessage(errno));
+    private static IOException Failed(int errno) => new(Libc.Describe(errno));
 
     int IValueTaskSource<int>.GetResult(short token) => _read.GetResult(token);
 

@@ -1,14 +1,79 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
+using System.Text;
 
-namespace PixelPing.Net;
+namespace PixelPing;
 
 /// <summary>
-/// The few Linux system calls the event loops use, bound at build time to the statically linked libc (DirectPInvoke
-/// in the project file): no dlopen, no reflection, no marshalling beyond pinning a span.
+/// The libc calls the base class library has no way to make: opening a file exclusively without following links
+/// with an exact mode, fsync of a directory, access(2), the open-file limit, and the sockets and epoll of the event
+/// loops. Linked straight into the executable (DirectPInvoke in the project file), so they need no dlopen in the
+/// static build. Flag values are Linux's, the same on x86-64 and arm64.
 /// </summary>
 internal static partial class Libc
 {
+    public const int OpenReadOnly = 0;
+    public const int OpenWriteOnly = 1;
+    public const int OpenCreate = 0x40;
+    public const int OpenExclusive = 0x80;
+    public const int OpenDirectory = 0x10000;
+    public const int OpenNoFollow = 0x20000;
+    public const int OpenCloseOnExec = 0x80000;
+
+    public const int WriteOk = 2;
+    public const int ExecuteOk = 1;
+
+    public const int ELOOP = 40;
+
+    private const int RLIMIT_NOFILE = 7;
+
+    /// <summary>A NUL-terminated UTF-8 copy of a path for the calls below.</summary>
+    public static byte[] Path(string path) => Encoding.UTF8.GetBytes(path + "\0");
+
+    /// <summary>strerror's words for an errno ("Permission denied"), which the runtime gives without resource strings.</summary>
+    public static string Describe(int errno) => Marshal.GetPInvokeErrorMessage(errno);
+
+    public static bool TryGetFileLimit(out ulong soft, out ulong hard)
+    {
+        bool ok = getrlimit(RLIMIT_NOFILE, out FileLimit limit) == 0;
+        soft = limit.Soft;
+        hard = limit.Hard;
+        return ok;
+    }
+
+    public static bool TrySetFileLimit(ulong soft, ulong hard)
+    {
+        var limit = new FileLimit { Soft = soft, Hard = hard };
+        return setrlimit(RLIMIT_NOFILE, ref limit) == 0;
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    public static extern int open(byte[] path, int flags, int mode);
+
+    [DllImport("libc", SetLastError = true)]
+    public static extern int fsync(int fd);
+
+    [DllImport("libc", SetLastError = true)]
+    public static extern int close(int fd);
+
+    [DllImport("libc", SetLastError = true)]
+    public static extern int access(byte[] path, int mode);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int getrlimit(int resource, out FileLimit limit);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int setrlimit(int resource, ref FileLimit limit);
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct FileLimit
+    {
+        public ulong Soft;
+        public ulong Hard;
+    }
+
+    // ---- Sockets and epoll, for the event loops (Net/EventLoop.cs) ----
+
     public const int AF_INET = 2;
     public const int AF_INET6 = 10;
     public const int SOCK_STREAM = 1;
@@ -48,6 +113,8 @@ internal static partial class Libc
     public const int EADDRINUSE = 98;
     public const int EADDRNOTAVAIL = 99;
     public const int ENOBUFS = 105;
+    public const int ECONNABORTED = 103;
+    public const int EPROTO = 71;
 
     /// <summary>
     /// <c>struct epoll_event</c> is packed on x86-64 (12 bytes: events, then the 64-bit data at offset 4) and naturally
@@ -103,9 +170,6 @@ internal static partial class Libc
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int shutdown(int fd, int how);
-
-    [LibraryImport("libc", SetLastError = true)]
-    public static partial int close(int fd);
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int epoll_create1(int flags);
