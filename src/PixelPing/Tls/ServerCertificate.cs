@@ -106,7 +106,9 @@ internal sealed class ServerCertificate
     /// </summary>
     public async Task<SslStream?> AuthenticateAsync(Stream inner)
     {
-        var ssl = new SslStream(inner, leaveInnerStreamOpen: false);
+        // The caller owns the socket and closes it after counting the outcome, so that nobody sees the connection
+        // gone before its handshake is counted.
+        var ssl = new SslStream(inner, leaveInnerStreamOpen: true);
         try
         {
             await ssl.AuthenticateAsServerAsync(_options, CancellationToken.None).ConfigureAwait(false);
