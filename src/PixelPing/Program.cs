@@ -10,15 +10,6 @@ internal static class Program
 {
     private static async Task<int> Main(string[] args)
     {
-        // Run socket continuations on the epoll threads (one per core) instead of hopping to the thread pool for every
-        // read: the connection loop never blocks, and the hop costs a fifth of the throughput (bench/README.md).
-        // Read once by the runtime when the first socket is made, so it must be set before that; an explicit value
-        // in the environment wins.
-        if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null)
-        {
-            Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
-        }
-
         // The runtime's X509 code looks up the home directory (for the user certificate stores) when it loads a
         // certificate, and throws when HOME is unset and the user has no /etc/passwd entry, as in an empty root run
         // by a numeric user. Docker sets HOME=/ in that case; do the same when nobody did.

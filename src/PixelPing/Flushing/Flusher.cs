@@ -332,8 +332,8 @@ internal sealed class Flusher
 
     private async Task<bool> SendAsync(Batch batch)
     {
-        // ForceYielding: the POST's last read completes on a socket event thread (inline completions); the rest of the
-        // flush (taking the store, encoding, logging every key) must run on the thread pool, never there.
+        // ForceYielding: the rest of the flush (taking the store, encoding, logging every key) runs on the thread pool,
+        // never on the thread that completed the POST's last read.
         FlushOutcome outcome = await _client!.PostAsync(
             batch.BodyLength, BatchEncoder.EncodeBodyChunks(batch.Entries, batch.Id, _options.Secret), batch.Signature, CancellationToken.None)
             .ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
