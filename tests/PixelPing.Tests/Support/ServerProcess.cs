@@ -31,22 +31,26 @@ public sealed partial class ServerProcess : IDisposable
 
     public string[] Stderr { get { lock (_stderr) { return [.. _stderr]; } } }
 
-    /// <summary>Starts the binary with the arguments given (a config path, --check, …).</summary>
-    public static ServerProcess Start(string? workingDirectory, params string[] args)
+    /// <summary>Starts the binary (under its emulator, if any: see <see cref="Repo.Runner"/>) with the arguments given (a config path, --check, …).</summary>
+    public static ServerProcess Start(string? workingDirectory, params string[] args) =>
+        Start(StartInfo([.. Repo.CommandFor(Repo.Binary), .. args], workingDirectory ?? Path.GetTempPath()));
+
+    /// <summary>A command (its program first) with its output redirected for <see cref="Start(ProcessStartInfo)"/>.</summary>
+    public static ProcessStartInfo StartInfo(string[] command, string workingDirectory)
     {
-        var info = new ProcessStartInfo(Repo.Binary)
+        var info = new ProcessStartInfo(command[0])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            WorkingDirectory = workingDirectory ?? Path.GetTempPath(),
+            WorkingDirectory = workingDirectory,
         };
-        foreach (string arg in args)
+        foreach (string word in command[1..])
         {
-            info.ArgumentList.Add(arg);
+            info.ArgumentList.Add(word);
         }
 
-        return Start(info);
+        return info;
     }
 
     public static ServerProcess Start(ProcessStartInfo info)
