@@ -22,6 +22,9 @@ internal sealed class Connection
     private long _deadline;
     private bool _idle = true;
 
+    // One per connection: it resumes where the last read left the request head instead of starting over.
+    private RequestParser _parser;
+
     public Connection(LoopStream socket, ServerContext server, StatsShard stats)
     {
         _socket = socket;
@@ -220,7 +223,7 @@ internal sealed class Connection
             }
 
             ReadOnlySpan<byte> input = buffer.AsSpan(start, end - start);
-            ParsedRequest request = RequestParser.Parse(input, limits.Http);
+            ParsedRequest request = _parser.Parse(input, limits.Http);
             byte[] answer;
             if (request.Status == ParseStatus.Incomplete)
             {
@@ -237,7 +240,7 @@ internal sealed class Connection
             }
             else if (request.Status == ParseStatus.Error)
             {
-                answer = responses.ForError(request.ErrorStatus);
+                answer = responses.For(request.Rejection);
                 close = error = true;
             }
             else
