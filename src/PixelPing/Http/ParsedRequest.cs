@@ -30,7 +30,8 @@ internal readonly struct ParsedRequest
         int queryLength,
         bool keepAlive,
         bool isHttp10,
-        long contentLength)
+        long contentLength,
+        in CapturedValues captured)
     {
         Status = status;
         ErrorStatus = errorStatus;
@@ -42,7 +43,10 @@ internal readonly struct ParsedRequest
         KeepAlive = keepAlive;
         IsHttp10 = isHttp10;
         ContentLength = contentLength;
+        _captured = captured;
     }
+
+    private readonly CapturedValues _captured;
 
     public ParseStatus Status { get; }
 
@@ -71,10 +75,18 @@ internal readonly struct ParsedRequest
     /// <summary>The body length to read and drop; 0 when there is no Content-Length.</summary>
     public long ContentLength { get; }
 
-    public static ParsedRequest Incomplete => new(ParseStatus.Incomplete, 0, 0, RequestMethod.Other, false, 0, 0, false, false, 0);
+    public static ParsedRequest Incomplete => new(ParseStatus.Incomplete, 0, 0, RequestMethod.Other, false, 0, 0, false, false, 0, default);
 
     public static ParsedRequest Error(int errorStatus) =>
-        new(ParseStatus.Error, errorStatus, 0, RequestMethod.Other, false, 0, 0, false, false, 0);
+        new(ParseStatus.Error, errorStatus, 0, RequestMethod.Other, false, 0, 0, false, false, 0, default);
+
+    /// <summary>Whether a field asked for in <see cref="HttpLimits.Capture"/> was present (possibly empty).</summary>
+    public bool Has(HeaderFields field) => !_captured[Index(field)].Equals(default(Range));
+
+    /// <summary>The value of a captured field in the parsed input; empty when absent or not asked for.</summary>
+    public ReadOnlySpan<byte> Value(ReadOnlySpan<byte> input, HeaderFields field) => input[_captured[Index(field)]];
+
+    internal static int Index(HeaderFields field) => System.Numerics.BitOperations.TrailingZeroCount((uint)field);
 
     public static ParsedRequest Complete(
         int headLength,
@@ -84,6 +96,7 @@ internal readonly struct ParsedRequest
         int queryLength,
         bool keepAlive,
         bool isHttp10,
-        long contentLength) =>
-        new(ParseStatus.Complete, 0, headLength, method, isPixel, queryStart, queryLength, keepAlive, isHttp10, contentLength);
+        long contentLength,
+        in CapturedValues captured) =>
+        new(ParseStatus.Complete, 0, headLength, method, isPixel, queryStart, queryLength, keepAlive, isHttp10, contentLength, captured);
 }

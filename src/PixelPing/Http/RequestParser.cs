@@ -188,7 +188,7 @@ internal static class RequestParser
                 return ParsedRequest.Error(BadRequest);
             }
 
-            status = ParseField(fieldWindow[..stop], limits.MaxBodyBytes, ref fields);
+            status = ParseField(fieldWindow[..stop], p, in limits, ref fields);
             if (status != 0)
             {
                 return ParsedRequest.Error(status);
@@ -236,7 +236,8 @@ internal static class RequestParser
             line.QueryLength,
             keepAlive,
             line.IsHttp10,
-            fields.ContentLength);
+            fields.ContentLength,
+            in fields.Captured);
     }
 
     /// <summary>
@@ -424,7 +425,7 @@ internal static class RequestParser
     }
 
     /// <summary>Checks one complete field line (RFC 9112 §5) and interprets the four fields we care about.</summary>
-    private static int ParseField(ReadOnlySpan<byte> span, int maxBodyBytes, ref FieldState fields)
+    private static int ParseField(ReadOnlySpan<byte> span, int lineStart, in HttpLimits limits, ref FieldState fields)
     {
         // field-name ":" OWS field-value OWS. No whitespace between name and colon (RFC 9112 §5.1: MUST 400).
         // The caller has already refused controls, so the value holds only HTAB, SP, VCHAR and obs-text.
@@ -448,7 +449,7 @@ internal static class RequestParser
                 return 0;
 
             case 14 when Ascii.EqualsIgnoreCase(name, "Content-Length"u8):
-                return ParseContentLength(value, maxBodyBytes, ref fields);
+                return ParseContentLength(value, limits.MaxBodyBytes, ref fields);
 
             case 17 when Ascii.EqualsIgnoreCase(name, "Transfer-Encoding"u8):
                 // With Content-Length it is the classic smuggling pair: RFC 9112 §6.3 lets a server refuse it, and
@@ -457,8 +458,40 @@ internal static class RequestParser
                 return fields.HasContentLength ? BadRequest : 0;
 
             default:
+                if (limits.Capture != HeaderFields.None)
+                {
+                    Capture(span, colon, lineStart, limits.Capture, ref fields);
+                }
+
                 return 0;
         }
+    }
+
+    /// <summary>Records where the value of a field the filters asked for lies (the last line wins for a repeated field).</summary>
+    private static void Capture(ReadOnlySpan<byte> span, int colon, int lineStart, HeaderFields wanted, ref FieldState fields)
+    {
+        ReadOnlySpan<byte> name = span[..colon];
+        HeaderFields field = name.Length switch
+        {
+            5 when Ascii.EqualsIgnoreCase(name, "X-Moz"u8) => HeaderFields.XMoz,
+            7 when Ascii.EqualsIgnoreCase(name, "Referer"u8) => HeaderFields.Referer,
+            7 when Ascii.EqualsIgnoreCase(name, "Purpose"u8) => HeaderFields.Purpose,
+            9 when Ascii.EqualsIgnoreCase(name, "Forwarded"u8) => HeaderFields.Forwarded,
+            9 when Ascii.EqualsIgnoreCase(name, "X-Purpose"u8) => HeaderFields.XPurpose,
+            10 when Ascii.EqualsIgnoreCase(name, "User-Agent"u8) => HeaderFields.UserAgent,
+            11 when Ascii.EqualsIgnoreCase(name, "Sec-Purpose"u8) => HeaderFields.SecPurpose,
+            15 when Ascii.EqualsIgnoreCase(name, "X-Forwarded-For"u8) => HeaderFields.XForwardedFor,
+            _ => HeaderFields.None,
+        };
+        if ((field & wanted) == 0)
+        {
+            return;
+        }
+
+        ReadOnlySpan<byte> raw = span[(colon + 1)..];
+        int start = colon + 1 + (raw.Length - raw.TrimStart(Ows).Length);
+        int length = raw.Trim(Ows).Length;
+        fields.Captured[ParsedRequest.Index(field)] = new Range(lineStart + start, lineStart + start + length);
     }
 
     private static int ParseContentLength(ReadOnlySpan<byte> value, int maxBodyBytes, ref FieldState fields)
@@ -547,5 +580,6 @@ internal static class RequestParser
         public bool ConnectionClose;
         public bool ConnectionKeepAlive;
         public long ContentLength;
+        public CapturedValues Captured;
     }
 }
