@@ -38,7 +38,7 @@ internal static class BotMatcher
         "meta-externalfetcher", "whatsapp/", "telegrambot", "skypeuripreview", "link preview", "url preview",
         "linkpreview", "embedly", "iframely", "vkshare", "cardyb", "chatgpt-user", "anthropic-ai", "claude-web",
         "claude-user", "perplexity-user", "cohere-ai", "yeti/", "barkrowler", "seokicks", "sitebulb", "proximic",
-        "turnitin", "pinterest/0.", "tumblr/", "flipboardproxy", "nuzzel", "outbrain", "zoominfo", "snap url preview",
+        "turnitin", "pinterest/0.", "google favicon", "flipboardproxy", "nuzzel", "outbrain", "zoominfo", "snap url preview",
 
         // Feed readers, uptime monitors, health checks and scanners.
         "feedly", "inoreader", "newsblur", "feedbin", "freshrss", "tiny tiny rss", "feedparser",
