@@ -45,6 +45,16 @@ internal sealed record Settings
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(30);
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    // Hit filters (README "Filtering"); every one is off by default. An empty list means the filter is off.
+    public bool IgnoreBots { get; init; }
+    public bool IgnorePrefetch { get; init; }
+    public IReadOnlyList<string> Referrers { get; init; } = [];
+    public bool RequireReferrer { get; init; }
+    public IReadOnlyList<string> Keys { get; init; } = [];
+    public IReadOnlyList<string> IgnoreAddresses { get; init; } = [];
+    public IReadOnlyList<string> TrustedProxies { get; init; } = [];
+    public int MaxHitsPerClient { get; init; }
+
     /// <summary>The reader guarantees key and certificate come together, so either one means HTTPS.</summary>
     public bool Tls => SslKey is not null || SslCert is not null;
 

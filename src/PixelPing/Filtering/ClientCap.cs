@@ -18,8 +18,8 @@ internal enum CapResult : byte
 /// <summary>
 /// <c>maxhitsperclient</c>: how many hits each (client address, key) pair had in the current interval. The table holds
 /// a 64-bit keyed hash of the pair (<see cref="SipHash"/>, random key per process) and a count, never the address.
-/// It is bounded: at most <c>maxEntries</c> pairs, split over shards each behind its own lock; the whole table empties
-/// when an interval ends (windows of <c>interval</c> seconds). When a shard is full, a new pair is counted unchecked:
+/// It is bounded: at most <c>maxEntries</c> pairs (at most 32 bytes each), split over shards each behind its own
+/// lock, grown as pairs arrive; the whole table empties when an interval ends (windows of <c>interval</c> seconds). When a shard is full, a new pair is counted unchecked:
 /// refusing it would drop real readers because many others came, while a flood from one address still meets its
 /// own entry. Two pairs whose hashes collide (about one in 2^64/entries) would share a count.
 /// </summary>
@@ -88,19 +88,14 @@ internal sealed class ClientCap
 
     private sealed class Shard
     {
-        private readonly ulong[] _fingerprints;
-        private readonly int[] _counts;
+        private const int InitialSlots = 64;
+
         private readonly int _limit;
+        private ulong[] _fingerprints = new ulong[InitialSlots];
+        private int[] _counts = new int[InitialSlots];
         private int _used;
 
-        public Shard(int limit)
-        {
-            _limit = limit;
-            // Open addressing at most three-quarters full keeps probe runs short.
-            int slots = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(4, limit + (limit / 3) + 1));
-            _fingerprints = new ulong[slots];
-            _counts = new int[slots];
-        }
+        public Shard(int limit) => _limit = limit;
 
         public long Window { get; private set; } = long.MinValue;
 
@@ -108,8 +103,9 @@ internal sealed class ClientCap
         {
             if (_used > 0)
             {
-                Array.Clear(_fingerprints);
-                Array.Clear(_counts);
+                // Back to the small table: a burst in one interval does not keep its memory for ever.
+                _fingerprints = new ulong[InitialSlots];
+                _counts = new int[InitialSlots];
                 _used = 0;
             }
 
@@ -118,34 +114,66 @@ internal sealed class ClientCap
 
         public CapResult Add(ulong fingerprint, int maxHits)
         {
-            int mask = _fingerprints.Length - 1;
-            for (int slot = (int)(fingerprint >> 32) & mask; ; slot = (slot + 1) & mask)
+            int slot = Find(_fingerprints, fingerprint);
+            if (_fingerprints[slot] == fingerprint)
             {
-                ulong held = _fingerprints[slot];
-                if (held == fingerprint)
+                if (_counts[slot] >= maxHits)
                 {
-                    if (_counts[slot] >= maxHits)
-                    {
-                        return CapResult.OverCap;
-                    }
-
-                    _counts[slot]++;
-                    return CapResult.Counted;
+                    return CapResult.OverCap;
                 }
 
-                if (held == 0)
-                {
-                    if (_used >= _limit)
-                    {
-                        return CapResult.TableFull;
-                    }
+                _counts[slot]++;
+                return CapResult.Counted;
+            }
 
-                    _fingerprints[slot] = fingerprint;
-                    _counts[slot] = 1;
-                    _used++;
-                    return CapResult.Counted;
+            if (_used >= _limit)
+            {
+                return CapResult.TableFull;
+            }
+
+            // Open addressing at most three-quarters full keeps probe runs short; the table grows by doubling, so
+            // memory follows the pairs seen, up to the limit.
+            if ((_used + 1) * 4 > _fingerprints.Length * 3)
+            {
+                Grow();
+                slot = Find(_fingerprints, fingerprint);
+            }
+
+            _fingerprints[slot] = fingerprint;
+            _counts[slot] = 1;
+            _used++;
+            return CapResult.Counted;
+        }
+
+        /// <summary>The slot holding <paramref name="fingerprint"/>, or the empty slot where it would go.</summary>
+        private static int Find(ulong[] fingerprints, ulong fingerprint)
+        {
+            int mask = fingerprints.Length - 1;
+            int slot = (int)(fingerprint >> 32) & mask;
+            while (fingerprints[slot] != fingerprint && fingerprints[slot] != 0)
+            {
+                slot = (slot + 1) & mask;
+            }
+
+            return slot;
+        }
+
+        private void Grow()
+        {
+            ulong[] fingerprints = new ulong[_fingerprints.Length * 2];
+            int[] counts = new int[fingerprints.Length];
+            for (int i = 0; i < _fingerprints.Length; i++)
+            {
+                if (_fingerprints[i] != 0)
+                {
+                    int slot = Find(fingerprints, _fingerprints[i]);
+                    fingerprints[slot] = _fingerprints[i];
+                    counts[slot] = _counts[i];
                 }
             }
+
+            _fingerprints = fingerprints;
+            _counts = counts;
         }
     }
 }

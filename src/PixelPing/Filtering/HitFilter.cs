@@ -1,3 +1,4 @@
+using PixelPing.Config;
 using PixelPing.Http;
 
 namespace PixelPing.Filtering;
@@ -54,11 +55,36 @@ internal sealed class HitFilter
         Wanted = wanted;
     }
 
+    /// <summary>
+    /// The filters a validated config asks for, or null when it asks for none (then nothing is captured or checked).
+    /// The per-client table holds at most <c>maxkeys</c> (client, key) pairs.
+    /// </summary>
+    public static HitFilter? From(Settings settings)
+    {
+        if (!settings.IgnoreBots && !settings.IgnorePrefetch && settings.Referrers.Count == 0 && !settings.RequireReferrer
+            && settings.Keys.Count == 0 && settings.IgnoreAddresses.Count == 0 && settings.MaxHitsPerClient == 0)
+        {
+            // trustedproxies alone changes nothing: the client address is only read by the two filters above.
+            return null;
+        }
+
+        return new HitFilter(
+            settings.IgnoreBots,
+            settings.IgnorePrefetch,
+            settings.Referrers.Count == 0 ? null : ReferrerHosts.TryCreate(settings.Referrers, out string error) ?? throw new ArgumentException(error),
+            settings.RequireReferrer,
+            settings.Keys.Count == 0 ? null : [.. settings.Keys.Select(pattern => new KeyPattern(pattern))],
+            Ranges(settings.IgnoreAddresses),
+            Ranges(settings.TrustedProxies),
+            settings.MaxHitsPerClient == 0 ? null : new ClientCap(settings.MaxHitsPerClient, settings.MaxKeys, settings.Interval, SipHash.WithRandomKey()));
+    }
+
+    private static AddressRange[]? Ranges(IReadOnlyList<string> texts) => texts.Count == 0
+        ? null
+        : [.. texts.Select(text => AddressRange.TryParse(text, out AddressRange range, out string error) ? range : throw new ArgumentException(error))];
+
     /// <summary>The header values the parser must record for these filters.</summary>
     public HeaderFields Wanted { get; }
-
-    /// <summary>The per-client table's size, for the flush's report when it was full.</summary>
-    public int ClientTableSize => _cap?.MaxEntries ?? 0;
 
     /// <summary>
     /// Decides one hit. <paramref name="input"/> is the span the request was parsed from, <paramref name="peer"/> the

@@ -1,13 +1,12 @@
 using System.Buffers.Binary;
-using System.Net;
-using System.Net.Sockets;
 
 namespace PixelPing.Filtering;
 
 /// <summary>
-/// IP addresses as one 128-bit number, IPv4 in its IPv4-mapped IPv6 form (<c>::ffff:a.b.c.d</c>, RFC 4291 §2.5.5.2).
-/// So a client reaching a dual-mode socket as <c>::ffff:192.0.2.1</c>, one behind a proxy written as <c>192.0.2.1</c>
-/// and the range <c>192.0.2.0/24</c> all compare as the same kind of number, with no allocation.
+/// IP addresses as one 128-bit number, IPv4 in its IPv4-mapped IPv6 form (<c>::ffff:a.b.c.d</c>, RFC 4291 §2.5.5.2), as
+/// <see cref="Net.PeerAddress"/> holds a socket peer. So a client reaching a dual-mode socket as <c>::ffff:192.0.2.1</c>,
+/// one behind a proxy written as <c>192.0.2.1</c> and the range <c>192.0.2.0/24</c> all compare as the same kind of
+/// number, with no allocation.
 /// </summary>
 internal static class NetAddress
 {
@@ -16,20 +15,6 @@ internal static class NetAddress
     public static bool IsIPv4(UInt128 address) => address >> 32 == 0xFFFF;
 
     public static UInt128 FromIPv4(uint address) => s_mappedPrefix | address;
-
-    /// <summary>The address of a socket peer; an address of another family (none is expected) is 0, the unspecified address.</summary>
-    public static UInt128 From(IPAddress address)
-    {
-        Span<byte> bytes = stackalloc byte[16];
-        if (address.AddressFamily == AddressFamily.InterNetwork && address.TryWriteBytes(bytes, out _))
-        {
-            return FromIPv4(BinaryPrimitives.ReadUInt32BigEndian(bytes));
-        }
-
-        return address.AddressFamily == AddressFamily.InterNetworkV6 && address.TryWriteBytes(bytes, out _)
-            ? BinaryPrimitives.ReadUInt128BigEndian(bytes)
-            : UInt128.Zero;
-    }
 
     /// <summary>The 16 bytes hashed for the per-client table: the same for an address however it was written.</summary>
     public static void Write(UInt128 address, Span<byte> destination) => BinaryPrimitives.WriteUInt128BigEndian(destination, address);

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using PixelPing.Filtering;
+using PixelPing.Net;
 
 namespace PixelPing.Tests.Filtering;
 
@@ -29,8 +30,10 @@ public sealed class AddressRangeTests
     [InlineData("1:2:3:4:5:6:1.2.3.4")]
     public void ParsesWhatIPAddressParsesToTheSameValue(string text)
     {
-        Assert.Equal(NetAddress.From(IPAddress.Parse(text)), Address(text));
+        Assert.Equal(Peer(IPAddress.Parse(text)), Address(text));
     }
+
+    private static UInt128 Peer(IPAddress address) => PeerAddress.From(new IPEndPoint(address, 80)).Value;
 
     [Theory]
     [InlineData("")]
@@ -58,8 +61,9 @@ public sealed class AddressRangeTests
     [Fact]
     public void AnIPv4ClientOnADualModeSocketIsTheSameAddress()
     {
-        UInt128 mapped = NetAddress.From(IPAddress.Parse("192.0.2.7").MapToIPv6());
-        Assert.Equal(NetAddress.From(IPAddress.Parse("192.0.2.7")), mapped);
+        UInt128 mapped = Peer(IPAddress.Parse("192.0.2.7").MapToIPv6());
+        Assert.Equal(Peer(IPAddress.Parse("192.0.2.7")), mapped);
+        Assert.Equal(Address("192.0.2.7"), mapped);
         Assert.True(Range("192.0.2.0/24").Contains(mapped));
         Assert.True(NetAddress.IsIPv4(mapped));
     }
