@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-
 namespace PixelPing.Http;
 
 /// <summary>
@@ -21,12 +19,49 @@ internal enum HeaderFields : ushort
 }
 
 /// <summary>
-/// Where each captured field's value (without surrounding whitespace) sits in the parsed input, indexed by the
-/// field's bit number. A field seen more than once keeps its last line. <c>default(Range)</c> means absent: no value
-/// can start at offset 0, where the request line is.
+/// Where each captured field's value (without surrounding whitespace) sits in the parsed input, by the field's bit
+/// number. A field seen more than once keeps its last line. <c>default(Range)</c> means absent: no value can start at
+/// offset 0, where the request line is. Plain fields rather than an inline array, so that the parse result keeps
+/// value equality.
 /// </summary>
-[InlineArray(8)]
 internal struct CapturedValues
 {
-    private Range _element;
+    private Range _userAgent;
+    private Range _referer;
+    private Range _secPurpose;
+    private Range _purpose;
+    private Range _xPurpose;
+    private Range _xMoz;
+    private Range _xForwardedFor;
+    private Range _forwarded;
+
+    public Range this[int index]
+    {
+        readonly get => index switch
+        {
+            0 => _userAgent,
+            1 => _referer,
+            2 => _secPurpose,
+            3 => _purpose,
+            4 => _xPurpose,
+            5 => _xMoz,
+            6 => _xForwardedFor,
+            7 => _forwarded,
+            _ => default,
+        };
+        set
+        {
+            switch (index)
+            {
+                case 0: _userAgent = value; break;
+                case 1: _referer = value; break;
+                case 2: _secPurpose = value; break;
+                case 3: _purpose = value; break;
+                case 4: _xPurpose = value; break;
+                case 5: _xMoz = value; break;
+                case 6: _xForwardedFor = value; break;
+                case 7: _forwarded = value; break;
+            }
+        }
+    }
 }

@@ -491,7 +491,9 @@ internal static class RequestParser
         ReadOnlySpan<byte> raw = span[(colon + 1)..];
         int start = colon + 1 + (raw.Length - raw.TrimStart(Ows).Length);
         int length = raw.Trim(Ows).Length;
-        fields.Captured[ParsedRequest.Index(field)] = new Range(lineStart + start, lineStart + start + length);
+        CapturedValues captured = fields.Captured;
+        captured[ParsedRequest.Index(field)] = new Range(lineStart + start, lineStart + start + length);
+        fields.Captured = captured;
     }
 
     private static int ParseContentLength(ReadOnlySpan<byte> value, int maxBodyBytes, ref FieldState fields)
