@@ -34,7 +34,7 @@ byte[] browserAgent = Encoding.ASCII.GetBytes("Mozilla/5.0 (X11; Linux x86_64; r
 byte[] crawlerAgent = Encoding.ASCII.GetBytes("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)");
 AddressRange.TryParse("198.51.100.0/24", out AddressRange office, out _);
 AddressRange.TryParse("10.0.0.0/8", out AddressRange proxies, out _);
-var filter = new HitFilter(true, true, ReferrerHosts.TryCreate(["example.com", "*.example.com"], out _), false,
+var filter = new HitFilter(true, true, ReferrerHosts.Create(["example.com", "*.example.com"]), false,
     [new KeyPattern("document:*")], [office], [proxies], new ClientCap(1_000_000, 100_000, TimeSpan.FromSeconds(60), SipHash.WithRandomKey()));
 var capturing = limits with { Capture = filter.Wanted };
 UInt128 peer = NetAddress.FromIPv4(0xC0000201);

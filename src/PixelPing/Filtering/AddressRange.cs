@@ -24,7 +24,10 @@ internal readonly record struct AddressRange(UInt128 Network, UInt128 Mask)
         return false;
     }
 
-    /// <summary>Parses one entry; on failure <paramref name="error"/> says why in words a config line can carry.</summary>
+    /// <summary>
+    /// Parses one entry; on failure <paramref name="error"/> says what it must be instead, in words that follow the
+    /// config reader's "item 2 must be ...".
+    /// </summary>
     public static bool TryParse(string text, out AddressRange range, out string error)
     {
         range = default;
@@ -33,7 +36,7 @@ internal readonly record struct AddressRange(UInt128 Network, UInt128 Mask)
         string addressText = slash < 0 ? text : text[..slash];
         if (!NetAddress.TryParse(Encoding.UTF8.GetBytes(addressText), out UInt128 address))
         {
-            error = "not an IPv4 or IPv6 address: " + addressText;
+            error = "an IPv4 or IPv6 address or CIDR block such as \"192.0.2.0/24\" or \"2001:db8::/32\"";
             return false;
         }
 
@@ -46,7 +49,7 @@ internal readonly record struct AddressRange(UInt128 Network, UInt128 Mask)
             if (prefixText.Length is 0 or > 3 || !prefixText.All(char.IsAsciiDigit) || (prefixText.Length > 1 && prefixText[0] == '0')
                 || !int.TryParse(prefixText, NumberStyles.None, CultureInfo.InvariantCulture, out prefix) || prefix > max)
             {
-                error = $"the prefix length after '/' must be a number from 0 to {max}";
+                error = $"a CIDR block whose prefix length after '/' is a number from 0 to {max}";
                 return false;
             }
         }
@@ -56,7 +59,7 @@ internal readonly record struct AddressRange(UInt128 Network, UInt128 Mask)
         if ((address & mask) != address)
         {
             // Host bits set: "192.168.1.0/16" is most likely a typo for /24 or for 192.168.0.0/16. Say so instead of guessing.
-            error = $"{text} has bits set past the /{prefix} prefix (the block starts at {Format(address & mask, v4)})";
+            error = $"a CIDR block with no address bits set past its prefix (did you mean {Format(address & mask, v4)}/{prefix}?)";
             return false;
         }
 

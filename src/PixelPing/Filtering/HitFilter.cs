@@ -71,7 +71,7 @@ internal sealed class HitFilter
         return new HitFilter(
             settings.IgnoreBots,
             settings.IgnorePrefetch,
-            settings.Referrers.Count == 0 ? null : ReferrerHosts.TryCreate(settings.Referrers, out string error) ?? throw new ArgumentException(error),
+            settings.Referrers.Count == 0 ? null : ReferrerHosts.Create(settings.Referrers),
             settings.RequireReferrer,
             settings.Keys.Count == 0 ? null : [.. settings.Keys.Select(pattern => new KeyPattern(pattern))],
             Ranges(settings.IgnoreAddresses),
@@ -79,6 +79,7 @@ internal sealed class HitFilter
             settings.MaxHitsPerClient == 0 ? null : new ClientCap(settings.MaxHitsPerClient, settings.MaxKeys, settings.Interval, SipHash.WithRandomKey()));
     }
 
+    // The reader accepted every entry with the same parser, so none fails here.
     private static AddressRange[]? Ranges(IReadOnlyList<string> texts) => texts.Count == 0
         ? null
         : [.. texts.Select(text => AddressRange.TryParse(text, out AddressRange range, out string error) ? range : throw new ArgumentException(error))];

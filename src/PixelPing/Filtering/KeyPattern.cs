@@ -15,6 +15,14 @@ internal sealed class KeyPattern
     private readonly byte[] _suffix;
     private readonly bool _hasStar;
 
+    /// <summary>Longest pattern, in UTF-8 bytes: far past any real key scheme, and it bounds the matching work per hit.</summary>
+    public const int MaxBytes = 256;
+
+    /// <summary>What a pattern must be instead, in words that follow the config reader's "item 2 must be ..."; null when it is fine.</summary>
+    public static string? Problem(string pattern) => pattern.Length == 0 || Encoding.UTF8.GetByteCount(pattern) > MaxBytes
+        ? $"a non-empty key pattern of at most {MaxBytes} bytes, such as \"story:*\""
+        : null;
+
     public KeyPattern(string pattern)
     {
         string[] pieces = pattern.Split('*');

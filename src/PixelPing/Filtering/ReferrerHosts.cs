@@ -21,33 +21,41 @@ internal sealed class ReferrerHosts
         _suffixes = suffixes;
     }
 
-    /// <summary>Validates every pattern; on failure <paramref name="error"/> names the pattern and the reason.</summary>
-    public static ReferrerHosts? TryCreate(IReadOnlyList<string> patterns, out string error)
+    /// <summary>
+    /// What a pattern must be instead, in words that follow the config reader's "item 2 must be ..."; null when it is
+    /// a host name or a <c>*.</c> subdomain pattern.
+    /// </summary>
+    public static string? Problem(string pattern)
+    {
+        if (IsHostName(Normalize(pattern, out _)))
+        {
+            return null;
+        }
+
+        return pattern.Contains('/', StringComparison.Ordinal)
+            ? "a host name such as \"example.org\", without scheme or path"
+            : "a host name such as \"example.org\" or \"*.example.org\" (letters, digits, '-' and '.'; non-ASCII names in their xn-- form)";
+    }
+
+    /// <summary>The list from patterns <see cref="Problem"/> accepted.</summary>
+    public static ReferrerHosts Create(IReadOnlyList<string> patterns)
     {
         var exact = new List<byte[]>();
         var suffixes = new List<byte[]>();
         foreach (string pattern in patterns)
         {
-            bool wildcard = pattern.StartsWith("*.", StringComparison.Ordinal);
-            string host = (wildcard ? pattern[2..] : pattern).ToLowerInvariant();
-            if (host.EndsWith('.'))
-            {
-                host = host[..^1];
-            }
-
-            if (!IsHostName(host))
-            {
-                error = pattern.Contains("://", StringComparison.Ordinal) || pattern.Contains('/', StringComparison.Ordinal)
-                    ? $"{pattern} is not a host name (write the host only, such as example.org, without scheme or path)"
-                    : $"{pattern} is not a host name or *.host pattern (letters, digits, '-' and '.'; non-ASCII names in their xn-- form)";
-                return null;
-            }
-
+            string host = Normalize(pattern, out bool wildcard);
             (wildcard ? suffixes : exact).Add(Encoding.ASCII.GetBytes(wildcard ? "." + host : host));
         }
 
-        error = "";
         return new ReferrerHosts([.. exact], [.. suffixes]);
+    }
+
+    private static string Normalize(string pattern, out bool wildcard)
+    {
+        wildcard = pattern.StartsWith("*.", StringComparison.Ordinal);
+        string host = (wildcard ? pattern[2..] : pattern).ToLowerInvariant();
+        return host.EndsWith('.') ? host[..^1] : host;
     }
 
     /// <summary>True when the Referer is an absolute URL whose host is on the list.</summary>

@@ -137,4 +137,63 @@ public sealed class FilteringTests
         server.WaitForStdout(l => l.EndsWith("story:after", StringComparison.Ordinal), Deadline);
         Assert.Equal(scenario.Ignored is null ? 0 : 1, server.CountStdout(l => l.StartsWith("--- ignored", StringComparison.Ordinal)));
     }
+
+    [Theory]
+    [InlineData("\"referrers\": \"example.org\"", "\"referrers\" must be a list of at most 1000 strings")]
+    [InlineData("\"referrers\": [\"https://example.org/\"]", "\"referrers\" item 1 must be a host name such as \"example.org\", without scheme or path")]
+    [InlineData("\"ignoreaddresses\": [\"10.0.0.0/8\", \"10.0.0.300\"]", "\"ignoreaddresses\" item 2 must be an IPv4 or IPv6 address or CIDR block")]
+    [InlineData("\"trustedproxies\": [\"192.168.1.0/16\"]", "\"trustedproxies\" item 1 must be a CIDR block with no address bits set past its prefix (did you mean 192.168.0.0/16?)")]
+    [InlineData("\"trustedproxies\": [\"10.0.0.0/33\"]", "\"trustedproxies\" item 1 must be a CIDR block whose prefix length after '/' is a number from 0 to 32")]
+    [InlineData("\"keys\": [\"story:*\", \"\"]", "\"keys\" item 2 must be a non-empty key pattern of at most 256 bytes")]
+    [InlineData("\"keys\": [1]", "\"keys\" item 1 must be a string (got 1)")]
+    [InlineData("\"maxhitsperclient\": -1", "\"maxhitsperclient\" must be an integer from 0 to")]
+    [InlineData("\"ignorebots\": \"yes\"", "\"ignorebots\" must be true or false")]
+    public void A_bad_filter_value_is_one_line_naming_the_key_and_exit_1(string entry, string message)
+    {
+        string dir = TempDir.Create();
+        string path = Path.Combine(dir, "config.json");
+        File.WriteAllText(path, $"{{ \"port\": 0, {entry} }}");
+        using ServerProcess check = ServerProcess.Start(dir, "--check", path);
+        Assert.Equal(1, check.WaitForExit(Deadline));
+        Assert.Contains(message, Assert.Single(check.Stderr), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_list_longer_than_1000_entries_is_refused()
+    {
+        string dir = TempDir.Create();
+        string path = Path.Combine(dir, "config.json");
+        string blocks = string.Join(", ", Enumerable.Range(0, 1001).Select(i => $"\"10.{i / 256}.{i % 256}.0/24\""));
+        File.WriteAllText(path, $"{{ \"ignoreaddresses\": [{blocks}] }}");
+        using ServerProcess check = ServerProcess.Start(dir, "--check", path);
+        Assert.Equal(1, check.WaitForExit(Deadline));
+        Assert.Contains("\"ignoreaddresses\" must be a list of at most 1000 strings (got 1001)", Assert.Single(check.Stderr), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Check_prints_the_filters_in_force_and_the_example_config_shows_valid_ones()
+    {
+        // config.example.json carries the filters commented out; with the comment marks removed it must be valid.
+        string example = File.ReadAllText(Path.Combine(Repo.Root, "config.example.json"));
+        string[] filterKeys = ["ignorebots", "ignoreprefetch", "referrers", "requirereferrer", "keys", "ignoreaddresses", "trustedproxies", "maxhitsperclient"];
+        string uncommented = string.Join('\n', example.Split('\n').Select(line =>
+            filterKeys.Any(k => line.TrimStart().StartsWith($"// \"{k}\"", StringComparison.Ordinal)) ? line.Replace("// ", "", StringComparison.Ordinal) : line))
+            .Replace("\"interval\": 10\n", "\"interval\": 10,\n", StringComparison.Ordinal);
+        Assert.All(filterKeys, k => Assert.Contains($"\n  \"{k}\"", uncommented, StringComparison.Ordinal));
+        string dir = TempDir.Create();
+        string path = Path.Combine(dir, "config.json");
+        File.WriteAllText(path, uncommented);
+        using ServerProcess check = ServerProcess.Start(dir, "--check", path);
+        Assert.Equal(0, check.WaitForExit(Deadline));
+        Assert.Contains(
+            "filters:        ignoring bots, prefetches, referrers (2 allowed hosts, a hit without Referer counted), keys (2 patterns), " +
+            "addresses (2 blocks ignored), at most 20 hits per client and key per interval; client address from X-Forwarded-For/Forwarded " +
+            "behind 1 trusted proxy blocks",
+            check.Stdout);
+
+        File.WriteAllText(path, example);
+        using ServerProcess plain = ServerProcess.Start(dir, "--check", path);
+        Assert.Equal(0, plain.WaitForExit(Deadline));
+        Assert.Contains("filters:        none (every hit with a key is counted)", plain.Stdout);
+    }
 }

@@ -93,10 +93,10 @@ public sealed class AddressRangeTests
     [InlineData("10.0.0.0/08", "0 to 32")]
     [InlineData("10.0.0.0/-1", "0 to 32")]
     [InlineData("10.0.0.0/8/8", "0 to 32")]
-    [InlineData("10.0.0/8", "not an IPv4 or IPv6 address")]
-    [InlineData("office", "not an IPv4 or IPv6 address")]
-    [InlineData("192.168.1.0/16", "the block starts at 192.168.0.0")]
-    [InlineData("2001:db8::1/32", "the block starts at 2001:db8::")]
+    [InlineData("10.0.0/8", "an IPv4 or IPv6 address or CIDR block")]
+    [InlineData("office", "an IPv4 or IPv6 address or CIDR block")]
+    [InlineData("192.168.1.0/16", "did you mean 192.168.0.0/16?")]
+    [InlineData("2001:db8::1/32", "did you mean 2001:db8::/32?")]
     public void RefusesABadRange(string text, string reason)
     {
         Assert.False(AddressRange.TryParse(text, out _, out string error));

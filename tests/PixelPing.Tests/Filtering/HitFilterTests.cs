@@ -18,7 +18,7 @@ public sealed class HitFilterTests(ITestOutputHelper output)
     private static HitFilter AllOn(int maxHits = 2) => new(
         ignoreBots: true,
         ignorePrefetch: true,
-        ReferrerHosts.TryCreate(["example.org", "*.example.com"], out _),
+        ReferrerHosts.Create(["example.org", "*.example.com"]),
         requireReferrer: false,
         [new KeyPattern("story:*")],
         Ranges("198.51.100.0/24"),

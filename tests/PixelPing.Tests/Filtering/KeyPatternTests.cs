@@ -36,4 +36,15 @@ public sealed class KeyPatternTests
         Assert.True(KeyPattern.AnyMatches(patterns, "story:1"u8));
         Assert.False(KeyPattern.AnyMatches(patterns, "video:7:sd"u8));
     }
+
+    [Theory]
+    [InlineData("", false)]
+    [InlineData("*", true)]
+    [InlineData("story:*", true)]
+    public void APatternMustBeNonEmptyAndShort(string pattern, bool ok)
+    {
+        Assert.Equal(ok, KeyPattern.Problem(pattern) is null);
+        Assert.Null(KeyPattern.Problem(new string('a', KeyPattern.MaxBytes)));
+        Assert.NotNull(KeyPattern.Problem(new string('\u00e9', (KeyPattern.MaxBytes / 2) + 1)));
+    }
 }
