@@ -13,6 +13,9 @@ internal readonly struct PeerAddress : IEquatable<PeerAddress>
 
     private PeerAddress(UInt128 bits) => _bits = bits;
 
+    /// <summary>The address as one number, the form the hit filters compare (see <c>Filtering/NetAddress</c>).</summary>
+    public UInt128 Value => _bits;
+
     /// <summary>The address in a <c>sockaddr_in</c> or <c>sockaddr_in6</c> as <c>accept4</c> fills it.</summary>
     public static PeerAddress FromSocketAddress(ReadOnlySpan<byte> sockaddr)
     {
