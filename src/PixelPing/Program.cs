@@ -1,5 +1,6 @@
 using PixelPing.Config;
 using PixelPing.Lifecycle;
+using PixelPing.Monitoring;
 using PixelPing.Net;
 using PixelPing.Tls;
 
@@ -57,6 +58,28 @@ internal static class Program
 
         var warnings = new List<string>();
         bool loaded = SettingsReader.TryLoad(command.ConfigPath!, out Settings settings, out string error, warnings);
+        if (command.Kind == CommandKind.HealthCheck)
+        {
+            // One line and the exit code, nothing else: the config's warnings are --check's business.
+            if (!loaded)
+            {
+                Log.Error("pixel-ping: unhealthy: " + error);
+                return 1;
+            }
+
+            (bool up, string line) = await HealthCheck.RunAsync(settings).ConfigureAwait(false);
+            if (up)
+            {
+                Log.Out(line);
+            }
+            else
+            {
+                Log.Error(line);
+            }
+
+            return up ? 0 : 1;
+        }
+
         foreach (string warning in warnings)
         {
             Log.Error("pixel-ping: warning: " + warning);
@@ -94,6 +117,11 @@ internal static class Program
 
     private static async Task<int> RunAsync(Settings settings)
     {
+        if (settings.JsonLog)
+        {
+            Log.UseJson();
+        }
+
         Server? server = Server.TryCreate(settings, out string error);
         if (server is null)
         {
@@ -113,7 +141,12 @@ internal static class Program
             }
 
             var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            using var signals = new Signals(server.Flusher.Request, () => stop.TrySetResult(), reload: server.ReloadCertificate);
+            using var signals = new Signals(server.Flusher.Request, () =>
+            {
+                // /readyz turns 503 now, while the pixel port still serves for the shutdown delay.
+                server.BeginStopping();
+                stop.TrySetResult();
+            }, reload: server.ReloadCertificate);
             server.Start();
             foreach (var endPoint in server.EndPoints)
             {
@@ -121,6 +154,13 @@ internal static class Program
             }
 
             await stop.Task.ConfigureAwait(false);
+            if (settings.ShutdownDelay > TimeSpan.Zero)
+            {
+                // Time for load balancers to see /readyz fail and send no more clients; hits still count meanwhile.
+                Log.Out($"Still serving for {settings.ShutdownDelay.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)} s (shutdowndelay) while /readyz answers 503.");
+                await Task.Delay(settings.ShutdownDelay).ConfigureAwait(false);
+            }
+
             await server.StopAsync().ConfigureAwait(false);
             ServerStats stats = server.Context.Stats;
             Log.Out($"Pixel Ping stopped: served {Interlocked.Read(ref stats.Pixels)} pixels in {Interlocked.Read(ref stats.Requests)} requests.");

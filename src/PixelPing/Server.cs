@@ -18,6 +18,8 @@ internal sealed class Server : IAsyncDisposable
     private readonly Listener _listener;
     private readonly CancellationTokenSource _stopFlusher = new();
     private Task _flushLoop = Task.CompletedTask;
+    private volatile bool _accepting;
+    private volatile bool _stopping;
 
     private Server(Settings settings, HitStore store, ServerContext context, Listener listener, Flusher flusher)
     {
@@ -76,6 +78,12 @@ internal sealed class Server : IAsyncDisposable
         return new Server(settings, store, context, listener, flusher);
     }
 
+    /// <summary>/readyz: the pixel port accepts and no stop signal has come.</summary>
+    public bool Ready => _accepting && !_stopping;
+
+    /// <summary>A stop signal came: from now on the server is not ready, though it keeps serving until told to stop.</summary>
+    public void BeginStopping() => _stopping = true;
+
     /// <summary>SIGHUP: reload the certificate files; a file that fails keeps the old certificate and logs why.</summary>
     public void ReloadCertificate()
     {
@@ -93,6 +101,7 @@ internal sealed class Server : IAsyncDisposable
     {
         Responses.StartClock();
         _listener.Start();
+        _accepting = true;
         // The spool's batches wait in the flusher before its loop starts, so nothing newer can be sent ahead of them.
         Flusher.LoadSpool();
         _flushLoop = Background.Run("flush loop", () => Flusher.RunAsync(_stopFlusher.Token));
@@ -110,6 +119,8 @@ internal sealed class Server : IAsyncDisposable
     /// </summary>
     public async Task<bool> StopAsync()
     {
+        _stopping = true;
+        _accepting = false;
         await _listener.StopAcceptingAsync().ConfigureAwait(false);
         await Context.Tracker.DrainAsync(_settings.ShutdownTimeout).ConfigureAwait(false);
         await _stopFlusher.CancelAsync().ConfigureAwait(false);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net;
 using System.Text;
 
 namespace PixelPing.Config;
@@ -44,6 +45,15 @@ internal sealed record Settings
     public TimeSpan HeaderTimeout { get; init; } = TimeSpan.FromSeconds(10);
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(30);
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The status listener (/livez, /readyz, /metrics); null when off.</summary>
+    public IPEndPoint? Status { get; init; }
+
+    /// <summary>After SIGTERM, how long the pixel port keeps serving while /readyz answers 503.</summary>
+    public TimeSpan ShutdownDelay { get; init; } = TimeSpan.Zero;
+
+    /// <summary>Every log line a JSON object ("logformat": "json") instead of the original's text.</summary>
+    public bool JsonLog { get; init; }
 
     /// <summary>The reader guarantees key and certificate come together, so either one means HTTPS.</summary>
     public bool Tls => SslKey is not null || SslCert is not null;

@@ -22,6 +22,8 @@ internal sealed class HitStore
     private int _distinct;
     private long _refusedFull;
     private long _refusedTooLong;
+    private long _refusedFullTotal;
+    private long _refusedTooLongTotal;
     private int _capSignalled;
 
     public HitStore(int maxKeys, int shardCount = 0)
@@ -49,6 +51,30 @@ internal sealed class HitStore
     /// <summary>Distinct keys held now.</summary>
     public int DistinctKeys => Volatile.Read(ref _distinct);
 
+    /// <summary>
+    /// Every hit counted since the start (not those added back from the spool). Each shard counts its own under the
+    /// lock it already holds, so the total is exact and costs the hot path no extra shared write.
+    /// </summary>
+    public long HitsTotal
+    {
+        get
+        {
+            long sum = 0;
+            foreach (Shard shard in _shards)
+            {
+                sum += Volatile.Read(ref shard.Hits);
+            }
+
+            return sum;
+        }
+    }
+
+    /// <summary>Hits refused since the start because a new key would pass maxkeys.</summary>
+    public long RefusedFullTotal => Interlocked.Read(ref _refusedFullTotal);
+
+    /// <summary>Hits refused since the start because the key was longer than maxkeylength.</summary>
+    public long RefusedTooLongTotal => Interlocked.Read(ref _refusedTooLongTotal);
+
     public RecordResult Record(ReadOnlySpan<byte> key)
     {
         int hash = KeyComparer.Hash(key);
@@ -59,6 +85,7 @@ internal sealed class HitStore
             if (!Unsafe.IsNullRef(ref count))
             {
                 count++;
+                shard.Hits++;
                 return RecordResult.Counted;
             }
 
@@ -66,11 +93,13 @@ internal sealed class HitStore
             {
                 Interlocked.Decrement(ref _distinct);
                 Interlocked.Increment(ref _refusedFull);
+                Interlocked.Increment(ref _refusedFullTotal);
                 SignalCap();
                 return RecordResult.RefusedFull;
             }
 
             shard.Lookup[key] = 1;
+            shard.Hits++;
         }
 
         if (Volatile.Read(ref _distinct) >= _maxKeys)
@@ -82,7 +111,11 @@ internal sealed class HitStore
     }
 
     /// <summary>Counts a hit whose key was longer than the configured maximum.</summary>
-    public void RefuseTooLong() => Interlocked.Increment(ref _refusedTooLong);
+    public void RefuseTooLong()
+    {
+        Interlocked.Increment(ref _refusedTooLong);
+        Interlocked.Increment(ref _refusedTooLongTotal);
+    }
 
     /// <summary>Takes every count held (the store is empty afterwards) and the refusals since the last take.</summary>
     public Snapshot Take() => Collect(clear: true);
@@ -161,6 +194,9 @@ internal sealed class HitStore
     {
         public Dictionary<byte[], long> Map = new(KeyComparer.Instance);
         public Dictionary<byte[], long>.AlternateLookup<ReadOnlySpan<byte>> Lookup;
+
+        // Written only under the shard's lock; read without it (a 64-bit read is atomic on the 64-bit targets).
+        public long Hits;
 
         public Shard() => Lookup = Map.GetAlternateLookup<ReadOnlySpan<byte>>();
 
