@@ -162,8 +162,8 @@ internal static class Program
             }
 
             await server.StopAsync().ConfigureAwait(false);
-            ServerStats stats = server.Context.Stats;
-            Log.Out($"Pixel Ping stopped: served {Interlocked.Read(ref stats.Pixels)} pixels in {Interlocked.Read(ref stats.Requests)} requests.");
+            StatsSnapshot stats = server.Context.Stats.Read();
+            Log.Out($"Pixel Ping stopped: served {stats.Pixels} pixels in {stats.Requests} requests.");
             return 0;
         }
     }

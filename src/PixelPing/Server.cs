@@ -60,11 +60,10 @@ internal sealed class Server : IAsyncDisposable
         var store = new HitStore(settings.MaxKeys);
         var limits = new ServerLimits(
             new HttpLimits(settings.MaxRequestLine, settings.MaxHeaderBytes, settings.MaxHeaderCount, settings.MaxBodyBytes),
-            settings.MaxKeyLength,
             (long)settings.HeaderTimeout.TotalMilliseconds,
             (long)settings.IdleTimeout.TotalMilliseconds,
             settings.MaxConnections);
-        var context = new ServerContext(store, limits, tls.Server);
+        var context = new ServerContext(new PixelApplication(store, settings.MaxKeyLength), limits, tls.Server);
         Listener? listener = Listener.TryBind(settings.Host, settings.Port, context, out error);
         if (listener is null)
         {

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Net.Security;
 using System.Net.Sockets;
-using PixelPing.Counting;
 using PixelPing.Http;
 
 namespace PixelPing.Net;
@@ -17,10 +16,6 @@ internal sealed class Connection
 {
     // A typical request head is 100–500 bytes; the buffer grows only for the rare large head, up to the limits.
     private const int InitialBufferSize = 2048;
-    private const int StackKeyLimit = 2048;
-
-    [ThreadStatic]
-    private static byte[]? t_keyScratch;
 
     // Waiting: in a read, a write or the TLS handshake, where the sweeper may close it. Working: between a read and
     // the next wait, counting and composing answers; the sweeper leaves it alone, so a request that arrived is either
@@ -31,14 +26,18 @@ internal sealed class Connection
 
     private readonly Socket _socket;
     private readonly ServerContext _server;
+    private readonly StatsShard _stats;
+    private readonly PeerAddress _peer;
     private long _deadline;
     private int _state = Waiting;
     private volatile bool _idle = true;
 
-    public Connection(Socket socket, ServerContext server)
+    public Connection(Socket socket, ServerContext server, StatsShard stats)
     {
         _socket = socket;
         _server = server;
+        _stats = stats;
+        _peer = PeerAddress.From(socket.RemoteEndPoint);
         _deadline = Environment.TickCount64 + server.Limits.IdleTimeoutMs;
     }
 
@@ -115,8 +114,11 @@ internal sealed class Connection
                 stream = await tls.AuthenticateAsync(stream).ConfigureAwait(false);
                 if (stream is null)
                 {
+                    StatsShard.Increment(ref _stats.FailedHandshakes);
                     return;
                 }
+
+                StatsShard.Increment(ref _stats.Handshakes);
             }
 
             int start = 0;
@@ -201,11 +203,12 @@ internal sealed class Connection
         }
         catch (Exception e)
         {
-            Interlocked.Increment(ref _server.Stats.Errors);
-            Log.Error($"--- connection error: {e.GetType().Name}: {e.Message}");
+            StatsShard.Increment(ref _stats.Errors);
+            Log.Error($"--- connection error from {_peer}: {e.GetType().Name}: {e.Message}");
         }
         finally
         {
+            StatsShard.Increment(ref _stats.Closed);
             _server.Tracker.Remove(this);
             if (stream is not null)
             {
@@ -268,14 +271,15 @@ internal sealed class Connection
             }
             else
             {
-                Interlocked.Increment(ref _server.Stats.Requests);
+                StatsShard.Increment(ref _stats.Requests);
                 bool keepAlive = request.KeepAlive && !draining;
-                answer = Answer(input, request, responses, keepAlive);
+                answer = _server.Handler.Handle(new HttpRequest(input, request, _peer, keepAlive), _stats);
                 start += request.HeadLength;
                 skip = request.ContentLength;
                 close = !keepAlive;
             }
 
+            _stats.CountResponse(answer);
             if (single is null && outputLength == 0)
             {
                 single = answer;
@@ -298,49 +302,6 @@ internal sealed class Connection
         }
 
         return new Outcome(single, close, error, single is not null || outputLength > 0);
-    }
-
-    private byte[] Answer(ReadOnlySpan<byte> input, in ParsedRequest request, Responses responses, bool keepAlive)
-    {
-        if (!request.IsPixel)
-        {
-            return keepAlive ? responses.NotFoundKeepAlive : responses.NotFoundClose;
-        }
-
-        if (request.Method == RequestMethod.Other)
-        {
-            return keepAlive ? responses.MethodNotAllowedKeepAlive : responses.MethodNotAllowedClose;
-        }
-
-        Interlocked.Increment(ref _server.Stats.Pixels);
-        if (request.QueryLength > 0)
-        {
-            Count(input.Slice(request.QueryStart, request.QueryLength));
-        }
-
-        if (request.Method == RequestMethod.Head)
-        {
-            return keepAlive ? responses.HeadKeepAlive : responses.HeadClose;
-        }
-
-        return keepAlive ? responses.PixelKeepAlive : responses.PixelClose;
-    }
-
-    private void Count(ReadOnlySpan<byte> query)
-    {
-        int max = _server.Limits.MaxKeyLength;
-        Span<byte> key = max <= StackKeyLimit
-            ? stackalloc byte[StackKeyLimit]
-            : (t_keyScratch is { } scratch && scratch.Length >= max ? scratch : (t_keyScratch = new byte[max]));
-        switch (KeyDecoder.Decode(query, key[..max], out int written))
-        {
-            case KeyStatus.Found:
-                _server.Store.Record(key[..written]);
-                break;
-            case KeyStatus.TooLong:
-                _server.Store.RefuseTooLong();
-                break;
-        }
     }
 
     private static void Append(ref byte[]? output, ref int length, byte[] bytes)

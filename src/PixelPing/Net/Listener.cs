@@ -128,6 +128,7 @@ internal sealed class Listener : IAsyncDisposable
 
     private async Task AcceptLoopAsync(Socket listenSocket)
     {
+        StatsShard stats = _server.Stats.NewShard();
         while (!_stopping)
         {
             Socket client;
@@ -147,12 +148,12 @@ internal sealed class Listener : IAsyncDisposable
                 continue;
             }
 
-            Interlocked.Increment(ref _server.Stats.Accepted);
-            var connection = new Connection(client, _server);
+            StatsShard.Increment(ref stats.Accepted);
+            var connection = new Connection(client, _server, stats);
             if (_stopping || !_server.Tracker.TryAdd(connection))
             {
                 // Over the connection cap: close at once (SPEC §3), count it.
-                Interlocked.Increment(ref _server.Stats.RefusedConnections);
+                StatsShard.Increment(ref stats.Refused);
                 client.Dispose();
                 continue;
             }

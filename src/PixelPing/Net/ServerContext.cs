@@ -1,15 +1,16 @@
-using PixelPing.Counting;
+using PixelPing.Http;
 using PixelPing.Tls;
 
 namespace PixelPing.Net;
 
 /// <summary>
-/// What every connection shares: where hits go, the limits, the open-connection table, the counters, and the
-/// certificate when the port speaks HTTPS.
+/// What every connection of one listener shares: the handler that gives requests their meaning, the limits, the
+/// open-connection table (its size is the listener's connection cap), the counters, and the certificate when the
+/// port speaks HTTPS.
 /// </summary>
-internal sealed class ServerContext(HitStore store, ServerLimits limits, ServerCertificate? tls = null)
+internal sealed class ServerContext(IRequestHandler handler, ServerLimits limits, ServerCertificate? tls = null)
 {
-    public HitStore Store { get; } = store;
+    public IRequestHandler Handler { get; } = handler;
     public ServerLimits Limits { get; } = limits;
     public ConnectionTracker Tracker { get; } = new(limits.MaxConnections);
     public ServerStats Stats { get; } = new();

@@ -20,7 +20,6 @@ internal sealed class ServerCertificate
     private readonly string? _caPath;
     private readonly Lock _reloadLock = new();
     private volatile SslServerAuthenticationOptions _options;
-    private long _failedHandshakes;
 
     private ServerCertificate(string file, string keyPath, string certPath, string? caPath, SslServerAuthenticationOptions options)
     {
@@ -36,9 +35,6 @@ internal sealed class ServerCertificate
 
     /// <summary>The certificates sent after it (the root, which the client must already trust, is left out).</summary>
     public IReadOnlyList<X509Certificate2> Intermediates => _options.ServerCertificateContext!.IntermediateCertificates;
-
-    /// <summary>Handshakes that failed or timed out: scanners, plain HTTP sent to the port, clients that gave up.</summary>
-    public long FailedHandshakes => Interlocked.Read(ref _failedHandshakes);
 
     /// <summary>The options every handshake uses; replaced, never changed, on reload.</summary>
     internal SslServerAuthenticationOptions Options => _options;
@@ -118,7 +114,6 @@ internal sealed class ServerCertificate
         }
         catch (Exception e) when (e is AuthenticationException or IOException or SocketException or ObjectDisposedException or OperationCanceledException)
         {
-            Interlocked.Increment(ref _failedHandshakes);
             await ssl.DisposeAsync().ConfigureAwait(false);
             return null;
         }

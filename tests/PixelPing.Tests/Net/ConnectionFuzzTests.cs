@@ -101,7 +101,7 @@ public sealed class ConnectionFuzzTests(ITestOutputHelper output) : IAsyncLifeti
         }
 
         output.WriteLine($"{inputs} inputs, statuses seen: {string.Join(", ", statuses.Order())}");
-        Assert.Equal(0, Interlocked.Read(ref _server.Server.Context.Stats.Errors));
+        Assert.Equal(0, _server.Server.Context.Stats.Read().Errors);
         Dictionary<string, long> counted = _server.Server.Store.Peek().Entries
             .ToDictionary(e => Encoding.UTF8.GetString(e.Key), e => e.Value, StringComparer.Ordinal);
         Assert.Equal(expectedCounts.OrderBy(p => p.Key, StringComparer.Ordinal), counted.OrderBy(p => p.Key, StringComparer.Ordinal));

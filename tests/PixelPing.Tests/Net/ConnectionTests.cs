@@ -259,7 +259,7 @@ public sealed class ConnectionTests : IAsyncLifetime
         var open = new List<RawHttpClient>();
         try
         {
-            long refusedBefore = Interlocked.Read(ref _server.Server.Context.Stats.RefusedConnections);
+            long refusedBefore = _server.Server.Context.Stats.Read().Refused;
             for (int i = 0; i < 60; i++)
             {
                 open.Add(new RawHttpClient(_server.Port));
@@ -284,7 +284,7 @@ public sealed class ConnectionTests : IAsyncLifetime
 
             Assert.Equal(50, served);
             Assert.Equal(10, closed);
-            Assert.Equal(10, Interlocked.Read(ref _server.Server.Context.Stats.RefusedConnections) - refusedBefore);
+            Assert.Equal(10, _server.Server.Context.Stats.Read().Refused - refusedBefore);
         }
         finally
         {

@@ -1,0 +1,62 @@
+using PixelPing.Counting;
+using PixelPing.Net;
+
+namespace PixelPing.Http;
+
+/// <summary>
+/// The pixel port's meaning of a request: <c>GET</c> or <c>HEAD /pixel.gif</c> answers the GIF and counts the
+/// query's <c>key</c>; any other path is a 404 and any other method on the pixel a 405.
+/// </summary>
+internal sealed class PixelApplication(HitStore store, int maxKeyLength) : IRequestHandler
+{
+    private const int StackKeyLimit = 2048;
+
+    [ThreadStatic]
+    private static byte[]? t_keyScratch;
+
+    public byte[] Handle(in HttpRequest request, StatsShard stats)
+    {
+        Responses responses = Responses.Current;
+        ParsedRequest parsed = request.Parsed;
+        bool keepAlive = request.KeepAlive;
+        if (!parsed.IsPixel)
+        {
+            return keepAlive ? responses.NotFoundKeepAlive : responses.NotFoundClose;
+        }
+
+        if (parsed.Method == RequestMethod.Other)
+        {
+            return keepAlive ? responses.MethodNotAllowedKeepAlive : responses.MethodNotAllowedClose;
+        }
+
+        StatsShard.Increment(ref stats.Pixels);
+        if (parsed.QueryLength > 0)
+        {
+            Count(request.Head.Slice(parsed.QueryStart, parsed.QueryLength));
+        }
+
+        if (parsed.Method == RequestMethod.Head)
+        {
+            return keepAlive ? responses.HeadKeepAlive : responses.HeadClose;
+        }
+
+        return keepAlive ? responses.PixelKeepAlive : responses.PixelClose;
+    }
+
+    private void Count(ReadOnlySpan<byte> query)
+    {
+        int max = maxKeyLength;
+        Span<byte> key = max <= StackKeyLimit
+            ? stackalloc byte[StackKeyLimit]
+            : (t_keyScratch is { } scratch && scratch.Length >= max ? scratch : (t_keyScratch = new byte[max]));
+        switch (KeyDecoder.Decode(query, key[..max], out int written))
+        {
+            case KeyStatus.Found:
+                store.Record(key[..written]);
+                break;
+            case KeyStatus.TooLong:
+                store.RefuseTooLong();
+                break;
+        }
+    }
+}
