@@ -153,6 +153,11 @@ internal static class Program
                 Log.Out($"Pixel Ping {CommandLine.Version} listening on {(settings.Tls ? "https" : "http")}://{Listener.FormatAddress(endPoint.Address, endPoint.Port)}/pixel.gif");
             }
 
+            if (server.StatusEndPoint is { } status)
+            {
+                Log.Out($"Status listener on http://{Listener.FormatAddress(status.Address, status.Port)}/ (/livez, /readyz, /metrics)");
+            }
+
             await stop.Task.ConfigureAwait(false);
             if (settings.ShutdownDelay > TimeSpan.Zero)
             {

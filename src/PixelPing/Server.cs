@@ -3,6 +3,7 @@ using PixelPing.Config;
 using PixelPing.Counting;
 using PixelPing.Flushing;
 using PixelPing.Http;
+using PixelPing.Monitoring;
 using PixelPing.Net;
 using PixelPing.Tls;
 
@@ -16,6 +17,7 @@ internal sealed class Server : IAsyncDisposable
 {
     private readonly Settings _settings;
     private readonly Listener _listener;
+    private Listener? _status;
     private readonly CancellationTokenSource _stopFlusher = new();
     private Task _flushLoop = Task.CompletedTask;
     private volatile bool _accepting;
@@ -34,6 +36,9 @@ internal sealed class Server : IAsyncDisposable
     public ServerContext Context { get; }
     public Flusher Flusher { get; }
     public IReadOnlyList<IPEndPoint> EndPoints => _listener.EndPoints;
+
+    /// <summary>Where the status listener (/livez, /readyz, /metrics) listens; null when "status" is not set.</summary>
+    public IPEndPoint? StatusEndPoint => _status?.EndPoints[0];
     public int Port => _listener.EndPoints[0].Port;
 
     /// <summary>The listening port's certificate; null when it serves plain HTTP.</summary>
@@ -74,8 +79,28 @@ internal sealed class Server : IAsyncDisposable
         Spool? spool = settings.Spool is null || client is null ? null : new Spool(settings.Spool);
         var flusher = new Flusher(store, client, new FlushOptions(settings.Interval, settings.Secret, settings.Discard, settings.Log, settings.MaxKeyLength), spool);
         store.CapReached += flusher.Request;
-        return new Server(settings, store, context, listener, flusher);
+        var server = new Server(settings, store, context, listener, flusher);
+        if (settings.Status is IPEndPoint status)
+        {
+            // The same parser, limits and timeouts as the pixel port; a handful of connections is plenty for probes
+            // and scrapers, and a flood of them cannot take the pixel port's slots.
+            var statusContext = new ServerContext(
+                new StatusApplication(new ServerMetrics(store, context, flusher, spool), () => server.Ready),
+                limits with { MaxConnections = StatusConnections });
+            server._status = Listener.TryBind(status.Address.ToString(), status.Port, statusContext, out error);
+            if (server._status is null)
+            {
+                error = $"{settings.ConfigPath}: \"status\": {error}";
+                // Nothing was started yet; the pixel port's socket is closed with the half-built server.
+                server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                return null;
+            }
+        }
+
+        return server;
     }
+
+    private const int StatusConnections = 64;
 
     /// <summary>/readyz: the pixel port accepts and no stop signal has come.</summary>
     public bool Ready => _accepting && !_stopping;
@@ -100,6 +125,7 @@ internal sealed class Server : IAsyncDisposable
     {
         Responses.StartClock();
         _listener.Start();
+        _status?.Start();
         _accepting = true;
         // The spool's batches wait in the flusher before its loop starts, so nothing newer can be sent ahead of them.
         Flusher.LoadSpool();
@@ -133,6 +159,11 @@ internal sealed class Server : IAsyncDisposable
     {
         await _stopFlusher.CancelAsync().ConfigureAwait(false);
         await _listener.DisposeAsync().ConfigureAwait(false);
+        if (_status is not null)
+        {
+            await _status.DisposeAsync().ConfigureAwait(false);
+        }
+
         await _flushLoop.ConfigureAwait(false);
         _stopFlusher.Dispose();
     }

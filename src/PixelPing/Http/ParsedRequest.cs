@@ -26,6 +26,8 @@ internal readonly struct ParsedRequest
         int headLength,
         RequestMethod method,
         bool isPixel,
+        int pathStart,
+        int pathLength,
         int queryStart,
         int queryLength,
         bool keepAlive,
@@ -37,6 +39,8 @@ internal readonly struct ParsedRequest
         HeadLength = headLength;
         Method = method;
         IsPixel = isPixel;
+        PathStart = pathStart;
+        PathLength = pathLength;
         QueryStart = queryStart;
         QueryLength = queryLength;
         KeepAlive = keepAlive;
@@ -57,6 +61,12 @@ internal readonly struct ParsedRequest
     /// <summary>The path is exactly <c>/pixel.gif</c>.</summary>
     public bool IsPixel { get; }
 
+    /// <summary>Offset of the path (after the authority of an absolute-form target); it ends at '?', '#' or the target's end.</summary>
+    public int PathStart { get; }
+
+    /// <summary>Length of the path; 0 for an absolute-form target with no path (which means "/").</summary>
+    public int PathLength { get; }
+
     /// <summary>Offset of the first byte after '?', or 0 when the target has no '?'.</summary>
     public int QueryStart { get; }
 
@@ -71,19 +81,21 @@ internal readonly struct ParsedRequest
     /// <summary>The body length to read and drop; 0 when there is no Content-Length.</summary>
     public long ContentLength { get; }
 
-    public static ParsedRequest Incomplete => new(ParseStatus.Incomplete, 0, 0, RequestMethod.Other, false, 0, 0, false, false, 0);
+    public static ParsedRequest Incomplete => new(ParseStatus.Incomplete, 0, 0, RequestMethod.Other, false, 0, 0, 0, 0, false, false, 0);
 
     public static ParsedRequest Error(int errorStatus) =>
-        new(ParseStatus.Error, errorStatus, 0, RequestMethod.Other, false, 0, 0, false, false, 0);
+        new(ParseStatus.Error, errorStatus, 0, RequestMethod.Other, false, 0, 0, 0, 0, false, false, 0);
 
     public static ParsedRequest Complete(
         int headLength,
         RequestMethod method,
         bool isPixel,
+        int pathStart,
+        int pathLength,
         int queryStart,
         int queryLength,
         bool keepAlive,
         bool isHttp10,
         long contentLength) =>
-        new(ParseStatus.Complete, 0, headLength, method, isPixel, queryStart, queryLength, keepAlive, isHttp10, contentLength);
+        new(ParseStatus.Complete, 0, headLength, method, isPixel, pathStart, pathLength, queryStart, queryLength, keepAlive, isHttp10, contentLength);
 }

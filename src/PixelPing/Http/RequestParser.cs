@@ -113,6 +113,8 @@ internal static class RequestParser
             line.QueryStart += pos;
         }
 
+        line.PathStart += pos;
+
         int cr = pos + stop;
         if (cr + 1 >= input.Length)
         {
@@ -232,6 +234,8 @@ internal static class RequestParser
             headLength,
             line.Method,
             line.IsPixel,
+            line.PathStart,
+            line.PathLength,
             line.QueryStart,
             line.QueryLength,
             keepAlive,
@@ -292,6 +296,7 @@ internal static class RequestParser
             line.QueryStart += targetStart;
         }
 
+        line.PathStart += targetStart;
         return ParseVersion(rest[(targetLength + 1)..], complete, ref line);
     }
 
@@ -353,6 +358,8 @@ internal static class RequestParser
         int pathLength = origin.IndexOfAny((byte)'?', (byte)'#');
         ReadOnlySpan<byte> path = pathLength < 0 ? origin : origin[..pathLength];
         line.IsPixel = path.SequenceEqual(PixelPath);
+        line.PathStart = originStart;
+        line.PathLength = path.Length;
         if (pathLength >= 0 && origin[pathLength] == (byte)'?')
         {
             ReadOnlySpan<byte> query = origin[(pathLength + 1)..];
@@ -535,6 +542,8 @@ internal static class RequestParser
         public RequestMethod Method;
         public bool IsHttp10;
         public bool IsPixel;
+        public int PathStart;
+        public int PathLength;
         public int QueryStart;
         public int QueryLength;
     }
