@@ -20,12 +20,7 @@ WRK_CPU=${WRK_CPU:-0}
 out=$(mktemp -d /tmp/pixel-bench.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$out"' EXIT
 
-need() { command -v "$1" >/dev/null || [ -x "$2" ]; }
-if ! need wrk /usr/bin/wrk || ! need nginx /usr/sbin/nginx || ! need python3 /usr/bin/python3 || ! need taskset /usr/bin/taskset; then
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends wrk nginx-light python3 util-linux curl >/dev/null
-fi
+./build.sh prerequisites bench # wrk, nginx, python3, taskset: the bench group of .ci/debian-packages.txt
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x dist/pixel-ping ] || ./build.sh >/dev/null
 [ "$(nproc)" -ge 2 ] || { echo "bench/run.sh: needs at least 2 CPUs (server and wrk on separate cores)" >&2; exit 1; }
