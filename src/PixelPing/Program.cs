@@ -80,6 +80,12 @@ internal static class Program
             return up ? 0 : 1;
         }
 
+        if (loaded && command.Kind == CommandKind.Run && settings.JsonLog)
+        {
+            // From the config's own warnings on, every line of the running server is JSON; --check stays for people.
+            Log.UseJson();
+        }
+
         foreach (string warning in warnings)
         {
             Log.Error("pixel-ping: warning: " + warning);
@@ -117,11 +123,6 @@ internal static class Program
 
     private static async Task<int> RunAsync(Settings settings)
     {
-        if (settings.JsonLog)
-        {
-            Log.UseJson();
-        }
-
         Server? server = Server.TryCreate(settings, out string error);
         if (server is null)
         {
