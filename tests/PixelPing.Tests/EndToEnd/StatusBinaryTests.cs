@@ -15,11 +15,12 @@ public sealed class StatusBinaryTests
 
     private static ServerProcess StartWithStatus(string extra, out int port, out int statusPort, EndpointReceiver? receiver = null)
     {
-        statusPort = Ports.Free();
+        int free = Ports.Free();
+        statusPort = free;
         string endpoint = receiver is null ? "" : $"\"endpoint\": \"{receiver.Url}\", \"interval\": 3600, ";
         ServerProcess server = ServerProcess.StartWithConfig(
-            $"{{ \"host\": \"127.0.0.1\", \"port\": 0, \"status\": \"127.0.0.1:{statusPort}\", \"log\": false, {endpoint}{extra} }}", out port);
-        server.WaitForStdout(l => l.StartsWith($"Status listener on http://127.0.0.1:{statusPort}/", StringComparison.Ordinal), Deadline);
+            $"{{ \"host\": \"127.0.0.1\", \"port\": 0, \"status\": \"127.0.0.1:{free}\", \"log\": false, {endpoint}{extra} }}", out port);
+        server.WaitForStdout(l => l.StartsWith($"Status listener on http://127.0.0.1:{free}/", StringComparison.Ordinal), Deadline);
         return server;
     }
 
