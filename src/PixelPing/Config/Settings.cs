@@ -5,20 +5,26 @@ using System.Text;
 namespace PixelPing.Config;
 
 /// <summary>
-/// The validated configuration, immutable once <see cref="SettingsReader"/> has built it.
-/// Defaults here are the ones documented in the README; the reader only overrides what the file sets.
+/// The validated configuration, immutable once <see cref="SettingsReader"/> has built it. Each key's type, range and
+/// default are declared in <see cref="ConfigKeys"/>; <see cref="Default"/> holds all the defaults.
 /// </summary>
 internal sealed record Settings
 {
+    /// <summary>Every key at its default.</summary>
+    public static Settings Default { get; } = ConfigKeys.All.Aggregate(new Settings(), static (s, key) => key.WithDefault(s));
+
     public string ConfigPath { get; init; } = "";
 
+    /// <summary>Where each key's value came from (the config file's name), by key; a key not listed has its default.</summary>
+    public IReadOnlyDictionary<string, string> Sources { get; init; } = new Dictionary<string, string>();
+
     /// <summary>0 asks the OS for any free port; the listener prints the one it got.</summary>
-    public int Port { get; init; } = 9187;
+    public int Port { get; init; }
 
     /// <summary>null binds all interfaces, IPv6 and IPv4.</summary>
     public string? Host { get; init; }
 
-    public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(60);
+    public TimeSpan Interval { get; init; }
 
     /// <summary>Absolute http:// or https:// URL with a host; null means hits are only logged.</summary>
     public Uri? Endpoint { get; init; }
@@ -30,21 +36,20 @@ internal sealed record Settings
     public string? SslKey { get; init; }
     public string? SslCert { get; init; }
     public string? SslCa { get; init; }
-    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(10);
-    public int MaxKeys { get; init; } = 100000;
-    public int MaxKeyLength { get; init; } = 1024;
-    public int MaxConnections { get; init; } = 10000;
+    public TimeSpan Timeout { get; init; }
+    public int MaxKeys { get; init; }
+    public int MaxKeyLength { get; init; }
+    public int MaxConnections { get; init; }
+    public bool Log { get; init; }
+    public int MaxRequestLine { get; init; }
+    public int MaxHeaderBytes { get; init; }
+    public int MaxHeaderCount { get; init; }
+    public int MaxBodyBytes { get; init; }
+    public TimeSpan HeaderTimeout { get; init; }
+    public TimeSpan IdleTimeout { get; init; }
+    public TimeSpan ShutdownTimeout { get; init; }
     public string? Spool { get; init; }
     public string? EndpointCa { get; init; }
-    public bool Log { get; init; } = true;
-
-    public int MaxRequestLine { get; init; } = 8192;
-    public int MaxHeaderBytes { get; init; } = 16384;
-    public int MaxHeaderCount { get; init; } = 100;
-    public int MaxBodyBytes { get; init; } = 65536;
-    public TimeSpan HeaderTimeout { get; init; } = TimeSpan.FromSeconds(10);
-    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(30);
-    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>The status listener (/livez, /readyz, /metrics); null when off.</summary>
     public IPEndPoint? Status { get; init; }
@@ -58,7 +63,7 @@ internal sealed record Settings
     /// <summary>The reader guarantees key and certificate come together, so either one means HTTPS.</summary>
     public bool Tls => SslKey is not null || SslCert is not null;
 
-    /// <summary>What <c>--check</c> prints: enough to see what the server would do, never the secret.</summary>
+    /// <summary>What <c>--check</c> prints: where the server would listen, then every key's value and where it came from.</summary>
     public string Describe()
     {
         var text = new StringBuilder();
@@ -68,46 +73,14 @@ internal sealed record Settings
 
         Line(text, "config", ConfigPath);
         Line(text, "listen", $"{scheme} on {address}, {port}");
-        if (Tls)
+        foreach (ConfigKey key in ConfigKeys.All)
         {
-            Line(text, "tls", $"key {SslKey}, certificate {SslCert}" + (SslCa is null ? "" : $", chain {SslCa}"));
+            Line(text, key.Name, key.Show(this) + (Sources.TryGetValue(key.Name, out string? source) ? $" (from {source})" : " (default)"));
         }
 
-        if (Endpoint is null)
-        {
-            Line(text, "endpoint", "none (hits are only logged)");
-        }
-        else
-        {
-            Line(text, "endpoint", Endpoint.OriginalString + (Secret is null ? " (no secret)" : " (secret: (set))"));
-            if (EndpointCa is not null)
-            {
-                Line(text, "endpoint ca", EndpointCa);
-            }
-        }
-
-        Line(text, "interval", Seconds(Interval));
-        Line(text, "flush timeout", Seconds(Timeout));
-        Line(text, "failed batch", Discard ? "discarded" : "kept and sent again");
-        Line(text, "log keys", Log ? "yes" : "no");
-        if (Spool is not null)
-        {
-            Line(text, "spool", Spool);
-        }
-
-        Line(text, "limits", Invariant($"maxkeys {MaxKeys}, maxkeylength {MaxKeyLength} bytes, maxconnections {MaxConnections}"));
-        Line(text, "http limits", Invariant(
-            $"maxrequestline {MaxRequestLine}, maxheaderbytes {MaxHeaderBytes}, maxheadercount {MaxHeaderCount}, maxbodybytes {MaxBodyBytes}"));
-        Line(text, "http timeouts",
-            $"header {Seconds(HeaderTimeout)}, idle {Seconds(IdleTimeout)}, shutdown {Seconds(ShutdownTimeout)}");
         return text.ToString();
     }
 
     private static void Line(StringBuilder text, string label, string value) =>
         text.Append(label).Append(':').Append(' ', Math.Max(1, 15 - label.Length)).Append(value).Append('\n');
-
-    private static string Seconds(TimeSpan value) =>
-        value.TotalSeconds.ToString("0.######", CultureInfo.InvariantCulture) + " s";
-
-    private static string Invariant(FormattableString value) => FormattableString.Invariant(value);
 }

@@ -23,7 +23,7 @@ internal sealed class InProcessServer : IAsyncDisposable
     }
 
     /// <summary>Settings for a test: loopback, any free port, quiet logs, and whatever the test changes.</summary>
-    public static Settings Defaults(EndpointReceiver? receiver = null, double intervalSeconds = 0.2) => new()
+    public static Settings Defaults(EndpointReceiver? receiver = null, double intervalSeconds = 0.2) => Settings.Default with
     {
         ConfigPath = "test.json",
         Host = "127.0.0.1",

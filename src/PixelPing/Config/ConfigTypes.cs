@@ -1,0 +1,199 @@
+using System.Globalization;
+
+namespace PixelPing.Config;
+
+/// <summary>The kinds of value a config key can take. A new key picks one here; a new kind is one more method.</summary>
+internal static class ConfigTypes
+{
+    public static ConfigType<bool> Bool { get; } = new(
+        "bool",
+        static (in ConfigValue value, out bool result, out string complaint, out string? note) =>
+        {
+            note = null;
+            result = value.Kind == ConfigValueKind.True;
+            return Check(value.Kind is ConfigValueKind.True or ConfigValueKind.False, value, "true or false", out complaint);
+        },
+        static value => value ? "true" : "false");
+
+    /// <summary>An integer in [<paramref name="min"/>, <paramref name="max"/>]; <paramref name="noun"/> names it in the README ("bytes").</summary>
+    public static ConfigType<int> Integer(int min, int max, string noun = "integer") => new(
+        max == int.MaxValue ? Invariant($"{noun} ≥ {min}") : Invariant($"{noun}, {min} to {max}"),
+        (in ConfigValue value, out int result, out string complaint, out string? note) =>
+        {
+            note = null;
+            bool ok = value.Kind == ConfigValueKind.Number && double.IsFinite(value.Number)
+                && Math.Floor(value.Number) == value.Number && value.Number >= min && value.Number <= max;
+            result = ok ? (int)value.Number : 0;
+            return Check(ok, value, Invariant($"an integer from {min} to {max}"), out complaint);
+        },
+        static value => value.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary>
+    /// A TCP port, 0 to 65535. Node's listen() took "8080" as 8080, so a string of plain digits counts too; "80abc" is
+    /// an error, not port 80.
+    /// </summary>
+    public static ConfigType<int> Port { get; } = new(
+        "number or numeric string, 0 to 65535",
+        static (in ConfigValue value, out int result, out string complaint, out string? note) =>
+        {
+            note = null;
+            bool ok = value.Kind switch
+            {
+                ConfigValueKind.Number => Math.Floor(value.Number) == value.Number && value.Number >= 0 && value.Number <= 65535,
+                ConfigValueKind.String => !value.Escaped && value.Text.Length is > 0 and <= 5 && !value.Text.AsSpan().ContainsAnyExceptInRange('0', '9')
+                    && int.Parse(value.Text, NumberStyles.None, CultureInfo.InvariantCulture) <= 65535,
+                _ => false,
+            };
+            result = !ok ? 0
+                : value.Kind == ConfigValueKind.Number ? (int)value.Number
+                : int.Parse(value.Text, NumberStyles.None, CultureInfo.InvariantCulture);
+            return Check(ok, value, "a number or numeric string from 0 to 65535", out complaint);
+        },
+        static value => value.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary>
+    /// Seconds, fractions allowed, from a millisecond (below that a timer degenerates into the original's
+    /// flush-every-millisecond bug) to <paramref name="maxSeconds"/>.
+    /// </summary>
+    public static ConfigType<TimeSpan> Seconds(int maxSeconds) => new(
+        Invariant($"seconds, 0.001 to {maxSeconds}"),
+        (in ConfigValue value, out TimeSpan result, out string complaint, out string? note) =>
+        {
+            note = null;
+            bool ok = value.Kind == ConfigValueKind.Number && double.IsFinite(value.Number) && value.Number >= 0.001 && value.Number <= maxSeconds;
+            result = ok ? TimeSpan.FromTicks((long)Math.Round(value.Number * TimeSpan.TicksPerSecond)) : default;
+            return Check(ok, value, Invariant($"a number of seconds from 0.001 to {maxSeconds}"), out complaint);
+        },
+        static value => value.TotalSeconds.ToString("0.######", CultureInfo.InvariantCulture),
+        unit: " s");
+
+    /// <summary>A path to a file; <paramref name="noun"/> names it in the README ("PEM file path").</summary>
+    public static ConfigType<string?> Path(string noun) => new(
+        noun,
+        static (in ConfigValue value, out string? result, out string complaint, out string? note) =>
+        {
+            note = null;
+            bool ok = value.Kind == ConfigValueKind.String && value.Text.Length > 0;
+            result = ok ? value.Text : null;
+            return Check(ok, value, "a non-empty file path", out complaint);
+        },
+        static value => value ?? "");
+
+    /// <summary>An address or host name to listen on: no spaces or control characters, which no name has.</summary>
+    public static ConfigType<string?> Host { get; } = new(
+        "string",
+        static (in ConfigValue value, out string? result, out string complaint, out string? note) =>
+        {
+            note = null;
+            bool ok = value.Kind == ConfigValueKind.String && value.Text.Length > 0 && !value.Text.Any(static c => c <= ' ' || c == '\u007F');
+            result = ok ? value.Text : null;
+            return Check(ok, value, "a non-empty address or host name", out complaint);
+        },
+        static value => value ?? "");
+
+    /// <summary>The flush secret. As in the original (<c>if config.secret</c>), an empty secret means none is sent.</summary>
+    public static ConfigType<string?> Secret { get; } = new(
+        "string",
+        static (in ConfigValue value, out string? result, out string complaint, out string? note) =>
+        {
+            note = null;
+            bool ok = value.Kind == ConfigValueKind.String;
+            result = ok && value.Text.Length > 0 ? value.Text : null;
+            return Check(ok, value, "a string", out complaint);
+        },
+        // Never the secret itself: --check output ends up in tickets and chat.
+        static _ => "(set)");
+
+    /// <summary>An absolute http:// or https:// URL with a host and without credentials.</summary>
+    public static ConfigType<Uri?> Url { get; } = new(
+        "`http://` or `https://` URL",
+        static (in ConfigValue value, out Uri? result, out string complaint, out string? note) =>
+        {
+            note = null;
+            result = null;
+            if (value.Kind != ConfigValueKind.String)
+            {
+                return Check(false, value, "an http:// or https:// URL", out complaint);
+            }
+
+            if (value.Text.Length == 0)
+            {
+                // The original treated "" as no endpoint (`if config.endpoint`); keep that, but say so.
+                complaint = "";
+                note = "is empty; hits will only be logged";
+                return true;
+            }
+
+            if (!Uri.TryCreate(value.Text, UriKind.Absolute, out Uri? uri)
+                || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
+                || uri.Host.Length == 0)
+            {
+                return Check(false, value, "an absolute http:// or https:// URL with a host", out complaint);
+            }
+
+            if (uri.UserInfo.Length > 0)
+            {
+                // Credentials in the URL would be silently dropped by the flush request; refuse rather than leave the
+                // receiver rejecting every batch. The value is not echoed: it holds a password.
+                complaint = "must not contain a user name or password (use \"secret\")";
+                return false;
+            }
+
+            result = uri;
+            complaint = "";
+            return true;
+        },
+        static value => value?.OriginalString ?? "");
+
+    /// <summary>
+    /// A list of at most <paramref name="maxItems"/> strings, each accepted by <paramref name="item"/>, which returns
+    /// null for a good item and otherwise what it must be ("a key pattern such as \"home-*\""). The list is kept in
+    /// the order written; <paramref name="noun"/> names an item in the README.
+    /// </summary>
+    public static ConfigType<IReadOnlyList<string>> StringList(int maxItems, string noun, Func<string, string?> item) => new(
+        Invariant($"list of {noun}, at most {maxItems}"),
+        (in ConfigValue value, out IReadOnlyList<string> result, out string complaint, out string? note) =>
+        {
+            note = null;
+            result = [];
+            string what = Invariant($"a list of at most {maxItems} strings");
+            if (value.Kind != ConfigValueKind.Array || value.Items is null)
+            {
+                return Check(false, value, what, out complaint);
+            }
+
+            if (value.Items.Count > maxItems)
+            {
+                complaint = Invariant($"must be {what} (got {value.Items.Count})");
+                return false;
+            }
+
+            var list = new string[value.Items.Count];
+            for (int i = 0; i < list.Length; i++)
+            {
+                ConfigValue one = value.Items[i];
+                string? must = one.Kind == ConfigValueKind.String ? item(one.Text) : "a string";
+                if (must is not null)
+                {
+                    complaint = Invariant($"item {i + 1} must be {must} (got {one.Got})");
+                    return false;
+                }
+
+                list[i] = one.Text;
+            }
+
+            result = list;
+            complaint = "";
+            return true;
+        },
+        static value => string.Join(", ", value.Select(SettingsReader.Quote)),
+        takesList: true);
+
+    private static bool Check(bool ok, in ConfigValue value, string what, out string complaint)
+    {
+        complaint = ok ? "" : $"must be {what} (got {value.Got})";
+        return ok;
+    }
+
+    private static string Invariant(FormattableString value) => FormattableString.Invariant(value);
+}
