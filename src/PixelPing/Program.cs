@@ -113,6 +113,12 @@ internal static class Program
                 return 1;
             }
 
+            if (settings.Status is { } status && !Listener.CanBind(status.Address.ToString(), status.Port, out error))
+            {
+                Log.Error($"pixel-ping: {settings.ConfigPath}: \"status\": {error}");
+                return 1;
+            }
+
             Log.Out(settings.Describe() + tls.Describe());
             Log.Out($"pixel-ping: {settings.ConfigPath}: configuration OK");
             return 0;

@@ -1,3 +1,5 @@
+using System.Net;
+
 namespace PixelPing.Config;
 
 /// <summary>
@@ -57,6 +59,12 @@ internal static class ConfigKeys
             "where batches not yet accepted by the endpoint are kept, across restarts too ([The spool file](#the-spool-file)); ignored without `endpoint`"),
         new ConfigKey<string?>("endpointca", ConfigTypes.Path("PEM file path"), null, s => s.EndpointCa, (s, v) => s with { EndpointCa = v },
             "CA certificates an `https://` endpoint must chain to, instead of the system trust store"),
+        new ConfigKey<IPEndPoint?>("status", ConfigTypes.Address, null, s => s.Status, (s, v) => s with { Status = v },
+            "plain-HTTP listener for `/livez`, `/readyz` and `/metrics` (see [Monitoring](#monitoring)); a port alone means loopback", none: "off"),
+        new ConfigKey<TimeSpan>("shutdowndelay", ConfigTypes.Seconds(3600, zero: true), TimeSpan.Zero, s => s.ShutdownDelay, (s, v) => s with { ShutdownDelay = v },
+            "after SIGTERM, how long `/readyz` answers 503 while the pixel port still serves, before the shutdown begins"),
+        new ConfigKey<bool>("logformat", ConfigTypes.LogFormat, false, s => s.JsonLog, (s, v) => s with { JsonLog = v },
+            "`json`: every log line one JSON object (see [JSON logs](#json-logs)); `text`: the original's lines"),
     ];
 
     /// <summary>The key named exactly <paramref name="name"/>, or null.</summary>

@@ -15,7 +15,7 @@ internal sealed record Settings
 
     public string ConfigPath { get; init; } = "";
 
-    /// <summary>Where each key's value came from (the config file's name), by key; a key not listed has its default.</summary>
+    /// <summary>Where each key's value came from (the config file's name, or "environment PIXELPING_X"), by key; a key not listed has its default.</summary>
     public IReadOnlyDictionary<string, string> Sources { get; init; } = new Dictionary<string, string>();
 
     /// <summary>0 asks the OS for any free port; the listener prints the one it got.</summary>
@@ -55,7 +55,7 @@ internal sealed record Settings
     public IPEndPoint? Status { get; init; }
 
     /// <summary>After SIGTERM, how long the pixel port keeps serving while /readyz answers 503.</summary>
-    public TimeSpan ShutdownDelay { get; init; } = TimeSpan.Zero;
+    public TimeSpan ShutdownDelay { get; init; }
 
     /// <summary>Every log line a JSON object ("logformat": "json") instead of the original's text.</summary>
     public bool JsonLog { get; init; }

@@ -101,7 +101,10 @@ public sealed class SettingsReaderTests : IDisposable
           "maxbodybytes": 0,
           "headertimeout": 1.5,
           "idletimeout": 12,
-          "shutdowntimeout": 0.25
+          "shutdowntimeout": 0.25,
+          "status": "[::1]:9188",
+          "shutdowndelay": 7,
+          "logformat": "json"
         }
         """;
 
@@ -137,6 +140,9 @@ public sealed class SettingsReaderTests : IDisposable
 
         Assert.Equal("/var/lib/pixel-ping/spool.json", s.Spool);
         Assert.Equal("ca.pem", s.EndpointCa);
+        Assert.Equal(System.Net.IPEndPoint.Parse("[::1]:9188"), s.Status);
+        Assert.Equal(TimeSpan.FromSeconds(7), s.ShutdownDelay);
+        Assert.True(s.JsonLog);
         Assert.Empty(result.Warnings);
     }
 

@@ -32,7 +32,11 @@ public sealed partial class ServerProcess : IDisposable
     public string[] Stderr { get { lock (_stderr) { return [.. _stderr]; } } }
 
     /// <summary>Starts the binary with the arguments given (a config path, --check, …).</summary>
-    public static ServerProcess Start(string? workingDirectory, params string[] args)
+    public static ServerProcess Start(string? workingDirectory, params string[] args) =>
+        Start(workingDirectory, new Dictionary<string, string>(), args);
+
+    /// <summary>Starts the binary with the arguments given and these variables added to the environment.</summary>
+    public static ServerProcess Start(string? workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var info = new ProcessStartInfo(Repo.Binary)
         {
@@ -44,6 +48,17 @@ public sealed partial class ServerProcess : IDisposable
         foreach (string arg in args)
         {
             info.ArgumentList.Add(arg);
+        }
+
+        // The executable reads PIXELPING_* variables as config: a test sets the ones it means, never inherits any.
+        foreach (string name in info.Environment.Keys.Where(n => n.StartsWith("PIXELPING_", StringComparison.Ordinal)).ToList())
+        {
+            info.Environment.Remove(name);
+        }
+
+        foreach ((string name, string value) in environment)
+        {
+            info.Environment[name] = value;
         }
 
         return Start(info);
