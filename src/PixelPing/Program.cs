@@ -1,4 +1,5 @@
 using PixelPing.Config;
+using PixelPing.Flushing;
 using PixelPing.Lifecycle;
 using PixelPing.Monitoring;
 using PixelPing.Net;
@@ -97,6 +98,16 @@ internal static class Program
             return 1;
         }
 
+        // Raised here, before any socket, for the start and --check alike, so both say the same about the limit.
+        if (DescriptorBudget.Process.Describe(settings.MaxConnections, out bool fatal) is { } limit)
+        {
+            Log.Error("pixel-ping: " + (fatal ? "" : "warning: ") + limit);
+            if (fatal)
+            {
+                return 1;
+            }
+        }
+
         if (command.Kind == CommandKind.Check)
         {
             // The certificate files too: a start that would fail on them must not pass the check.
@@ -117,6 +128,11 @@ internal static class Program
             {
                 Log.Error($"pixel-ping: {settings.ConfigPath}: \"status\": {error}");
                 return 1;
+            }
+
+            if (settings.Spool is not null && new Spool(settings.Spool).CheckDirectory() is { } spoolProblem)
+            {
+                Log.Error("pixel-ping: warning: " + spoolProblem);
             }
 
             Log.Out(settings.Describe() + tls.Describe());

@@ -67,7 +67,7 @@ internal sealed class Server : IAsyncDisposable
             new HttpLimits(settings.MaxRequestLine, settings.MaxHeaderBytes, settings.MaxHeaderCount, settings.MaxBodyBytes),
             (long)settings.HeaderTimeout.TotalMilliseconds,
             (long)settings.IdleTimeout.TotalMilliseconds,
-            settings.MaxConnections);
+            DescriptorBudget.Process.ConnectionCap(settings.MaxConnections));
         var context = new ServerContext(new PixelApplication(store, settings.MaxKeyLength), limits, tls.Server);
         Listener? listener = Listener.TryBind(settings.Host, settings.Port, context, out error);
         if (listener is null)

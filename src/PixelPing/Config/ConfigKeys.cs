@@ -35,7 +35,7 @@ internal static class ConfigKeys
         new ConfigKey<int>("maxkeylength", ConfigTypes.Integer(1, 65536), 1024, s => s.MaxKeyLength, (s, v) => s with { MaxKeyLength = v },
             "longest key, in UTF-8 bytes after decoding; longer keys are refused"),
         new ConfigKey<int>("maxconnections", ConfigTypes.Integer(1, int.MaxValue), 10000, s => s.MaxConnections, (s, v) => s with { MaxConnections = v },
-            "open client connections; more are closed at once"),
+            "open client connections; more are closed at once; the open-file limit may lower it ([Open files](#open-files))"),
         new ConfigKey<bool>("log", ConfigTypes.Bool, true, s => s.Log, (s, v) => s with { Log = v },
             "log every key and its count at each flush"),
 
@@ -50,7 +50,7 @@ internal static class ConfigKeys
         new ConfigKey<int>("maxbodybytes", ConfigTypes.Integer(0, int.MaxValue, "bytes"), 65536, s => s.MaxBodyBytes, (s, v) => s with { MaxBodyBytes = v },
             "request body read and dropped; larger: `413`"),
         new ConfigKey<TimeSpan>("headertimeout", ConfigTypes.Seconds(3600), TimeSpan.FromSeconds(10), s => s.HeaderTimeout, (s, v) => s with { HeaderTimeout = v },
-            "time to receive a whole request head, from its first byte; on an HTTPS port also the TLS handshake's"),
+            "time to receive a whole request head, from its first byte; for a connection's first request, from the accept (a connection that sends nothing is closed after it); on an HTTPS port also the TLS handshake's"),
         new ConfigKey<TimeSpan>("idletimeout", ConfigTypes.Seconds(86400), TimeSpan.FromSeconds(30), s => s.IdleTimeout, (s, v) => s with { IdleTimeout = v },
             "keep-alive connection idle time before it is closed"),
         new ConfigKey<TimeSpan>("shutdowntimeout", ConfigTypes.Seconds(3600), TimeSpan.FromSeconds(5), s => s.ShutdownTimeout, (s, v) => s with { ShutdownTimeout = v },

@@ -237,13 +237,16 @@ internal sealed class Flusher
             return;
         }
 
-        if (!Directory.Exists(_spool.Directory))
+        if (_spool.CheckDirectory() is { } problem)
         {
-            Log.Error($"--- spool: warning: the directory of {_spool.Path} does not exist; undelivered hits cannot be saved");
-            return;
+            Log.Error("--- spool: warning: " + problem);
+            if (!Directory.Exists(_spool.Directory))
+            {
+                return;
+            }
         }
 
-        switch (_spool.Load(out List<SpooledBatch> batches, out string problem))
+        switch (_spool.Load(out List<SpooledBatch> batches, out string reason))
         {
             case SpoolLoadStatus.Loaded:
                 long hits = 0;
@@ -267,8 +270,8 @@ internal sealed class Flusher
             case SpoolLoadStatus.Corrupt:
                 string? aside = _spool.MoveAside(DateTime.UtcNow, out string error);
                 Log.Error(aside is not null
-                    ? $"--- spool: {_spool.Path} is unreadable ({problem}); moved it to {aside} and started without it"
-                    : $"--- spool: {_spool.Path} is unreadable ({problem}) and could not be moved aside ({error}); started without it, and the next save will replace it");
+                    ? $"--- spool: {_spool.Path} is unreadable ({reason}); moved it to {aside} and started without it"
+                    : $"--- spool: {_spool.Path} is unreadable ({reason}) and could not be moved aside ({error}); started without it, and the next save will replace it");
                 break;
         }
     }

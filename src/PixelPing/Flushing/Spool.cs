@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.Win32.SafeHandles;
 
 namespace PixelPing.Flushing;
 
@@ -35,7 +36,9 @@ internal enum SpoolLoadStatus : byte
 /// </summary>
 /// <remarks>
 /// Writes are atomic (temporary file, fsync, rename over the old file, fsync of the directory), so a crash at any
-/// point leaves either the old complete file or the new complete file.
+/// point leaves either the old complete file or the new complete file. The file is the user's alone (mode 0600), and
+/// no link at either path is ever followed: the file holds every key, and a link planted beside it must not turn a
+/// flush into a write to some other file.
 /// </remarks>
 internal sealed class Spool
 {
@@ -49,6 +52,9 @@ internal sealed class Spool
 
     private static readonly SearchValues<char> s_idChars =
         SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~");
+
+    private readonly Lock _writeLock = new();
+    private bool _closed;
 
     public Spool(string path)
     {
@@ -76,6 +82,31 @@ internal sealed class Spool
     /// </summary>
     public bool TrySave(IReadOnlyList<SpooledBatch> batches, out string error)
     {
+        // One writer at a time: the flush loop and the exit path of a second stop signal may both save.
+        lock (_writeLock)
+        {
+            if (_closed)
+            {
+                error = "the process is exiting and has written its last spool file";
+                return false;
+            }
+
+            return TrySaveLocked(batches, out error);
+        }
+    }
+
+    /// <summary>Saves these batches, then refuses every later save: what the process leaves behind when it exits at once.</summary>
+    public bool TrySaveLast(IReadOnlyList<SpooledBatch> batches, out string error)
+    {
+        lock (_writeLock)
+        {
+            _closed = true;
+            return TrySaveLocked(batches, out error);
+        }
+    }
+
+    private bool TrySaveLocked(IReadOnlyList<SpooledBatch> batches, out string error)
+    {
         error = "";
         string temporary = FullPath + ".tmp";
         try
@@ -86,7 +117,7 @@ internal sealed class Spool
                 return true;
             }
 
-            using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+            using (FileStream file = CreateTemporary(temporary))
             {
                 using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
                 var line = new ArrayBufferWriter<byte>(4096);
@@ -124,6 +155,7 @@ internal sealed class Spool
                 file.Flush(flushToDisk: true);
             }
 
+            // rename(2) replaces the directory entry: a link planted at the spool path is replaced, never written through.
             File.Move(temporary, FullPath, overwrite: true);
             SyncDirectory(Directory);
             return true;
@@ -138,9 +170,46 @@ internal sealed class Spool
             {
             }
 
-            error = e.Message;
+            error = ErrorText.Of(e);
             return false;
         }
+    }
+
+    /// <summary>
+    /// The temporary file, new and ours alone: a stale one (a crash mid-write, or a link someone planted there) is
+    /// unlinked first, which removes a link itself and never what it points to; then the file is created exclusively
+    /// (O_EXCL: nothing may have appeared meanwhile), not through a link (O_NOFOLLOW), readable by this user only.
+    /// </summary>
+    private static FileStream CreateTemporary(string temporary)
+    {
+        File.Delete(temporary);
+        int fd = Libc.open(Libc.Path(temporary),
+            Libc.OpenWriteOnly | Libc.OpenCreate | Libc.OpenExclusive | Libc.OpenNoFollow | Libc.OpenCloseOnExec, FileMode0600);
+        if (fd < 0)
+        {
+            throw new IOException($"cannot create {temporary}: {Libc.Describe(Marshal.GetLastPInvokeError())}");
+        }
+
+        return new FileStream(new SafeFileHandle(fd, ownsHandle: true), FileAccess.Write, 1 << 16);
+    }
+
+    /// <summary>
+    /// Why the spool file could not be written where it is configured, or null when it can: its directory must exist
+    /// and be writable by this process (checked by <c>--check</c> and at start, before the first save needs it).
+    /// </summary>
+    public string? CheckDirectory()
+    {
+        if (!System.IO.Directory.Exists(Directory))
+        {
+            return $"the directory of {Path} does not exist; undelivered hits cannot be saved";
+        }
+
+        if (Libc.access(Libc.Path(Directory), Libc.WriteOk | Libc.ExecuteOk) != 0)
+        {
+            return $"the directory of {Path} is not writable by this process ({Libc.Describe(Marshal.GetLastPInvokeError())}); undelivered hits cannot be saved";
+        }
+
+        return null;
     }
 
     /// <summary>Reads the file. Never throws: an unreadable or inconsistent file is <see cref="SpoolLoadStatus.Corrupt"/>.</summary>
@@ -148,24 +217,21 @@ internal sealed class Spool
     {
         batches = [];
         problem = "";
-        FileStream file;
-        try
+        // Not through a link: a link planted at the spool path is refused (and moved aside), never read or followed.
+        int fd = Libc.open(Libc.Path(FullPath), Libc.OpenReadOnly | Libc.OpenNoFollow | Libc.OpenCloseOnExec, 0);
+        if (fd < 0)
         {
-            file = new FileStream(FullPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        }
-        catch (FileNotFoundException)
-        {
-            return SpoolLoadStatus.Missing;
-        }
-        catch (DirectoryNotFoundException)
-        {
-            return SpoolLoadStatus.Missing;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            problem = "cannot open it: " + e.Message;
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno is ENOENT or ENOTDIR)
+            {
+                return SpoolLoadStatus.Missing;
+            }
+
+            problem = errno == Libc.ELOOP ? "it is a symbolic link, not a file" : "cannot open it: " + Libc.Describe(errno);
             return SpoolLoadStatus.Corrupt;
         }
+
+        var file = new FileStream(new SafeFileHandle(fd, ownsHandle: true), FileAccess.Read, 1 << 16);
 
         using (file)
         {
@@ -178,7 +244,7 @@ internal sealed class Spool
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                problem = "cannot read it: " + e.Message;
+                problem = "cannot read it: " + ErrorText.Of(e);
             }
 
             batches.Clear();
@@ -214,7 +280,7 @@ internal sealed class Spool
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                error = e.Message;
+                error = ErrorText.Of(e);
                 return null;
             }
         }
@@ -482,40 +548,32 @@ internal sealed class Spool
     /// </summary>
     private static void SyncDirectory(string directory)
     {
-        byte[] path = Encoding.UTF8.GetBytes(directory + "\0");
-        int fd = open(path, OpenReadOnly | OpenCloseOnExec);
+        int fd = Libc.open(Libc.Path(directory), Libc.OpenReadOnly | Libc.OpenDirectory | Libc.OpenCloseOnExec, 0);
         if (fd < 0)
         {
-            throw new IOException($"cannot open directory {directory} to sync it: errno {Marshal.GetLastPInvokeError()}");
+            throw new IOException($"cannot open directory {directory} to sync it: {Libc.Describe(Marshal.GetLastPInvokeError())}");
         }
 
         try
         {
-            if (fsync(fd) != 0)
+            if (Libc.fsync(fd) != 0)
             {
-                throw new IOException($"cannot sync directory {directory}: errno {Marshal.GetLastPInvokeError()}");
+                throw new IOException($"cannot sync directory {directory}: {Libc.Describe(Marshal.GetLastPInvokeError())}");
             }
         }
         finally
         {
-            _ = close(fd);
+            _ = Libc.close(fd);
         }
     }
 
     private static string Invariant(FormattableString value) => FormattableString.Invariant(value);
 
-    private const int OpenReadOnly = 0;
-    private const int OpenCloseOnExec = 0x80000; // O_CLOEXEC on Linux x86-64 and arm64
+    private const int ENOENT = 2;
+    private const int ENOTDIR = 20;
 
-    // Linked straight into the executable (DirectPInvoke in the project file), so they work in the static build too.
-    [DllImport("libc", SetLastError = true)]
-    private static extern int open(byte[] path, int flags);
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int fsync(int fd);
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int close(int fd);
+    // rw------- : the keys are visitors' data, for this user only (and exactly this, whatever the umask).
+    private const int FileMode0600 = 0x180;
 
     private enum LineStatus : byte
     {

@@ -38,7 +38,9 @@ internal sealed class Connection
         _server = server;
         _stats = stats;
         _peer = PeerAddress.From(socket.RemoteEndPoint);
-        _deadline = Environment.TickCount64 + server.Limits.IdleTimeoutMs;
+        // Nothing has arrived yet: under TCP_DEFER_ACCEPT a client that connects and stays silent is handed over
+        // once the kernel's defer period ends, and must not then hold a slot for the whole idle timeout.
+        _deadline = Environment.TickCount64 + server.Limits.HeaderTimeoutMs;
     }
 
     /// <summary>The slot in the tracker's table; -1 when not tracked.</summary>
@@ -124,13 +126,17 @@ internal sealed class Connection
             int start = 0;
             int end = 0;
             long skip = 0;
+            bool answered = false;
             while (true)
             {
                 if (start == end)
                 {
                     start = end = 0;
                     _idle = skip == 0;
-                    Volatile.Write(ref _deadline, Environment.TickCount64 + (skip == 0 ? limits.IdleTimeoutMs : limits.HeaderTimeoutMs));
+                    // Keep-alive waits up to the idle timeout, but only after an answer: the first request of a
+                    // connection (after the TLS handshake, if any) must begin within the header timeout.
+                    bool keepAliveWait = skip == 0 && answered;
+                    Volatile.Write(ref _deadline, Environment.TickCount64 + (keepAliveWait ? limits.IdleTimeoutMs : limits.HeaderTimeoutMs));
                 }
                 else if (end == buffer.Length)
                 {
@@ -190,6 +196,7 @@ internal sealed class Connection
                     return;
                 }
 
+                answered |= outcome.Answered;
                 if (outcome.Answered && start < end)
                 {
                     // A partial next request began in this read: its header timeout starts now.

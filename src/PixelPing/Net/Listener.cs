@@ -12,6 +12,7 @@ internal sealed class Listener : IAsyncDisposable
     private readonly List<Socket> _sockets;
     private readonly ServerContext _server;
     private readonly List<Task> _loops = [];
+    private readonly AcceptErrors _acceptErrors = new();
     private volatile bool _stopping;
 
     private Listener(List<Socket> sockets, ServerContext server)
@@ -156,9 +157,17 @@ internal sealed class Listener : IAsyncDisposable
             }
             catch (SocketException e)
             {
-                // Out of file descriptors or a connection reset before accept: log, pause briefly, keep serving.
-                Log.Error($"--- accept failed: {e.Message}");
-                await Task.Delay(50).ConfigureAwait(false);
+                if (_acceptErrors.Report(e.SocketErrorCode, e.Message, Environment.TickCount64) is { } line)
+                {
+                    Log.Error(line);
+                }
+
+                TimeSpan backoff = AcceptErrors.Backoff(e.SocketErrorCode);
+                if (backoff > TimeSpan.Zero)
+                {
+                    await Task.Delay(backoff).ConfigureAwait(false);
+                }
+
                 continue;
             }
 

@@ -1,10 +1,11 @@
+using System.Runtime.InteropServices;
 using System.Text;
 using PixelPing.Flushing;
 using PixelPing.Tests.Support;
 
 namespace PixelPing.Tests.Flushing;
 
-public sealed class SpoolTests
+public sealed partial class SpoolTests
 {
     private readonly string _dir = TempDir.Create();
 
@@ -232,4 +233,76 @@ public sealed class SpoolTests
             Assert.False(NewSpool().TrySave([new SpooledBatch(id, [Entry("k"u8.ToArray(), 1)])], out _));
         }
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_link_planted_at_the_temporary_path_is_removed_never_written_through(bool hardLink)
+    {
+        // Another user's 0600 file, and a link to it where the next save creates its temporary file.
+        string victim = Path.Combine(_dir, "victim");
+        File.WriteAllText(victim, "not yours");
+        File.SetUnixFileMode(victim, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        Spool spool = NewSpool();
+        string temporary = spool.FullPath + ".tmp";
+        if (hardLink)
+        {
+            Assert.Equal(0, link(victim, temporary));
+        }
+        else
+        {
+            File.CreateSymbolicLink(temporary, victim);
+        }
+
+        Assert.True(spool.TrySave(Sample(), out string error), error);
+
+        Assert.Equal("not yours", File.ReadAllText(victim));
+        Assert.Null(new FileInfo(spool.FullPath).LinkTarget);
+        Assert.Equal(SpoolLoadStatus.Loaded, spool.Load(out List<SpooledBatch> loaded, out _));
+        AssertSame(Sample(), loaded);
+        Assert.False(File.Exists(temporary));
+    }
+
+    [Fact]
+    public void The_file_is_readable_by_its_owner_only_whatever_the_umask()
+    {
+        Spool spool = NewSpool();
+        Assert.True(spool.TrySave(Sample(), out string error), error);
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(spool.FullPath));
+    }
+
+    [Fact]
+    public void A_link_at_the_spool_path_is_refused_at_load_and_replaced_by_a_save_not_written_through()
+    {
+        // The link points at a valid spool file: loading it would send someone else's batches.
+        Spool elsewhere = NewSpool("elsewhere.txt");
+        Assert.True(elsewhere.TrySave(Sample(), out string error), error);
+        string before = File.ReadAllText(elsewhere.FullPath);
+        Spool spool = NewSpool();
+        File.CreateSymbolicLink(spool.FullPath, elsewhere.FullPath);
+
+        Assert.Equal(SpoolLoadStatus.Corrupt, spool.Load(out List<SpooledBatch> loaded, out string problem));
+        Assert.Empty(loaded);
+        Assert.Contains("symbolic link", problem, StringComparison.Ordinal);
+
+        SpooledBatch[] other = [new SpooledBatch("z", [Entry("mine"u8.ToArray(), 1)])];
+        Assert.True(spool.TrySave(other, out error), error);
+        Assert.Equal(before, File.ReadAllText(elsewhere.FullPath));
+        Assert.Null(new FileInfo(spool.FullPath).LinkTarget);
+        Assert.Equal(SpoolLoadStatus.Loaded, spool.Load(out loaded, out _));
+        AssertSame(other, loaded);
+    }
+
+    [Fact]
+    public void The_directory_check_names_a_missing_directory()
+    {
+        Assert.Null(NewSpool().CheckDirectory());
+        string? problem = new Spool(Path.Combine(_dir, "missing", "spool.txt")).CheckDirectory();
+        Assert.NotNull(problem);
+        Assert.Contains("does not exist", problem, StringComparison.Ordinal);
+    }
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int link(string existing, string created);
 }

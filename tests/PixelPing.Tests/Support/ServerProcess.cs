@@ -64,6 +64,27 @@ public sealed partial class ServerProcess : IDisposable
         return Start(info);
     }
 
+    /// <summary>
+    /// Starts the binary through a launcher that changes what it runs with and then execs it, such as
+    /// <c>prlimit --nofile=64:64 --</c> or <c>setpriv --reuid=65534 ...</c>.
+    /// </summary>
+    public static ServerProcess StartUnder(string[] launcher, string workingDirectory, params string[] args)
+    {
+        var info = new ProcessStartInfo(launcher[0])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory,
+        };
+        foreach (string arg in launcher.Skip(1).Append(Repo.Binary).Concat(args))
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        return Start(info);
+    }
+
     public static ServerProcess Start(ProcessStartInfo info)
     {
         var process = new Process { StartInfo = info };
