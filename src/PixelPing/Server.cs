@@ -100,7 +100,8 @@ internal sealed class Server : IAsyncDisposable
         return server;
     }
 
-    private const int StatusConnections = 64;
+    // Probes and scrapers need a few connections; 16 fit inside the descriptors kept back from the pixel port's cap.
+    private const int StatusConnections = 16;
 
     /// <summary>/readyz: the pixel port accepts and no stop signal has come.</summary>
     public bool Ready => _accepting && !_stopping;
