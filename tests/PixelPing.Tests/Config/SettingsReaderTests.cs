@@ -104,7 +104,15 @@ public sealed class SettingsReaderTests : IDisposable
           "shutdowntimeout": 0.25,
           "status": "[::1]:9188",
           "shutdowndelay": 7,
-          "logformat": "json"
+          "logformat": "json",
+          "ignorebots": true,
+          "ignoreprefetch": true,
+          "referrers": ["example.org", "*.example.com"],
+          "requirereferrer": true,
+          "keys": ["story:*"],
+          "ignoreaddresses": ["192.0.2.0/24", "2001:db8::/32"],
+          "trustedproxies": ["10.0.0.1"],
+          "maxhitsperclient": 5
         }
         """;
 
@@ -143,6 +151,14 @@ public sealed class SettingsReaderTests : IDisposable
         Assert.Equal(System.Net.IPEndPoint.Parse("[::1]:9188"), s.Status);
         Assert.Equal(TimeSpan.FromSeconds(7), s.ShutdownDelay);
         Assert.True(s.JsonLog);
+        Assert.True(s.IgnoreBots);
+        Assert.True(s.IgnorePrefetch);
+        Assert.Equal(["example.org", "*.example.com"], s.Referrers);
+        Assert.True(s.RequireReferrer);
+        Assert.Equal(["story:*"], s.Keys);
+        Assert.Equal(["192.0.2.0/24", "2001:db8::/32"], s.IgnoreAddresses);
+        Assert.Equal(["10.0.0.1"], s.TrustedProxies);
+        Assert.Equal(5, s.MaxHitsPerClient);
         Assert.Empty(result.Warnings);
     }
 
