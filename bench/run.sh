@@ -5,18 +5,15 @@
 #   bench/run.sh                 all scenarios, 2 runs each, 10 s per run
 #   DURATION=5 RUNS=1 bench/run.sh
 #   SCENARIOS="keepalive close" bench/run.sh
-<<<<<<< HEAD
-#   BASELINE=/tmp/old/pixel-ping bench/run.sh     also runs another build ("base") in the same run, for before/after
-#   STATUS=1 bench/run.sh        pixel-ping (not base) gets a status listener, scraped once a second during each run
-=======
 #   PIXELS="before=/tmp/old/pixel-ping pixel=dist/pixel-ping filtered=dist/pixel-ping:bench/filters-all.json" bench/run.sh
->>>>>>> main
 #
 # Scenarios: keepalive (50 connections, one key), random (50 connections, 100k random keys), c1000 (1000
 # connections), close (Connection: close, 50 connections), scale (keep-alive on 2 server CPUs; wrk shares CPU 0), and
 # browser (keepalive with a browser's User-Agent, Referer and Accept headers, as the hit filters see real traffic).
 # PIXELS: the pixel-ping variants measured next to nginx, as name=executable[:config fragment], the fragment's keys
-# added to the bench config (default: pixel=dist/pixel-ping).
+# added to the bench config (default: pixel=dist/pixel-ping). A variant whose config sets "status" (as
+# bench/status.json does) is scraped at /metrics once a second during its runs, as Prometheus would:
+#   PIXELS="before=/tmp/old/pixel-ping pixel=dist/pixel-ping:bench/status.json" bench/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
@@ -45,18 +42,6 @@ for _ in $(seq 100); do [ -s "$out/receiver.port" ] && break; sleep 0.05; done
 receiver_port=$(cat "$out/receiver.port")
 receiver_total() { curl -s "http://127.0.0.1:$receiver_port/total"; }
 
-<<<<<<< HEAD
-start_pixel() { # $1 cpus, $2 port [$3 binary] -> sets pid, start_ms
-  local status=""
-  if [ "${STATUS:-0}" = 1 ] && [ -z "${3:-}" ]; then status_port=$(free_port); status="\"status\": \"127.0.0.1:$status_port\","; fi
-  cat > "$out/pixel.json" <<JSON
-{ "host": "127.0.0.1", "port": $2, "interval": 5, "log": false, "maxconnections": 20000, $status
-  "endpoint": "http://127.0.0.1:$receiver_port/hits" }
-JSON
-  # The server's output goes to files through a wrapper shell so that its shutdown line can be read.
-  read -r start_ms pid < <(python3 bench/first-pixel.py "$2" -- taskset -c "$1" \
-    sh -c "exec ${3:-dist/pixel-ping} $out/pixel.json > $out/pixel.out 2> $out/pixel.err")
-=======
 start_pixel() { # $1 cpus, $2 port, $3 executable, $4 config fragment or "" -> sets pid, start_ms
   python3 - "$out/pixel.json" "$2" "$receiver_port" "$4" <<'PY'
 import json, sys
@@ -70,11 +55,8 @@ PY
   # The server's output goes to files through a wrapper shell so that its shutdown line can be read.
   read -r start_ms pid < <(python3 bench/first-pixel.py "$2" -- taskset -c "$1" \
     sh -c "exec $3 $out/pixel.json > $out/pixel.out 2> $out/pixel.err")
->>>>>>> main
   work_pids=$pid
 }
-
-start_base() { start_pixel "$1" "$2" "$BASELINE"; }
 
 start_nginx() { # $1 cpus, $2 port -> sets pid (master), work_pids (master+worker), start_ms
   mkdir -p "$out/nginx"
@@ -128,17 +110,17 @@ run_one() { # $1 server, $2 scenario, $3 run -> appends a row to $out/rows
   local idle_rss; idle_rss=$(kib "$pid" VmRSS)
   local before=0 p
   for p in $work_pids; do before=$(( before + $(ticks "$p") )); done
-  local t0; t0=$(ms_now)
-  local scraper=""
-  if [ "$server" = pixel ] && [ "${STATUS:-0}" = 1 ]; then
-    # A Prometheus-like scraper on the wrk CPU: one /metrics request a second for the whole run.
-    (while sleep 1; do curl -s -o /dev/null "http://127.0.0.1:$status_port/metrics"; done) &
+  local scraper="" status=""
+  [ "$server" != nginx ] && status=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("status", ""))' "$out/pixel.json")
+  if [ -n "$status" ]; then
+    (while sleep 1; do curl -s -o /dev/null "http://$status/metrics"; done) &
     scraper=$!
   fi
+  local t0; t0=$(ms_now)
   taskset -c "$WRK_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" --latency "${script[@]}" "${extra[@]}" \
     "http://127.0.0.1:$port/pixel.gif?key=bench" > "$out/wrk.txt" 2>&1
   local wall=$(( $(ms_now) - t0 ))
-  [ -n "$scraper" ] && { kill "$scraper"; wait "$scraper" 2>/dev/null || true; }
+  if [ -n "$scraper" ]; then kill "$scraper"; wait "$scraper" 2>/dev/null || true; fi
   local after=0
   for p in $work_pids; do after=$(( after + $(ticks "$p") )); done
   local peak=0 v
@@ -152,11 +134,7 @@ run_one() { # $1 server, $2 scenario, $3 run -> appends a row to $out/rows
   p50=$(awk '$1=="50%"{print $2}' "$out/wrk.txt"); p99=$(awk '$1=="99%"{print $2}' "$out/wrk.txt")
   local cpu_s; cpu_s=$(awk -v a="$after" -v b="$before" -v hz="$hz" 'BEGIN{printf "%.2f", (a-b)/hz}')
   local delivered="-"
-<<<<<<< HEAD
-  if [ "$server" = pixel ] || [ "$server" = base ]; then
-=======
   if [ "$server" != nginx ]; then
->>>>>>> main
     # The final flush on SIGTERM sends what is left; served comes from the server's own shutdown line.
     local served; served=$(grep -oE 'served [0-9]+ pixels' "$out/pixel.out" | grep -oE '[0-9]+' || echo "?")
     for _ in $(seq 100); do [ "$(receiver_total)" != "$total_before" ] || [ "$served" = 0 ] && break; sleep 0.05; done
@@ -179,11 +157,7 @@ done
 total_before_run=$(receiver_total)
 for scenario in $SCENARIOS; do
   for run in $(seq "$RUNS"); do
-<<<<<<< HEAD
-    for server in nginx ${BASELINE:+base} pixel; do
-=======
     for server in nginx "${pixel_names[@]}"; do
->>>>>>> main
       run_one "$server" "$scenario" "$run"
     done
   done
@@ -209,21 +183,13 @@ for r in rows:
 print(f"{'scenario':10} {'server':8} {'req/s':>9} {'req/CPU-s':>10} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'idle MB':>8} {'peak MB':>8} {'start ms':>8}  delivered/served  non2xx")
 for scen in dict.fromkeys(s for s, _ in by):
     med = {}
-<<<<<<< HEAD
-    for server in ("nginx", "base", "pixel"):
-=======
     for server in servers:
->>>>>>> main
         v = by.get((scen, server))
         if not v:
             continue
         m = [statistics.median(x[i] for x in v) for i in range(7)]
         med[server] = m
-<<<<<<< HEAD
-    for server in ("nginx", "base", "pixel"):
-=======
     for server in servers:
->>>>>>> main
         if server not in med:
             continue
         m = med[server]
@@ -231,10 +197,4 @@ for scen in dict.fromkeys(s for s, _ in by):
         v = by[(scen, server)]
         print(f"{scen:10} {server:8} {m[0]:9.0f} {m[1]:10.0f} {ratio:6.2f} {m[2]:7.2f} {m[3]:7.2f} {m[4]/1024:8.1f} {m[5]/1024:8.1f} {m[6]:8.0f}  {','.join(x[7] for x in v):16}  {','.join(x[8] for x in v)} {v[0][9]}")
 print(f"(medians of the runs; {sys.argv[2]} s per run; ratio = req per server CPU-second / nginx's; start = exec to first pixel)")
-if any(s == "base" for _, s in by):
-    for scen in dict.fromkeys(s for s, _ in by):
-        if (scen, "base") in by and (scen, "pixel") in by:
-            b = statistics.median(x[1] for x in by[(scen, "base")])
-            p = statistics.median(x[1] for x in by[(scen, "pixel")])
-            print(f"{scen:10} pixel/base req per CPU-second: {p / b:.3f}")
 PY

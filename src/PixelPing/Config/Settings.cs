@@ -51,7 +51,6 @@ internal sealed record Settings
     public string? Spool { get; init; }
     public string? EndpointCa { get; init; }
 
-<<<<<<< HEAD
     /// <summary>The status listener (/livez, /readyz, /metrics); null when off.</summary>
     public IPEndPoint? Status { get; init; }
 
@@ -60,7 +59,7 @@ internal sealed record Settings
 
     /// <summary>Every log line a JSON object ("logformat": "json") instead of the original's text.</summary>
     public bool JsonLog { get; init; }
-=======
+
     // Hit filters (README "Filtering"); every one is off by default. An empty list means the filter is off.
     public bool IgnoreBots { get; init; }
     public bool IgnorePrefetch { get; init; }
@@ -70,7 +69,6 @@ internal sealed record Settings
     public IReadOnlyList<string> IgnoreAddresses { get; init; } = [];
     public IReadOnlyList<string> TrustedProxies { get; init; } = [];
     public int MaxHitsPerClient { get; init; }
->>>>>>> main
 
     /// <summary>The reader guarantees key and certificate come together, so either one means HTTPS.</summary>
     public bool Tls => SslKey is not null || SslCert is not null;

@@ -23,13 +23,11 @@ internal sealed class HitStore
     private int _distinct;
     private long _refusedFull;
     private long _refusedTooLong;
-<<<<<<< HEAD
     private long _refusedFullTotal;
     private long _refusedTooLongTotal;
-=======
     private readonly long[] _ignored = new long[IgnoredHits.Slots];
+    private readonly long[] _ignoredTotal = new long[IgnoredHits.Slots];
     private long _uncapped;
->>>>>>> main
     private int _capSignalled;
 
     public HitStore(int maxKeys, int shardCount = 0)
@@ -124,7 +122,14 @@ internal sealed class HitStore
     }
 
     /// <summary>Tallies a hit a filter ignored (it was answered, not counted).</summary>
-    public void Ignore(IgnoreReason reason) => Interlocked.Increment(ref _ignored[(int)reason]);
+    public void Ignore(IgnoreReason reason)
+    {
+        Interlocked.Increment(ref _ignored[(int)reason]);
+        Interlocked.Increment(ref _ignoredTotal[(int)reason]);
+    }
+
+    /// <summary>Hits the filters ignored since the start, for this reason.</summary>
+    public long IgnoredTotal(IgnoreReason reason) => Interlocked.Read(ref _ignoredTotal[(int)reason]);
 
     /// <summary>Tallies a hit counted without the per-client cap because the client table was full.</summary>
     public void CountUncapped() => Interlocked.Increment(ref _uncapped);

@@ -86,16 +86,10 @@ internal readonly struct ParsedRequest
     /// <summary>The body length to read and drop; 0 when there is no Content-Length.</summary>
     public long ContentLength { get; }
 
-<<<<<<< HEAD
-    public static ParsedRequest Incomplete => new(ParseStatus.Incomplete, RequestRejection.None, 0, RequestMethod.Other, false, 0, 0, 0, 0, false, false, 0);
+    public static ParsedRequest Incomplete => new(ParseStatus.Incomplete, RequestRejection.None, 0, RequestMethod.Other, false, 0, 0, 0, 0, false, false, 0, default);
 
     public static ParsedRequest Error(RequestRejection rejection) =>
-        new(ParseStatus.Error, rejection, 0, RequestMethod.Other, false, 0, 0, 0, 0, false, false, 0);
-=======
-    public static ParsedRequest Incomplete => new(ParseStatus.Incomplete, RequestRejection.None, 0, RequestMethod.Other, false, 0, 0, false, false, 0, default);
-
-    public static ParsedRequest Error(RequestRejection rejection) =>
-        new(ParseStatus.Error, rejection, 0, RequestMethod.Other, false, 0, 0, false, false, 0, default);
+        new(ParseStatus.Error, rejection, 0, RequestMethod.Other, false, 0, 0, 0, 0, false, false, 0, default);
 
     /// <summary>Whether a field asked for in <see cref="HttpLimits.Capture"/> was present (possibly empty).</summary>
     public bool Has(HeaderFields field) => !_captured[Index(field)].Equals(default(Range));
@@ -104,7 +98,6 @@ internal readonly struct ParsedRequest
     public ReadOnlySpan<byte> Value(ReadOnlySpan<byte> input, HeaderFields field) => input[_captured[Index(field)]];
 
     internal static int Index(HeaderFields field) => System.Numerics.BitOperations.TrailingZeroCount((uint)field);
->>>>>>> main
 
     public static ParsedRequest Complete(
         int headLength,
@@ -116,12 +109,7 @@ internal readonly struct ParsedRequest
         int queryLength,
         bool keepAlive,
         bool isHttp10,
-<<<<<<< HEAD
-        long contentLength) =>
-        new(ParseStatus.Complete, RequestRejection.None, headLength, method, isPixel, pathStart, pathLength, queryStart, queryLength, keepAlive, isHttp10, contentLength);
-=======
         long contentLength,
         in CapturedValues captured) =>
-        new(ParseStatus.Complete, RequestRejection.None, headLength, method, isPixel, queryStart, queryLength, keepAlive, isHttp10, contentLength, captured);
->>>>>>> main
+        new(ParseStatus.Complete, RequestRejection.None, headLength, method, isPixel, pathStart, pathLength, queryStart, queryLength, keepAlive, isHttp10, contentLength, captured);
 }

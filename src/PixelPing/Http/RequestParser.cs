@@ -179,11 +179,7 @@ internal struct RequestParser
 
         _phase = Phase.FieldLine;
         _headersStart = _lineStart = _scanned = _scanned + 1;
-<<<<<<< HEAD
-        return ParsedRequest.Complete(0, default, false, 0, 0, 0, 0, false, false, 0);
-=======
-        return ParsedRequest.Complete(0, default, false, 0, 0, false, false, 0, default);
->>>>>>> main
+        return ParsedRequest.Complete(0, default, false, 0, 0, 0, 0, false, false, 0, default);
     }
 
     private ParsedRequest ParseFields(ReadOnlySpan<byte> input, in HttpLimits limits)

@@ -1,4 +1,5 @@
 using PixelPing.Counting;
+using PixelPing.Filtering;
 using PixelPing.Flushing;
 using PixelPing.Net;
 using PixelPing.Tls;
@@ -50,6 +51,12 @@ internal sealed class ServerMetrics(HitStore store, ServerContext pixelPort, Flu
         w.Family("pixelping_refused_hits_total"u8, MetricType.Counter, "Hits not counted, by reason: a new key past maxkeys, a key longer than maxkeylength."u8);
         w.Sample("pixelping_refused_hits_total"u8, "reason"u8, "maxkeys", store.RefusedFullTotal);
         w.Sample("pixelping_refused_hits_total"u8, "reason"u8, "maxkeylength", store.RefusedTooLongTotal);
+        w.Family("pixelping_ignored_hits_total"u8, MetricType.Counter, "Hits the filters did not count, by reason (the first filter that applied)."u8);
+        for (var reason = IgnoreReason.Bot; reason <= IgnoreReason.PerClient; reason++)
+        {
+            w.Sample("pixelping_ignored_hits_total"u8, "reason"u8, IgnoredHits.Name(reason), store.IgnoredTotal(reason));
+        }
+
         w.Family("pixelping_keys"u8, MetricType.Gauge, "Distinct keys held now, waiting for the next flush."u8);
         w.Sample("pixelping_keys"u8, store.DistinctKeys);
 

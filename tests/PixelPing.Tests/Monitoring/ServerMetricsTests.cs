@@ -110,6 +110,26 @@ public sealed class ServerMetricsTests
     }
 
     [Fact]
+    public async Task Hits_the_filters_ignore_are_counted_by_reason_and_not_as_hits()
+    {
+        await using InProcessServer server = InProcessServer.Start(InProcessServer.Defaults(null, intervalSeconds: 3600) with
+        {
+            Status = new IPEndPoint(IPAddress.Loopback, 0),
+            IgnoreBots = true,
+        });
+        using (var client = new RawHttpClient(server.Port))
+        {
+            Assert.Equal(200, client.Request("/pixel.gif?key=crawled", "User-Agent: Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)\r\n").Status);
+            Assert.Equal(200, client.Request("/pixel.gif?key=read", "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n").Status);
+        }
+
+        Dictionary<string, double> samples = ScrapeOf(server);
+        Assert.Equal(1, samples["pixelping_ignored_hits_total{reason=\"bot\"}"]);
+        Assert.Equal(0, samples["pixelping_ignored_hits_total{reason=\"prefetch\"}"]);
+        Assert.Equal(1, samples["pixelping_hits_total"]);
+    }
+
+    [Fact]
     public async Task A_failed_flush_is_counted_and_its_batch_is_pending_and_in_the_spool()
     {
         await using var receiver = new EndpointReceiver { Mode = ReceiverMode.Status500 };
