@@ -27,10 +27,56 @@ internal sealed class Listener : IAsyncDisposable
     /// <summary>The bound addresses, with the real port when port 0 asked for any free one.</summary>
     public IReadOnlyList<IPEndPoint> EndPoints { get; }
 
-    /// <summary>Binds and listens; on failure returns null and one line saying which address and port and why.</summary>
-    public static Listener? TryBind(string? host, int port, ServerContext server, out string error)
+    /// <summary>
+    /// Binds and listens with one event loop per usable CPU, or <paramref name="loops"/> when given (a small side
+    /// port needs one); on failure returns null and one line saying which address and port and why.
+    /// </summary>
+    public static Listener? TryBind(string? host, int port, ServerContext server, out string error, int loops = 0)
+    {
+        int loopCount = loops > 0 ? loops : UsableCpus();
+        if (TryBindSockets(host, port, loopCount, out error, out List<IPEndPoint> endPoints) is not { } sockets)
+        {
+            return null;
+        }
+
+        var eventLoops = new EventLoop[loopCount];
+        var acceptErrors = new AcceptErrors();
+        for (int i = 0; i < loopCount; i++)
+        {
+            eventLoops[i] = new EventLoop(server, acceptErrors, sockets[i], i);
+        }
+
+        return new Listener(eventLoops, server, endPoints);
+    }
+
+    /// <summary>
+    /// <c>--check</c>: whether the address and port can be had now, with the same one line of error as a start;
+    /// the sockets are closed again at once.
+    /// </summary>
+    public static bool CanBind(string? host, int port, out string error)
+    {
+        if (TryBindSockets(host, port, 0, out error, out _) is not { } sockets)
+        {
+            return false;
+        }
+
+        foreach (int fd in sockets[0])
+        {
+            Libc.close(fd);
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// For each loop, one listening socket per address of <paramref name="host"/>; null and a line of error on failure.
+    /// A <paramref name="loopCount"/> of 0 is the check: one socket per address, bound but not shared and not listening,
+    /// so that it neither joins a running server's port nor takes a connection meant for it.
+    /// </summary>
+    private static int[][]? TryBindSockets(string? host, int port, int loopCount, out string error, out List<IPEndPoint> endPoints)
     {
         error = "";
+        endPoints = [];
         IPAddress[] addresses;
         if (host is null)
         {
@@ -60,21 +106,21 @@ internal sealed class Listener : IAsyncDisposable
             }
         }
 
-        int loopCount = UsableCpus();
+        bool check = loopCount == 0;
+        loopCount = Math.Max(loopCount, 1);
         var sockets = new int[loopCount][];
         for (int i = 0; i < loopCount; i++)
         {
             sockets[i] = new int[addresses.Length];
         }
 
-        var endPoints = new List<IPEndPoint>();
         for (int a = 0; a < addresses.Length; a++)
         {
             // Port 0 binds the first socket to any free port, and every other socket to that same port.
             int bindPort = port == 0 && endPoints.Count > 0 ? endPoints[0].Port : port;
             for (int i = 0; i < loopCount; i++)
             {
-                int fd = OpenListeningSocket(addresses[a], bindPort, out int errno);
+                int fd = OpenListeningSocket(addresses[a], bindPort, listen: !check, out int errno);
                 if (fd < 0)
                 {
                     foreach (int[] bound in sockets)
@@ -108,14 +154,7 @@ internal sealed class Listener : IAsyncDisposable
             }
         }
 
-        var loops = new EventLoop[loopCount];
-        var acceptErrors = new AcceptErrors();
-        for (int i = 0; i < loopCount; i++)
-        {
-            loops[i] = new EventLoop(server, acceptErrors, sockets[i], i);
-        }
-
-        return new Listener(loops, server, endPoints);
+        return sockets;
     }
 
     /// <summary>The CPUs this process may run on (<c>sched_getaffinity</c>: taskset, cpusets), one loop each.</summary>
@@ -137,8 +176,8 @@ internal sealed class Listener : IAsyncDisposable
         return Math.Max(1, count);
     }
 
-    /// <summary>A nonblocking listening socket, or -1 with the errno of the step that failed.</summary>
-    private static int OpenListeningSocket(IPAddress address, int port, out int errno)
+    /// <summary>A nonblocking listening socket (or, for the check, a bound one), or -1 with the errno of the step that failed.</summary>
+    private static int OpenListeningSocket(IPAddress address, int port, bool listen, out int errno)
     {
         bool v6 = address.AddressFamily == AddressFamily.InterNetworkV6;
         int fd = Libc.socket(v6 ? Libc.AF_INET6 : Libc.AF_INET, Libc.SOCK_STREAM | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC, 0);
@@ -167,13 +206,16 @@ internal sealed class Listener : IAsyncDisposable
         // SO_REUSEADDR: a restart binds at once despite connections in TIME_WAIT. SO_REUSEPORT: one socket per loop
         // on the same port, the kernel choosing a loop for each new connection.
         Libc.SetOption(fd, Libc.SOL_SOCKET, Libc.SO_REUSEADDR, 1);
-        Libc.SetOption(fd, Libc.SOL_SOCKET, Libc.SO_REUSEPORT, 1);
+        if (listen)
+        {
+            Libc.SetOption(fd, Libc.SOL_SOCKET, Libc.SO_REUSEPORT, 1);
+        }
 
         // TCP_DEFER_ACCEPT: the kernel hands over a connection only once its first bytes have arrived, so accepting
         // costs no empty read and no extra epoll round trip (a tenth of the work of a Connection: close request).
         // A connection that never sends is dropped by the kernel after the given seconds.
         Libc.SetOption(fd, Libc.IPPROTO_TCP, Libc.TCP_DEFER_ACCEPT, 10);
-        if (Libc.bind(fd, sockaddr, v6 ? 28 : 16) < 0 || Libc.listen(fd, 4096) < 0)
+        if (Libc.bind(fd, sockaddr, v6 ? 28 : 16) < 0 || (listen && Libc.listen(fd, 4096) < 0))
         {
             errno = Libc.Errno;
             Libc.close(fd);
