@@ -47,7 +47,10 @@ internal static class Log
         }
     }
 
-    /// <summary>Writes <c>&lt;count&gt;:\t&lt;key&gt;</c> per key, as pixel-ping 0.1.6 does before every flush.</summary>
+    /// <summary>
+    /// Writes <c>&lt;count&gt;:\t&lt;key&gt;</c> per key, as pixel-ping 0.1.6 does before every flush, with the key's
+    /// control and bidirectional characters escaped (<see cref="LogEscape"/>).
+    /// </summary>
     public static void Keys(IReadOnlyList<KeyValuePair<byte[], long>> entries)
     {
         if (entries.Count == 0)
@@ -63,7 +66,7 @@ internal static class Log
             {
                 foreach (KeyValuePair<byte[], long> entry in entries)
                 {
-                    int need = entry.Key.Length + 24;
+                    int need = LogEscape.MaxLength(entry.Key.Length) + 24;
                     if (buffer.Length - used < need)
                     {
                         s_out.Write(buffer, 0, used);
@@ -78,8 +81,8 @@ internal static class Log
                     used += digits;
                     buffer[used++] = (byte)':';
                     buffer[used++] = (byte)'\t';
-                    entry.Key.CopyTo(buffer, used);
-                    used += entry.Key.Length;
+                    // The key is the visitor's: escaped, so it can neither forge a line nor drive a terminal.
+                    used += LogEscape.Write(entry.Key, buffer.AsSpan(used));
                     buffer[used++] = (byte)'\n';
                 }
 

@@ -101,7 +101,7 @@ internal static class Program
             }
 
             Log.Out(settings.Describe() + tls.Describe());
-            Log.Out($"pixel-ping: {settings.ConfigPath}: configuration OK");
+            Log.Out($"pixel-ping: {LogEscape.Text(settings.ConfigPath)}: configuration OK");
             return 0;
         }
 
@@ -121,11 +121,11 @@ internal static class Program
         {
             if (settings.Endpoint is not null)
             {
-                Log.Out($"Flushing hits to {settings.Endpoint}");
+                Log.Out($"Flushing hits to {EndpointText.Show(settings.Endpoint)}");
             }
             else
             {
-                Log.Error($"No endpoint set. Hits won't be flushed, add \"endpoint\" to {settings.ConfigPath}.");
+                Log.Error($"No endpoint set. Hits won't be flushed, add \"endpoint\" to {LogEscape.Text(settings.ConfigPath)}.");
             }
 
             var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
