@@ -15,14 +15,15 @@ internal enum RequestMethod : byte
 }
 
 /// <summary>
-/// The outcome of parsing one request head. Offsets are relative to the span given to <see cref="RequestParser.Parse"/>,
+/// The outcome of parsing one request head. Offsets are relative to the span given to <see cref="RequestParser.Parse"/>
+/// (the start of the request),
 /// so the caller slices its own buffer and nothing is copied.
 /// </summary>
 internal readonly struct ParsedRequest
 {
     private ParsedRequest(
         ParseStatus status,
-        int errorStatus,
+        RequestRejection rejection,
         int headLength,
         RequestMethod method,
         bool isPixel,
@@ -33,7 +34,7 @@ internal readonly struct ParsedRequest
         long contentLength)
     {
         Status = status;
-        ErrorStatus = errorStatus;
+        Rejection = rejection;
         HeadLength = headLength;
         Method = method;
         IsPixel = isPixel;
@@ -46,8 +47,8 @@ internal readonly struct ParsedRequest
 
     public ParseStatus Status { get; }
 
-    /// <summary>When <see cref="Status"/> is Error: 400, 413, 414, 431, 501 or 505; else 0. Every error closes the connection.</summary>
-    public int ErrorStatus { get; }
+    /// <summary>When <see cref="Status"/> is Error: why; else <see cref="RequestRejection.None"/>. Every error closes the connection.</summary>
+    public RequestRejection Rejection { get; }
 
     /// <summary>When Complete: bytes of the request line, the headers and the final CRLF; the body is not included.</summary>
     public int HeadLength { get; }
@@ -71,10 +72,10 @@ internal readonly struct ParsedRequest
     /// <summary>The body length to read and drop; 0 when there is no Content-Length.</summary>
     public long ContentLength { get; }
 
-    public static ParsedRequest Incomplete => new(ParseStatus.Incomplete, 0, 0, RequestMethod.Other, false, 0, 0, false, false, 0);
+    public static ParsedRequest Incomplete => new(ParseStatus.Incomplete, RequestRejection.None, 0, RequestMethod.Other, false, 0, 0, false, false, 0);
 
-    public static ParsedRequest Error(int errorStatus) =>
-        new(ParseStatus.Error, errorStatus, 0, RequestMethod.Other, false, 0, 0, false, false, 0);
+    public static ParsedRequest Error(RequestRejection rejection) =>
+        new(ParseStatus.Error, rejection, 0, RequestMethod.Other, false, 0, 0, false, false, 0);
 
     public static ParsedRequest Complete(
         int headLength,
@@ -85,5 +86,5 @@ internal readonly struct ParsedRequest
         bool keepAlive,
         bool isHttp10,
         long contentLength) =>
-        new(ParseStatus.Complete, 0, headLength, method, isPixel, queryStart, queryLength, keepAlive, isHttp10, contentLength);
+        new(ParseStatus.Complete, RequestRejection.None, headLength, method, isPixel, queryStart, queryLength, keepAlive, isHttp10, contentLength);
 }

@@ -9,30 +9,32 @@ namespace PixelPing.Http;
 /// and routing are interpreted. It never throws and never allocates; every scan is a vectorised span search.
 /// </summary>
 /// <remarks>
+/// <para>
 /// The input is read strictly left to right and the first fault found wins, with errors reported as soon as a
 /// prefix proves them. So a prefix that is an error stays that error however more bytes arrive, and a client cannot
 /// make us buffer past a limit by sending slowly.
+/// </para>
+/// <para>
+/// One parser per connection: after <see cref="ParseStatus.Incomplete"/> it remembers how far it got, and the next
+/// call (with the same request's bytes, now longer) goes on from there, as Kestrel advances line by line. A client
+/// trickling its head a byte at a time costs work in proportion to the head, not to its square. A finished line is
+/// never read again; within the unfinished one, only the bytes that arrived since the last call are looked at. After
+/// a <see cref="ParseStatus.Complete"/> or <see cref="ParseStatus.Error"/> the parser starts afresh.
+/// </para>
 /// </remarks>
-internal static class RequestParser
+internal struct RequestParser
 {
     private const byte CR = (byte)'\r';
     private const byte LF = (byte)'\n';
     private const byte SP = (byte)' ';
 
-    private const int BadRequest = 400;
-    private const int PayloadTooLarge = 413;
-    private const int UriTooLong = 414;
-    private const int HeaderFieldsTooLarge = 431;
-    private const int NotImplemented = 501;
-    private const int VersionNotSupported = 505;
-
     // RFC 9110 §5.6.2: token = 1*tchar. Method and field names.
     private static readonly SearchValues<byte> s_tchar =
         SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
 
-    // Bytes that end a request line or make it invalid: all CTLs (HTAB too: RFC 9112 §3 separates the parts by
-    // exactly one SP) and DEL. The first one found must be the CR of CRLF. Bytes 0x80-0xFF are tolerated (raw UTF-8).
-    private static readonly SearchValues<byte> s_requestLineStop = SearchValues.Create(Controls(includeHtab: true));
+    // Bytes that end a part of the request line or make it invalid: SP (RFC 9112 §3 separates the parts by exactly
+    // one SP), all CTLs (HTAB too) and DEL. The line ends at the CR of CRLF. Bytes 0x80-0xFF are tolerated (raw UTF-8).
+    private static readonly SearchValues<byte> s_requestLineStop = SearchValues.Create([SP, .. Controls(includeHtab: true)]);
 
     // Bytes that end a field line or make it invalid: CTLs except HTAB, and DEL (RFC 9110 §5.5 field-vchar / obs-text).
     private static readonly SearchValues<byte> s_fieldLineStop = SearchValues.Create(Controls(includeHtab: false));
@@ -46,7 +48,59 @@ internal static class RequestParser
     private static ReadOnlySpan<byte> Ows => " \t"u8;
     private static ReadOnlySpan<byte> PixelPath => "/pixel.gif"u8;
 
-    public static ParsedRequest Parse(ReadOnlySpan<byte> input, in HttpLimits limits)
+    // Where the last call stopped. Offsets are from the start of the input, which is the start of the request.
+    private Phase _phase;
+    private int _lineStart;      // the line being read (a field line), or where the request line's current part starts
+    private int _scanned;        // bytes before this offset have been read and found fine
+    private bool _nameChecked;   // field line: its name has ended in ':'; request line: the target's authority has ended
+    private int _headersStart;
+    private int _count;
+    private RequestLine _line;
+    private FieldState _fields;
+
+    private enum Phase : byte
+    {
+        EmptyLines,
+        Method,
+        Target,
+        Version,
+        RequestLineLf,
+        FieldLine,
+        FieldLineLf,
+        HeadLf,
+    }
+
+    /// <summary>
+    /// Parses the request head at the start of <paramref name="input"/>. After <see cref="ParseStatus.Incomplete"/>,
+    /// call again with the same bytes and more after them.
+    /// </summary>
+    public ParsedRequest Parse(ReadOnlySpan<byte> input, in HttpLimits limits)
+    {
+        ParsedRequest result = ParseHead(input, limits);
+        if (result.Status != ParseStatus.Incomplete)
+        {
+            this = default;
+        }
+
+        return result;
+    }
+
+    private ParsedRequest ParseHead(ReadOnlySpan<byte> input, in HttpLimits limits)
+    {
+        if (_phase < Phase.FieldLine)
+        {
+            ParsedRequest line = ParseRequestLine(input, limits);
+            if (line.Status != ParseStatus.Complete)
+            {
+                return line;
+            }
+        }
+
+        return ParseFields(input, limits);
+    }
+
+    /// <summary>Reads up to the end of the request line: Complete here means only "go on with the fields".</summary>
+    private ParsedRequest ParseRequestLine(ReadOnlySpan<byte> input, in HttpLimits limits)
     {
         // ---- Request line (RFC 9112 §3) ----
         // The CR that ends the line must sit before offset limit-1 so that its LF still fits in the limit.
@@ -55,167 +109,314 @@ internal static class RequestParser
         int lineEnd = Math.Min(input.Length, lineBudget);
         bool lineBudgetSpent = input.Length >= lineBudget;
 
-        // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request line. We ignore any
-        // number, but they count towards MaxRequestLineBytes so that a stream of CRLFs cannot be buffered forever.
-        int pos = 0;
-        while (pos < lineEnd && input[pos] == CR)
+        if (_phase == Phase.EmptyLines)
         {
-            if (pos + 1 >= input.Length)
+            // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request line. We ignore any
+            // number, but they count towards MaxRequestLineBytes so that a stream of CRLFs cannot be buffered forever.
+            while (_scanned < lineEnd && input[_scanned] == CR)
             {
-                return ParsedRequest.Incomplete;
+                if (!EndsLine(input, _scanned, RequestRejection.InvalidRequestLine, out ParsedRequest pending))
+                {
+                    return pending;
+                }
+
+                _scanned += 2;
             }
 
-            if (input[pos + 1] != LF)
+            if (_scanned >= lineEnd)
             {
-                return ParsedRequest.Error(BadRequest);
+                return lineBudgetSpent ? ParsedRequest.Error(RequestRejection.RequestLineTooLong) : ParsedRequest.Incomplete;
             }
 
-            pos += 2;
+            _phase = Phase.Method;
+            _lineStart = _scanned;
         }
 
-        if (pos >= lineEnd)
+        while (_phase != Phase.RequestLineLf)
         {
-            return lineBudgetSpent ? ParsedRequest.Error(UriTooLong) : ParsedRequest.Incomplete;
-        }
-
-        ReadOnlySpan<byte> lineWindow = input[pos..lineEnd];
-        int stop = lineWindow.IndexOfAny(s_requestLineStop);
-        RequestLine line;
-        int status;
-        if (stop < 0)
-        {
-            // No line end yet: check what we have so garbage is refused now rather than after 8 KiB.
-            status = ParseRequestLine(lineWindow, complete: false, out _);
-            if (status != 0)
+            int stop = _scanned < lineEnd ? input[_scanned..lineEnd].IndexOfAny(s_requestLineStop) : -1;
+            if (stop < 0)
             {
-                return ParsedRequest.Error(status);
+                // No end of this part yet: check what has arrived so garbage is refused now rather than after 8 KiB.
+                RequestRejection partial = CheckPart(input[_lineStart..lineEnd], complete: false);
+                if (partial != RequestRejection.None)
+                {
+                    return ParsedRequest.Error(partial);
+                }
+
+                _scanned = Math.Max(_scanned, lineEnd);
+                return lineBudgetSpent ? ParsedRequest.Error(RequestRejection.RequestLineTooLong) : ParsedRequest.Incomplete;
             }
 
-            return lineBudgetSpent ? ParsedRequest.Error(UriTooLong) : ParsedRequest.Incomplete;
+            int end = _scanned + stop;
+            byte b = input[end];
+
+            // A bare LF, NUL, HTAB or any other control in the line: 400. RFC 9112 §2.2 lets a recipient accept a bare
+            // LF as a line end; we do not, since parsers that disagree on line ends are how requests get smuggled.
+            // A doubled SP, or an SP after the version, or a CR before it, is as bad.
+            if ((b != SP && b != CR) || (b == SP) == (_phase == Phase.Version))
+            {
+                return ParsedRequest.Error(RequestRejection.InvalidRequestLine);
+            }
+
+            // The part's content is judged before the LF is checked, so "HTTP/2.0\r" already answers 505.
+            RequestRejection rejection = CheckPart(input[_lineStart..end], complete: true);
+            if (rejection != RequestRejection.None)
+            {
+                return ParsedRequest.Error(rejection);
+            }
+
+            _phase++;
+            _lineStart = _scanned = end + 1;
+            _nameChecked = false;
         }
 
-        // A bare LF, NUL, HTAB or any other control in the line: 400. RFC 9112 §2.2 lets a recipient accept a bare
-        // LF as a line end; we do not, since parsers that disagree on line ends are how requests get smuggled.
-        if (lineWindow[stop] != CR)
+        // _scanned is one past the CR.
+        if (!EndsLine(input, _scanned - 1, RequestRejection.InvalidRequestLine, out ParsedRequest incomplete))
         {
-            return ParsedRequest.Error(BadRequest);
+            return incomplete;
         }
 
-        // The line content is judged before the LF is checked, so "HTTP/2.0\r" already answers 505.
-        status = ParseRequestLine(lineWindow[..stop], complete: true, out line);
-        if (status != 0)
-        {
-            return ParsedRequest.Error(status);
-        }
+        _phase = Phase.FieldLine;
+        _headersStart = _lineStart = _scanned = _scanned + 1;
+        return ParsedRequest.Complete(0, default, false, 0, 0, false, false, 0);
+    }
 
-        if (line.QueryStart != 0)
-        {
-            line.QueryStart += pos;
-        }
-
-        int cr = pos + stop;
-        if (cr + 1 >= input.Length)
-        {
-            return ParsedRequest.Incomplete;
-        }
-
-        if (input[cr + 1] != LF)
-        {
-            return ParsedRequest.Error(BadRequest);
-        }
-
+    private ParsedRequest ParseFields(ReadOnlySpan<byte> input, in HttpLimits limits)
+    {
         // ---- Header fields (RFC 9112 §5) ----
-        int headersStart = cr + 2;
         int headerBudget = Math.Max(limits.MaxHeaderBytes - 1, 0);
-        int available = input.Length - headersStart;
-        int headersEnd = headersStart + Math.Min(available, headerBudget);
+        int available = input.Length - _headersStart;
+        int headersEnd = _headersStart + Math.Min(available, headerBudget);
         bool headerBudgetSpent = available >= headerBudget;
-
-        var fields = default(FieldState);
-        int count = 0;
-        int p = headersStart;
+        ParsedRequest pending;
         while (true)
         {
-            if (p >= headersEnd)
+            switch (_phase)
             {
-                return headerBudgetSpent ? ParsedRequest.Error(HeaderFieldsTooLarge) : ParsedRequest.Incomplete;
+                case Phase.HeadLf:
+                    return EndsLine(input, _lineStart, RequestRejection.InvalidHeaderLine, out pending) ? Finish(_lineStart + 2) : pending;
+
+                case Phase.FieldLineLf:
+                    if (!EndsLine(input, _scanned, RequestRejection.InvalidHeaderLine, out pending))
+                    {
+                        return pending;
+                    }
+
+                    _phase = Phase.FieldLine;
+                    _lineStart = _scanned = _scanned + 2;
+                    _nameChecked = false;
+                    continue;
             }
 
-            byte first = input[p];
-            if (first == CR)
+            int p = _lineStart;
+            if (_scanned == p)
             {
-                if (p + 1 >= input.Length)
+                if (p >= headersEnd)
                 {
-                    return ParsedRequest.Incomplete;
+                    return headerBudgetSpent ? ParsedRequest.Error(RequestRejection.HeadersTooLarge) : ParsedRequest.Incomplete;
                 }
 
-                if (input[p + 1] != LF)
+                byte first = input[p];
+                if (first == CR)
                 {
-                    return ParsedRequest.Error(BadRequest);
+                    _phase = Phase.HeadLf;
+                    continue;
                 }
 
-                return Finish(p + 2, in line, in fields);
+                // A line starting with SP/HTAB is obs-fold (RFC 9112 §5.2; or whitespace after the start line, §2.2):
+                // rejected. So is a bare LF or a line with an empty name.
+                if (!s_tchar.Contains(first))
+                {
+                    return ParsedRequest.Error(RequestRejection.InvalidHeaderLine);
+                }
+
+                if (_count >= limits.MaxHeaderCount)
+                {
+                    return ParsedRequest.Error(RequestRejection.HeadersTooLarge);
+                }
             }
 
-            // A line starting with SP/HTAB is obs-fold (RFC 9112 §5.2; or whitespace after the start line, §2.2):
-            // rejected. So is a bare LF or a line with an empty name.
-            if (!s_tchar.Contains(first))
-            {
-                return ParsedRequest.Error(BadRequest);
-            }
-
-            if (count >= limits.MaxHeaderCount)
-            {
-                return ParsedRequest.Error(HeaderFieldsTooLarge);
-            }
-
-            ReadOnlySpan<byte> fieldWindow = input[p..headersEnd];
-            stop = fieldWindow.IndexOfAny(s_fieldLineStop);
+            ReadOnlySpan<byte> window = _scanned < headersEnd ? input[_scanned..headersEnd] : default;
+            int stop = window.IndexOfAny(s_fieldLineStop);
             if (stop < 0)
             {
                 // Unfinished line: its name so far must be a token; the value cannot be judged until it ends.
-                int nameEnd = fieldWindow.IndexOfAnyExcept(s_tchar);
-                if (nameEnd >= 0 && fieldWindow[nameEnd] != (byte)':')
+                if (!_nameChecked)
                 {
-                    return ParsedRequest.Error(BadRequest);
+                    int nameEnd = window.IndexOfAnyExcept(s_tchar);
+                    if (nameEnd >= 0 && window[nameEnd] != (byte)':')
+                    {
+                        return ParsedRequest.Error(RequestRejection.InvalidHeaderLine);
+                    }
+
+                    _nameChecked = nameEnd >= 0;
                 }
 
-                return headerBudgetSpent ? ParsedRequest.Error(HeaderFieldsTooLarge) : ParsedRequest.Incomplete;
+                _scanned = Math.Max(_scanned, headersEnd);
+                return headerBudgetSpent ? ParsedRequest.Error(RequestRejection.HeadersTooLarge) : ParsedRequest.Incomplete;
             }
 
-            if (fieldWindow[stop] != CR)
+            int cr = _scanned + stop;
+            if (input[cr] != CR)
             {
-                return ParsedRequest.Error(BadRequest);
+                return ParsedRequest.Error(RequestRejection.InvalidHeaderLine);
             }
 
-            status = ParseField(fieldWindow[..stop], limits.MaxBodyBytes, ref fields);
-            if (status != 0)
+            RequestRejection rejection = ParseField(input[p..cr], limits.MaxBodyBytes, ref _fields);
+            if (rejection != RequestRejection.None)
             {
-                return ParsedRequest.Error(status);
+                return ParsedRequest.Error(rejection);
             }
 
-            count++;
-            cr = p + stop;
-            if (cr + 1 >= input.Length)
-            {
-                return ParsedRequest.Incomplete;
-            }
-
-            if (input[cr + 1] != LF)
-            {
-                return ParsedRequest.Error(BadRequest);
-            }
-
-            p = cr + 2;
+            _count++;
+            _phase = Phase.FieldLineLf;
+            _scanned = cr;
         }
     }
 
-    private static ParsedRequest Finish(int headLength, in RequestLine line, in FieldState fields)
+    /// <summary>
+    /// The CR at <paramref name="cr"/> must be followed by LF: true when it is, else false with Incomplete (the LF has
+    /// not arrived) or the error <paramref name="rejection"/> in <paramref name="result"/>.
+    /// </summary>
+    private static bool EndsLine(ReadOnlySpan<byte> input, int cr, RequestRejection rejection, out ParsedRequest result)
     {
+        if (cr + 1 >= input.Length)
+        {
+            result = ParsedRequest.Incomplete;
+            return false;
+        }
+
+        result = input[cr + 1] == LF ? default : ParsedRequest.Error(rejection);
+        return input[cr + 1] == LF;
+    }
+
+    /// <summary>
+    /// Checks the request line's current part (method, target or version) as far as it has arrived. When
+    /// <paramref name="complete"/> is false it passes if it can still grow into a valid one.
+    /// </summary>
+    private RequestRejection CheckPart(ReadOnlySpan<byte> part, bool complete)
+    {
+        switch (_phase)
+        {
+            case Phase.Method:
+                // method = token, case-sensitive (RFC 9110 §9.1): "get" is some other method. Bytes before _scanned
+                // were checked by an earlier call.
+                int checkedLength = _scanned - _lineStart;
+                if (part[checkedLength..].IndexOfAnyExcept(s_tchar) >= 0 || (complete && part.IsEmpty))
+                {
+                    return RequestRejection.InvalidRequestLine;
+                }
+
+                if (complete)
+                {
+                    _line.Method = part.SequenceEqual("GET"u8) ? RequestMethod.Get
+                        : part.SequenceEqual("HEAD"u8) ? RequestMethod.Head
+                        : RequestMethod.Other;
+                }
+
+                return RequestRejection.None;
+
+            case Phase.Target:
+                // Exactly one SP between the parts: an empty target means a doubled SP.
+                if (complete && part.IsEmpty)
+                {
+                    return RequestRejection.InvalidRequestLine;
+                }
+
+                return ParseTarget(part, _lineStart, complete);
+
+            default:
+                return ParseVersion(part, complete, ref _line);
+        }
+    }
+
+    private RequestRejection ParseTarget(ReadOnlySpan<byte> target, int targetStart, bool complete)
+    {
+        if (target.IsEmpty)
+        {
+            return RequestRejection.None;
+        }
+
+        // origin-form (RFC 9112 §3.2.1) starts with '/'. Otherwise only absolute-form (§3.2.2) with an http or https
+        // scheme, which proxies and some clients send: its authority is dropped (§3.2.2: the target's authority
+        // overrides Host; we do not route by host) and the rest is read as origin-form, an empty path meaning "/".
+        // authority-form and asterisk-form ('*') are only for CONNECT and OPTIONS, which we do not serve: 400.
+        int originStart = 0;
+        if (target[0] != (byte)'/')
+        {
+            int schemeLength = MatchScheme(target);
+            if (schemeLength < 0)
+            {
+                return RequestRejection.InvalidRequestLine;
+            }
+
+            if (schemeLength == 0)
+            {
+                return complete ? RequestRejection.InvalidRequestLine : RequestRejection.None;
+            }
+
+            // Until the authority has ended, only the bytes that arrived since the last call need checking.
+            int from = complete ? schemeLength : Math.Max(schemeLength, _scanned - targetStart);
+            if (!complete && _nameChecked)
+            {
+                return RequestRejection.None;
+            }
+
+            ReadOnlySpan<byte> rest = target[from..];
+            int authorityEnd = rest.IndexOfAny((byte)'/', (byte)'?', (byte)'#');
+            ReadOnlySpan<byte> authority = authorityEnd < 0 ? rest : rest[..authorityEnd];
+            if (authority.IndexOfAnyExcept(s_hostBytes) >= 0)
+            {
+                return RequestRejection.InvalidRequestLine;
+            }
+
+            int authorityLength = authorityEnd < 0 ? target.Length - schemeLength : from + authorityEnd - schemeLength;
+            if (authorityEnd < 0)
+            {
+                // "http://host": path "/", no query. An http(s) URI with an empty host is invalid (RFC 9110 §4.2.1).
+                return complete && authorityLength == 0 ? RequestRejection.InvalidRequestLine : RequestRejection.None;
+            }
+
+            if (authorityLength == 0)
+            {
+                return RequestRejection.InvalidRequestLine;
+            }
+
+            _nameChecked = true;
+            originStart = schemeLength + authorityLength;
+        }
+
+        if (!complete)
+        {
+            return RequestRejection.None;
+        }
+
+        // The path ends at the first '?' or '#'. A fragment is not part of a request-target (RFC 9112 §3.2.1) but
+        // browsers have been seen to leak one; we tolerate it and drop it: "/pixel.gif#x" is the pixel, no query.
+        ReadOnlySpan<byte> origin = target[originStart..];
+        int pathLength = origin.IndexOfAny((byte)'?', (byte)'#');
+        ReadOnlySpan<byte> path = pathLength < 0 ? origin : origin[..pathLength];
+        _line.IsPixel = path.SequenceEqual(PixelPath);
+        if (pathLength >= 0 && origin[pathLength] == (byte)'?')
+        {
+            ReadOnlySpan<byte> query = origin[(pathLength + 1)..];
+            int fragment = query.IndexOf((byte)'#');
+            _line.QueryStart = targetStart + originStart + pathLength + 1;
+            _line.QueryLength = fragment < 0 ? query.Length : fragment;
+        }
+
+        return RequestRejection.None;
+    }
+
+    private readonly ParsedRequest Finish(int headLength)
+    {
+        ref readonly RequestLine line = ref _line;
+        ref readonly FieldState fields = ref _fields;
         // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400 (duplicates were refused as they arrived).
         if (!line.IsHttp10 && fields.HostCount == 0)
         {
-            return ParsedRequest.Error(BadRequest);
+            return ParsedRequest.Error(RequestRejection.InvalidHost);
         }
 
         if (fields.HasTransferEncoding)
@@ -223,7 +424,7 @@ internal static class RequestParser
             // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing (400). In 1.1 it is a
             // coding we do not decode (we never read chunked bodies): 501, RFC 9112 §6.1 / RFC 9110 §15.6.2.
             // (Transfer-Encoding together with Content-Length was already refused.)
-            return ParsedRequest.Error(line.IsHttp10 ? BadRequest : NotImplemented);
+            return ParsedRequest.Error(line.IsHttp10 ? RequestRejection.InvalidFraming : RequestRejection.TransferCodingNotSupported);
         }
 
         // RFC 9112 §9.3: 1.1 persists unless "close"; 1.0 persists only with "keep-alive". "close" wins over both.
@@ -237,131 +438,6 @@ internal static class RequestParser
             keepAlive,
             line.IsHttp10,
             fields.ContentLength);
-    }
-
-    /// <summary>
-    /// Checks <c>method SP request-target SP HTTP-version</c> (RFC 9112 §3). When <paramref name="complete"/> is false the
-    /// span is an unfinished line: it passes if it can still grow into a valid one. Returns 0 or an error status.
-    /// </summary>
-    private static int ParseRequestLine(ReadOnlySpan<byte> span, bool complete, out RequestLine line)
-    {
-        line = default;
-
-        // method = token, case-sensitive (RFC 9110 §9.1): "get" is some other method.
-        int methodEnd = span.IndexOfAnyExcept(s_tchar);
-        if (methodEnd < 0)
-        {
-            return complete ? BadRequest : 0;
-        }
-
-        if (methodEnd == 0 || span[methodEnd] != SP)
-        {
-            return BadRequest;
-        }
-
-        ReadOnlySpan<byte> method = span[..methodEnd];
-        line.Method = method.SequenceEqual("GET"u8) ? RequestMethod.Get
-            : method.SequenceEqual("HEAD"u8) ? RequestMethod.Head
-            : RequestMethod.Other;
-
-        // The span holds no controls or DEL (the caller stopped at the first), so the target runs to the next SP
-        // and every byte in it is 0x21-0x7E or 0x80-0xFF.
-        int targetStart = methodEnd + 1;
-        ReadOnlySpan<byte> rest = span[targetStart..];
-        int targetLength = rest.IndexOf(SP);
-        if (targetLength < 0)
-        {
-            return complete ? BadRequest : ParseTarget(rest, complete: false, ref line);
-        }
-
-        // Exactly one SP between the parts: an empty target means a doubled SP.
-        if (targetLength == 0)
-        {
-            return BadRequest;
-        }
-
-        // The SP proves the target complete even when the rest of the line has not arrived.
-        int status = ParseTarget(rest[..targetLength], complete: true, ref line);
-        if (status != 0)
-        {
-            return status;
-        }
-
-        if (line.QueryStart != 0)
-        {
-            line.QueryStart += targetStart;
-        }
-
-        return ParseVersion(rest[(targetLength + 1)..], complete, ref line);
-    }
-
-    private static int ParseTarget(ReadOnlySpan<byte> target, bool complete, ref RequestLine line)
-    {
-        if (target.IsEmpty)
-        {
-            return complete ? BadRequest : 0;
-        }
-
-        // origin-form (RFC 9112 §3.2.1) starts with '/'. Otherwise only absolute-form (§3.2.2) with an http or https
-        // scheme, which proxies and some clients send: its authority is dropped (§3.2.2: the target's authority
-        // overrides Host; we do not route by host) and the rest is read as origin-form, an empty path meaning "/".
-        // authority-form and asterisk-form ('*') are only for CONNECT and OPTIONS, which we do not serve: 400.
-        int originStart = 0;
-        if (target[0] != (byte)'/')
-        {
-            int schemeLength = MatchScheme(target);
-            if (schemeLength < 0)
-            {
-                return BadRequest;
-            }
-
-            if (schemeLength == 0)
-            {
-                return complete ? BadRequest : 0;
-            }
-
-            ReadOnlySpan<byte> afterScheme = target[schemeLength..];
-            int authorityLength = afterScheme.IndexOfAny((byte)'/', (byte)'?', (byte)'#');
-            ReadOnlySpan<byte> authority = authorityLength < 0 ? afterScheme : afterScheme[..authorityLength];
-            if (authority.IndexOfAnyExcept(s_hostBytes) >= 0)
-            {
-                return BadRequest;
-            }
-
-            if (authorityLength < 0)
-            {
-                // "http://host": path "/", no query. An http(s) URI with an empty host is invalid (RFC 9110 §4.2.1).
-                return complete && authority.IsEmpty ? BadRequest : 0;
-            }
-
-            if (authorityLength == 0)
-            {
-                return BadRequest;
-            }
-
-            originStart = schemeLength + authorityLength;
-        }
-
-        if (!complete)
-        {
-            return 0;
-        }
-
-        // The path ends at the first '?' or '#'. A fragment is not part of a request-target (RFC 9112 §3.2.1) but
-        // browsers have been seen to leak one; we tolerate it and drop it: "/pixel.gif#x" is the pixel, no query.
-        ReadOnlySpan<byte> origin = target[originStart..];
-        int pathLength = origin.IndexOfAny((byte)'?', (byte)'#');
-        ReadOnlySpan<byte> path = pathLength < 0 ? origin : origin[..pathLength];
-        line.IsPixel = path.SequenceEqual(PixelPath);
-        if (pathLength >= 0 && origin[pathLength] == (byte)'?')
-        {
-            ReadOnlySpan<byte> query = origin[(pathLength + 1)..];
-            int fragment = query.IndexOf((byte)'#');
-            line.QueryStart = originStart + pathLength + 1;
-            line.QueryLength = fragment < 0 ? query.Length : fragment;
-        }
-
-        return 0;
     }
 
     /// <summary>8 or 7 for "https://" or "http://" (scheme case-insensitive, RFC 3986 §3.1), 0 for a prefix of one, -1 otherwise.</summary>
@@ -384,7 +460,7 @@ internal static class RequestParser
         return isPrefix ? 0 : -1;
     }
 
-    private static int ParseVersion(ReadOnlySpan<byte> version, bool complete, ref RequestLine line)
+    private static RequestRejection ParseVersion(ReadOnlySpan<byte> version, bool complete, ref RequestLine line)
     {
         // HTTP-version = "HTTP/" DIGIT "." DIGIT, case-sensitive (RFC 9112 §2.3). A well-formed version we do not
         // speak is 505; anything else, including trailing bytes, is 400. An unfinished line passes while it can
@@ -392,7 +468,7 @@ internal static class RequestParser
         ReadOnlySpan<byte> pattern = "HTTP/0.0"u8;
         if (version.Length > pattern.Length)
         {
-            return BadRequest;
+            return RequestRejection.InvalidRequestLine;
         }
 
         for (int i = 0; i < version.Length; i++)
@@ -400,38 +476,42 @@ internal static class RequestParser
             bool ok = i is 5 or 7 ? char.IsAsciiDigit((char)version[i]) : version[i] == pattern[i];
             if (!ok)
             {
-                return BadRequest;
+                return RequestRejection.InvalidRequestLine;
             }
         }
 
         if (!complete)
         {
-            return 0;
+            return RequestRejection.None;
         }
 
         if (version.Length != pattern.Length)
         {
-            return BadRequest;
+            return RequestRejection.InvalidRequestLine;
         }
 
         if (version[5] != (byte)'1' || version[7] is not ((byte)'0' or (byte)'1'))
         {
-            return VersionNotSupported;
+            return RequestRejection.VersionNotSupported;
         }
 
         line.IsHttp10 = version[7] == (byte)'0';
-        return 0;
+        return RequestRejection.None;
     }
 
-    /// <summary>Checks one complete field line (RFC 9112 §5) and interprets the four fields we care about.</summary>
-    private static int ParseField(ReadOnlySpan<byte> span, int maxBodyBytes, ref FieldState fields)
+    /// <summary>
+    /// Checks one complete field line (RFC 9112 §5) and interprets the four fields we care about. Another field whose
+    /// value the application wants is one more case here, keeping the value's offset and length in
+    /// <see cref="FieldState"/> (the head stays in the caller's buffer until the request is complete).
+    /// </summary>
+    private static RequestRejection ParseField(ReadOnlySpan<byte> span, int maxBodyBytes, ref FieldState fields)
     {
         // field-name ":" OWS field-value OWS. No whitespace between name and colon (RFC 9112 §5.1: MUST 400).
         // The caller has already refused controls, so the value holds only HTAB, SP, VCHAR and obs-text.
         int colon = span.IndexOfAnyExcept(s_tchar);
         if (colon <= 0 || span[colon] != (byte)':')
         {
-            return BadRequest;
+            return RequestRejection.InvalidHeaderLine;
         }
 
         ReadOnlySpan<byte> name = span[..colon];
@@ -441,11 +521,11 @@ internal static class RequestParser
             case 4 when Ascii.EqualsIgnoreCase(name, "Host"u8):
                 // RFC 9112 §3.2: more than one Host, or an invalid one, is a 400. An empty Host is allowed.
                 fields.HostCount++;
-                return fields.HostCount > 1 || value.IndexOfAnyExcept(s_hostBytes) >= 0 ? BadRequest : 0;
+                return fields.HostCount > 1 || value.IndexOfAnyExcept(s_hostBytes) >= 0 ? RequestRejection.InvalidHost : RequestRejection.None;
 
             case 10 when Ascii.EqualsIgnoreCase(name, "Connection"u8):
                 ParseConnection(value, ref fields);
-                return 0;
+                return RequestRejection.None;
 
             case 14 when Ascii.EqualsIgnoreCase(name, "Content-Length"u8):
                 return ParseContentLength(value, maxBodyBytes, ref fields);
@@ -454,20 +534,20 @@ internal static class RequestParser
                 // With Content-Length it is the classic smuggling pair: RFC 9112 §6.3 lets a server refuse it, and
                 // we do (400) rather than guess which framing an upstream proxy used.
                 fields.HasTransferEncoding = true;
-                return fields.HasContentLength ? BadRequest : 0;
+                return fields.HasContentLength ? RequestRejection.InvalidFraming : RequestRejection.None;
 
             default:
-                return 0;
+                return RequestRejection.None;
         }
     }
 
-    private static int ParseContentLength(ReadOnlySpan<byte> value, int maxBodyBytes, ref FieldState fields)
+    private static RequestRejection ParseContentLength(ReadOnlySpan<byte> value, int maxBodyBytes, ref FieldState fields)
     {
         // Strict: exactly one Content-Length line holding 1*DIGIT (RFC 9112 §6.3 item 5 allows accepting a list of
         // equal values; we do not, since intermediaries disagree on such lists). With Transfer-Encoding: 400.
         if (fields.HasContentLength || fields.HasTransferEncoding || value.IsEmpty)
         {
-            return BadRequest;
+            return RequestRejection.InvalidFraming;
         }
 
         fields.HasContentLength = true;
@@ -477,14 +557,14 @@ internal static class RequestParser
             int digit = b - '0';
             if ((uint)digit > 9 || length > (long.MaxValue - digit) / 10)
             {
-                return BadRequest;
+                return RequestRejection.InvalidFraming;
             }
 
             length = (length * 10) + digit;
         }
 
         fields.ContentLength = length;
-        return length > maxBodyBytes ? PayloadTooLarge : 0;
+        return length > maxBodyBytes ? RequestRejection.BodyTooLarge : RequestRejection.None;
     }
 
     private static void ParseConnection(ReadOnlySpan<byte> value, ref FieldState fields)

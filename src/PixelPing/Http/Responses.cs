@@ -66,7 +66,7 @@ internal sealed class Responses
     public byte[] VersionNotSupported { get; }
 
     /// <summary>The close-the-connection answer for a parser error status.</summary>
-    public byte[] ForError(int status) => status switch
+    public byte[] For(RequestRejection rejection) => rejection.Status() switch
     {
         413 => PayloadTooLarge,
         414 => UriTooLong,

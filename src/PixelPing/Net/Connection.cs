@@ -30,6 +30,9 @@ internal sealed class Connection
     private readonly PeerAddress _peer;
     private long _deadline;
     private int _state = Waiting;
+
+    // One per connection: it resumes where the last read left the request head instead of starting over.
+    private RequestParser _parser;
     private volatile bool _idle = true;
 
     public Connection(Socket socket, ServerContext server, StatsShard stats)
@@ -256,7 +259,7 @@ internal sealed class Connection
             }
 
             ReadOnlySpan<byte> input = buffer.AsSpan(start, end - start);
-            ParsedRequest request = RequestParser.Parse(input, limits.Http);
+            ParsedRequest request = _parser.Parse(input, limits.Http);
             byte[] answer;
             if (request.Status == ParseStatus.Incomplete)
             {
@@ -273,7 +276,7 @@ internal sealed class Connection
             }
             else if (request.Status == ParseStatus.Error)
             {
-                answer = responses.ForError(request.ErrorStatus);
+                answer = responses.For(request.Rejection);
                 close = error = true;
             }
             else

@@ -15,9 +15,9 @@ public sealed class RequestParserTests(ITestOutputHelper output)
     // Latin-1 maps chars U+0000..U+00FF one-to-one onto bytes, so a test string can hold any byte value.
     private static byte[] Bytes(string s) => Encoding.Latin1.GetBytes(s);
 
-    private static ParsedRequest Parse(string s) => RequestParser.Parse(Bytes(s), HttpLimits.Default);
+    private static ParsedRequest Parse(string s) => new RequestParser().Parse(Bytes(s), HttpLimits.Default);
 
-    private static ParsedRequest Parse(byte[] b, HttpLimits limits) => RequestParser.Parse(b, limits);
+    private static ParsedRequest Parse(byte[] b, HttpLimits limits) => new RequestParser().Parse(b, limits);
 
     private static string? Query(byte[] input, ParsedRequest r) =>
         r.QueryStart == 0 ? null : Encoding.Latin1.GetString(input, r.QueryStart, r.QueryLength);
@@ -25,7 +25,7 @@ public sealed class RequestParserTests(ITestOutputHelper output)
     private static void AssertError(int expected, ParsedRequest r)
     {
         Assert.Equal(ParseStatus.Error, r.Status);
-        Assert.Equal(expected, r.ErrorStatus);
+        Assert.Equal(expected, r.Rejection.Status());
     }
 
     private static RequestMethod MethodOf(string name) => name switch
@@ -69,11 +69,16 @@ public sealed class RequestParserTests(ITestOutputHelper output)
         string head, string body, string method, bool isPixel, string? query, bool keepAlive, bool isHttp10, long contentLength)
     {
         byte[] full = Bytes(head + body + "GARBAGE");
+        var trickled = new RequestParser();
         for (int n = 0; n < head.Length; n++)
         {
             ParsedRequest prefix = Parse(full[..n], HttpLimits.Default);
-            Assert.True(prefix.Status == ParseStatus.Incomplete, $"prefix of {n} bytes: {prefix.Status} {prefix.ErrorStatus}");
+            Assert.True(prefix.Status == ParseStatus.Incomplete, $"prefix of {n} bytes: {prefix.Status} {prefix.Rejection}");
+            Assert.Equal(prefix, trickled.Parse(full.AsSpan(0, n), HttpLimits.Default));
         }
+
+        // One parser fed a byte more each time ends where a fresh parse of the whole head does.
+        Assert.Equal(Parse(full[..head.Length], HttpLimits.Default), trickled.Parse(full.AsSpan(0, head.Length), HttpLimits.Default));
 
         // The head alone, the head with its body, and the head with more bytes after it all parse the same.
         foreach (int length in new[] { head.Length, head.Length + body.Length, full.Length })
@@ -81,7 +86,7 @@ public sealed class RequestParserTests(ITestOutputHelper output)
             byte[] input = full[..length];
             ParsedRequest r = Parse(input, HttpLimits.Default);
             Assert.Equal(ParseStatus.Complete, r.Status);
-            Assert.Equal(0, r.ErrorStatus);
+            Assert.Equal(0, r.Rejection.Status());
             Assert.Equal(head.Length, r.HeadLength);
             Assert.Equal(MethodOf(method), r.Method);
             Assert.Equal(isPixel, r.IsPixel);
@@ -291,7 +296,124 @@ public sealed class RequestParserTests(ITestOutputHelper output)
     {
         ParsedRequest r = Parse(prefix);
         Assert.Equal(ParseStatus.Error, r.Status);
-        Assert.Contains(r.ErrorStatus, s_errorStatuses);
+        Assert.Contains(r.Rejection.Status(), s_errorStatuses);
+    }
+
+    [Theory]
+    [InlineData("GET /pixel.gif HTTP/1.1\r\n\r\n", "InvalidHost")]
+    [InlineData("GET /pixel.gif HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", "InvalidHost")]
+    [InlineData("GET /pixel.gif HTTP/1.1\r\nHost: a b\r\n\r\n", "InvalidHost")]
+    [InlineData("GET /pixel.gif HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n", "InvalidFraming")]
+    [InlineData("GET /pixel.gif HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", "InvalidFraming")]
+    [InlineData("GET /pixel.gif HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", "TransferCodingNotSupported")]
+    [InlineData("GET /pixel.gif HTTP/1.1\r\nHost: h\r\nContent-Length: 65537\r\n\r\n", "BodyTooLarge")]
+    [InlineData("GET /pixel.gif HTTP/1.1\r\nHost : h\r\n\r\n", "InvalidHeaderLine")]
+    [InlineData("GET /pixel.gif HTTP/1.1\r\nHost: h\r\n x\r\n\r\n", "InvalidHeaderLine")]
+    [InlineData("GET /pixel.gif HTTP/1.1\r\nHost: h\rX", "InvalidHeaderLine")]
+    [InlineData("GET  /pixel.gif HTTP/1.1\r\n", "InvalidRequestLine")]
+    [InlineData("GET /pixel.gif HTTP/1.1\rX", "InvalidRequestLine")]
+    [InlineData("\r\rGET", "InvalidRequestLine")]
+    [InlineData("GET /pixel.gif HTTP/3.0\r", "VersionNotSupported")]
+    public void RejectionsNameTheirReason(string request, string reason)
+    {
+        ParsedRequest r = Parse(request);
+
+        Assert.Equal(ParseStatus.Error, r.Status);
+        Assert.Equal(reason, r.Rejection.ToString());
+    }
+
+    [Fact]
+    public void EveryRejectionHasItsStatusAndResponse()
+    {
+        Responses responses = Responses.Current;
+        foreach (RequestRejection reason in Enum.GetValues<RequestRejection>().Where(r => r != RequestRejection.None))
+        {
+            int status = reason.Status();
+            Assert.Contains(status, s_errorStatuses);
+            string statusLine = Encoding.ASCII.GetString(responses.For(reason)).Split("\r\n")[0];
+            Assert.StartsWith($"HTTP/1.1 {status} ", statusLine, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(0, RequestRejection.None.Status());
+    }
+
+    // ---------------------------------------------------------------- resuming
+
+    /// <summary>
+    /// Counts the work for a client that trickles a large head one byte per read: before each call, every byte the
+    /// parser has already read (and should not read again) is overwritten with a control byte, which any re-read would
+    /// take as an error. Only bytes a part's final check needs are put back, just before the byte that ends the part.
+    /// So each byte is scanned once when it arrives and once when its part or line ends: linear, not quadratic.
+    /// </summary>
+    [Theory]
+    [InlineData("GET /pixel.gif?key=", 6000, " HTTP/1.1\r\nHost: stats.example.org\r\nUser-Agent: ", "\r\nAccept: */*\r\n\r\n")]
+    [InlineData("GET http://stats.example.org:9187/pixel.gif?key=", 6000, " HTTP/1.1\r\nHost: h\r\nX-Long: ", "\r\n\r\n")]
+    [InlineData("\r\n\r\nHEAD /pixel.gif?key=k HTTP/1.0\r\nConnection: keep-alive\r\nReferer: https://example.org/", 7000, "", "\r\n\r\n")]
+    public void TrickledHead_EachByteIsReadOnceWhenItArrives_NotOncePerRead(string before, int filler, string middle, string after)
+    {
+        var limits = new HttpLimits(16384, 16384, 100, 0);
+        string fill = new('a', filler);
+        byte[] clean = Bytes(before + fill + middle + fill + after);
+        byte[] input = new byte[clean.Length];
+        const byte Poison = 0x01;
+
+        // The request line runs from after any leading empty lines to its LF.
+        int lineStart = 0;
+        while (clean[lineStart] == (byte)'\r')
+        {
+            lineStart += 2;
+        }
+
+        int lineEnd = Array.IndexOf(clean, (byte)'\n', lineStart);
+        var parser = new RequestParser();
+        int partStart = lineStart;   // where the request-line part, or the field line, holding the newest byte starts
+        int spaces = 0;
+        int reads = 0;
+        ParsedRequest r = ParsedRequest.Incomplete;
+        for (int n = 1; n <= clean.Length; n++)
+        {
+            int at = n - 1;
+            byte arrived = clean[at];
+            bool onRequestLine = at >= lineStart && at <= lineEnd;
+            bool endsPart = at >= partStart && (arrived == (byte)'\r' || (arrived == (byte)' ' && onRequestLine && spaces < 2));
+            if (endsPart)
+            {
+                // The part's final check reads it whole, once.
+                clean.AsSpan(partStart, at - partStart).CopyTo(input.AsSpan(partStart));
+            }
+
+            input[at] = arrived;
+            r = parser.Parse(input.AsSpan(0, n), limits);
+            reads++;
+            if (r.Status != ParseStatus.Incomplete)
+            {
+                Assert.Equal(clean.Length, n);
+                break;
+            }
+
+            if (endsPart)
+            {
+                // Read in full just now: never again.
+                input.AsSpan(partStart, at - partStart).Fill(Poison);
+                partStart = at + 1;
+                spaces += arrived == (byte)' ' ? 1 : 0;
+            }
+            else if (arrived == (byte)'\n')
+            {
+                partStart = at + 1;
+            }
+            else if (at - 1 >= partStart + 8 && clean[at - 1] is not ((byte)'\r' or (byte)'\n'))
+            {
+                // Scanned when it arrived. A part's first eight bytes may be looked at again before it ends: they say
+                // which form a target has ("https://"), and a version is no longer.
+                input[at - 1] = Poison;
+            }
+        }
+
+        ParsedRequest expected = Parse(clean, limits);
+        Assert.Equal(ParseStatus.Complete, expected.Status);
+        Assert.Equal(expected, r);
+        Assert.Equal(clean.Length, reads);
     }
 
     // ---------------------------------------------------------------- limits
@@ -611,7 +733,7 @@ public sealed class RequestParserTests(ITestOutputHelper output)
         int sink = 0;
         foreach (byte[] input in inputs)
         {
-            sink += RequestParser.Parse(input, limits).HeadLength;   // warm up: type initialisers, SearchValues
+            sink += new RequestParser().Parse(input, limits).HeadLength;   // warm up: type initialisers, SearchValues
         }
 
         long before = GC.GetAllocatedBytesForCurrentThread();
@@ -619,7 +741,7 @@ public sealed class RequestParserTests(ITestOutputHelper output)
         {
             foreach (byte[] input in inputs)
             {
-                sink += RequestParser.Parse(input, limits).HeadLength;
+                sink += new RequestParser().Parse(input, limits).HeadLength;
             }
         }
 
@@ -659,8 +781,8 @@ public sealed class RequestParserTests(ITestOutputHelper output)
             iterations++;
             byte[] input = random.Next(5) == 0 ? RandomBytes(random) : Mutate(random, Bytes(s_seeds[random.Next(s_seeds.Length)]));
             HttpLimits limits = limitSets[random.Next(limitSets.Length)];
-            ParsedRequest r = RequestParser.Parse(input, limits);
-            outcomes.Add((r.Status, r.ErrorStatus));
+            ParsedRequest r = new RequestParser().Parse(input, limits);
+            outcomes.Add((r.Status, r.Rejection.Status()));
             CheckInvariants(input, limits, r, random);
         }
 
@@ -681,13 +803,13 @@ public sealed class RequestParserTests(ITestOutputHelper output)
         switch (r.Status)
         {
             case ParseStatus.Incomplete:
-                Assert.Equal(0, r.ErrorStatus);
+                Assert.Equal(0, r.Rejection.Status());
                 // An incomplete input has no error in any prefix either.
-                Assert.Equal(ParseStatus.Incomplete, RequestParser.Parse(input.AsSpan(0, random.Next(input.Length + 1)), limits).Status);
+                Assert.Equal(ParseStatus.Incomplete, new RequestParser().Parse(input.AsSpan(0, random.Next(input.Length + 1)), limits).Status);
                 break;
 
             case ParseStatus.Complete:
-                Assert.Equal(0, r.ErrorStatus);
+                Assert.Equal(0, r.Rejection.Status());
                 Assert.InRange(r.HeadLength, 16, input.Length);   // "G / HTTP/1.0\r\n\r\n" is the shortest head
                 Assert.True(input.AsSpan(0, r.HeadLength).EndsWith("\r\n\r\n"u8), context);
                 Assert.InRange(r.ContentLength, 0, limits.MaxBodyBytes);
@@ -702,13 +824,13 @@ public sealed class RequestParserTests(ITestOutputHelper output)
                 }
 
                 // The head alone parses the same, and every shorter prefix is Incomplete.
-                Assert.Equal(r, RequestParser.Parse(input.AsSpan(0, r.HeadLength), limits));
-                Assert.Equal(ParseStatus.Incomplete, RequestParser.Parse(input.AsSpan(0, r.HeadLength - 1), limits).Status);
-                Assert.Equal(ParseStatus.Incomplete, RequestParser.Parse(input.AsSpan(0, random.Next(r.HeadLength)), limits).Status);
+                Assert.Equal(r, new RequestParser().Parse(input.AsSpan(0, r.HeadLength), limits));
+                Assert.Equal(ParseStatus.Incomplete, new RequestParser().Parse(input.AsSpan(0, r.HeadLength - 1), limits).Status);
+                Assert.Equal(ParseStatus.Incomplete, new RequestParser().Parse(input.AsSpan(0, random.Next(r.HeadLength)), limits).Status);
                 break;
 
             case ParseStatus.Error:
-                Assert.True(s_errorStatuses.Contains(r.ErrorStatus), $"{r.ErrorStatus} for {context}");
+                Assert.True(s_errorStatuses.Contains(r.Rejection.Status()), $"{r.Rejection.Status()} for {context}");
                 break;
 
             default:
@@ -716,11 +838,23 @@ public sealed class RequestParserTests(ITestOutputHelper output)
                 break;
         }
 
+        // One parser fed the same bytes in random pieces agrees with a fresh parse after every piece.
+        var resumed = new RequestParser();
+        for (int n = 0; n < input.Length; n += 1 + random.Next(8))
+        {
+            ParsedRequest piece = resumed.Parse(input.AsSpan(0, n), limits);
+            Assert.Equal(new RequestParser().Parse(input.AsSpan(0, n), limits), piece);
+            if (piece.Status != ParseStatus.Incomplete)
+            {
+                break;
+            }
+        }
+
         // Whatever arrives next cannot change a verdict already reached.
         if (r.Status != ParseStatus.Incomplete)
         {
             byte[] longer = [.. input, .. RandomBytes(random)];
-            Assert.Equal(r, RequestParser.Parse(longer, limits));
+            Assert.Equal(r, new RequestParser().Parse(longer, limits));
         }
     }
 

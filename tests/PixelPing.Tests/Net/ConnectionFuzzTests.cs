@@ -115,7 +115,7 @@ public sealed class ConnectionFuzzTests(ITestOutputHelper output) : IAsyncLifeti
         int position = 0;
         while (position < input.Length)
         {
-            ParsedRequest request = RequestParser.Parse(input.AsSpan(position), limits);
+            ParsedRequest request = new RequestParser().Parse(input.AsSpan(position), limits);
             if (request.Status == ParseStatus.Incomplete)
             {
                 break;
@@ -123,7 +123,7 @@ public sealed class ConnectionFuzzTests(ITestOutputHelper output) : IAsyncLifeti
 
             if (request.Status == ParseStatus.Error)
             {
-                answers.Add((request.ErrorStatus, false));
+                answers.Add((request.Rejection.Status(), false));
                 break;
             }
 
