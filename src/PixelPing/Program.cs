@@ -129,7 +129,8 @@ internal static class Program
             }
 
             var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            using var signals = new Signals(server.Flusher.Request, () => stop.TrySetResult(), reload: server.ReloadCertificate);
+            using var signals = new Signals(server.Flusher.Request, () => stop.TrySetResult(), reload: server.ReloadCertificate,
+                exitNow: () => server.Flusher.SaveBeforeExit());
             server.Start();
             foreach (var endPoint in server.EndPoints)
             {
