@@ -1,10 +1,13 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
 using PixelPing.Tests.Support;
 
 namespace PixelPing.Tests.EndToEnd;
 
 /// <summary>The published native-AOT executable, run as a child process: command line, startup errors, signals.</summary>
+[Trait("Emulated", "true")] // also run against the linux-arm64 executable under qemu-user: ./build.sh --arch arm64 test
 public sealed class BinaryTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
@@ -109,11 +112,11 @@ public sealed class BinaryTests
     }
 
     [Fact]
-    public async Task Sigusr2_flushes_now_and_sigterm_flushes_once_more_and_exits_0()
+    public async Task Sigusr2_flushes_now_and_sigterm_flushes_once_more_signed_and_exits_0()
     {
         await using var receiver = new EndpointReceiver();
         using ServerProcess server = ServerProcess.StartWithConfig(
-            $"{{ \"host\": \"127.0.0.1\", \"port\": 0, \"interval\": 3600, \"endpoint\": \"{receiver.Url}\" }}", out int port);
+            $"{{ \"host\": \"127.0.0.1\", \"port\": 0, \"interval\": 3600, \"endpoint\": \"{receiver.Url}\", \"secret\": \"usr2-s\u00E9cret\" }}", out int port);
         server.WaitForStdout(l => l == $"Flushing hits to {receiver.Url}", Deadline);
         using (var client = new RawHttpClient(port))
         {
@@ -141,6 +144,15 @@ public sealed class BinaryTests
         Assert.Equal(0, server.WaitForExit(Deadline));
         Assert.Equal(8, receiver.TotalHits);
         Assert.Equal(3, receiver.Totals["term"]);
+
+        // Both flushes signed: HMAC-SHA256 of the body keyed with the secret's UTF-8 bytes, as a receiver checks it.
+        Assert.Equal(2, receiver.Received.Count);
+        foreach (ReceivedFlush flush in receiver.Received)
+        {
+            string expected = "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes("usr2-s\u00E9cret"), flush.Body));
+            Assert.Equal(expected, flush.Headers["X-Pixel-Ping-Signature"]);
+            Assert.Equal("usr2-s\u00E9cret", flush.Form["secret"]);
+        }
     }
 
     [Fact]

@@ -11,6 +11,7 @@ namespace PixelPing.Tests.EndToEnd;
 /// the <c>/etc/hosts</c> and <c>/etc/resolv.conf</c> a container runtime provides, and the executable runs there under
 /// <c>chroot</c> as the image's non-root user, with only the image's environment.
 /// </summary>
+[Trait("Emulated", "true")]
 public sealed partial class ContainerTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
@@ -120,7 +121,18 @@ public sealed partial class ContainerTests(ITestOutputHelper output)
         };
         info.ArgumentList.Add("--userspec=" + image.User);
         info.ArgumentList.Add(root);
-        foreach (string word in image.Command)
+        string[] command = image.Command;
+        if (Repo.Runner is { } runner)
+        {
+            // A cross-built executable runs under its emulator, itself a static executable, copied into the root
+            // beside it (on an Arm host the container runtime needs none).
+            string inside = "/" + Path.GetFileName(runner);
+            File.Copy(runner, Path.Combine(root, inside.TrimStart('/')), overwrite: true);
+            File.SetUnixFileMode(Path.Combine(root, inside.TrimStart('/')), (UnixFileMode)Convert.ToInt32("755", 8));
+            command = [inside, .. command];
+        }
+
+        foreach (string word in command)
         {
             info.ArgumentList.Add(word);
         }

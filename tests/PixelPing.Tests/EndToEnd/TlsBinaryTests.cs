@@ -9,6 +9,7 @@ namespace PixelPing.Tests.EndToEnd;
 /// TLS in the published native-AOT executable: certificate errors at start and in --check, SIGHUP reload,
 /// protocol versions as <c>openssl s_client</c> sees them, and flushing to an HTTPS endpoint trusted via endpointca.
 /// </summary>
+[Trait("Emulated", "true")] // also run against the linux-arm64 executable under qemu-user: ./build.sh --arch arm64 test
 public sealed partial class TlsBinaryTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
@@ -137,25 +138,16 @@ public sealed partial class TlsBinaryTests
         ServerFiles files = Pki.WriteServerFiles(_dir, leaf);
         File.SetUnixFileMode(files.Key, UnixFileMode.None);
         string config = Config(files);
-        ProcessStartInfo info;
+        string[] command = Repo.CommandFor(Repo.Binary);
         if (Environment.IsPrivilegedProcess)
         {
             // Root reads a file whatever its mode: run as nobody, from a copy of the binary nobody may execute.
             string binary = Path.Combine(_dir, "pixel-ping");
             File.Copy(Repo.Binary, binary);
-            info = new ProcessStartInfo("setpriv") { ArgumentList = { "--reuid=65534", "--regid=65534", "--clear-groups", binary } };
-        }
-        else
-        {
-            info = new ProcessStartInfo(Repo.Binary);
+            command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", .. Repo.CommandFor(binary)];
         }
 
-        info.ArgumentList.Add("--check");
-        info.ArgumentList.Add(config);
-        info.RedirectStandardOutput = info.RedirectStandardError = true;
-        info.UseShellExecute = false;
-        info.WorkingDirectory = _dir;
-
+        ProcessStartInfo info = ServerProcess.StartInfo([.. command, "--check", config], _dir);
         using ServerProcess check = ServerProcess.Start(info);
 
         Assert.Equal(1, check.WaitForExit(Deadline));

@@ -31,44 +31,34 @@ public sealed partial class ServerProcess : IDisposable
 
     public string[] Stderr { get { lock (_stderr) { return [.. _stderr]; } } }
 
-    /// <summary>Starts the binary with the arguments given (a config path, --check, …).</summary>
-    public static ServerProcess Start(string? workingDirectory, params string[] args)
-    {
-        var info = new ProcessStartInfo(Repo.Binary)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory ?? Path.GetTempPath(),
-        };
-        foreach (string arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
+    /// <summary>Starts the binary (under its emulator, if any: see <see cref="Repo.Runner"/>) with the arguments given (a config path, --check, …).</summary>
+    public static ServerProcess Start(string? workingDirectory, params string[] args) =>
+        Start(StartInfo([.. Repo.CommandFor(Repo.Binary), .. args], workingDirectory ?? Path.GetTempPath()));
 
-        return Start(info);
-    }
-
-    /// <summary>
-    /// Starts the binary through a launcher that changes what it runs with and then execs it, such as
-    /// <c>prlimit --nofile=64:64 --</c> or <c>setpriv --reuid=65534 ...</c>.
-    /// </summary>
-    public static ServerProcess StartUnder(string[] launcher, string workingDirectory, params string[] args)
+    /// <summary>A command (its program first) with its output redirected for <see cref="Start(ProcessStartInfo)"/>.</summary>
+    public static ProcessStartInfo StartInfo(string[] command, string workingDirectory)
     {
-        var info = new ProcessStartInfo(launcher[0])
+        var info = new ProcessStartInfo(command[0])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             WorkingDirectory = workingDirectory,
         };
-        foreach (string arg in launcher.Skip(1).Append(Repo.Binary).Concat(args))
+        foreach (string word in command[1..])
         {
-            info.ArgumentList.Add(arg);
+            info.ArgumentList.Add(word);
         }
 
-        return Start(info);
+        return info;
     }
+
+    /// <summary>
+    /// Starts the binary through a launcher that changes what it runs with and then execs it, such as
+    /// <c>prlimit --nofile=64:64 --</c> or <c>setpriv --reuid=65534 ...</c>.
+    /// </summary>
+    public static ServerProcess StartUnder(string[] launcher, string workingDirectory, params string[] args) =>
+        Start(StartInfo([.. launcher, .. Repo.CommandFor(Repo.Binary), .. args], workingDirectory));
 
     public static ServerProcess Start(ProcessStartInfo info)
     {
