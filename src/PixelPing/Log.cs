@@ -10,18 +10,8 @@ namespace PixelPing;
 internal static class Log
 {
     private static readonly Lock s_lock = new();
-    private static Stream s_out = Console.OpenStandardOutput();
-    private static Stream s_err = Console.OpenStandardError();
-
-    /// <summary>Redirects both streams (tests read what the server logs).</summary>
-    internal static void Redirect(Stream stdout, Stream stderr)
-    {
-        lock (s_lock)
-        {
-            s_out = stdout;
-            s_err = stderr;
-        }
-    }
+    private static readonly Stream s_out = Console.OpenStandardOutput();
+    private static readonly Stream s_err = Console.OpenStandardError();
 
     public static void Out(string line) => Write(s_out, line);
 

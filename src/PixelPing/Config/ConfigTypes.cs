@@ -1,4 +1,5 @@
 using System.Globalization;
+using static System.FormattableString;
 
 namespace PixelPing.Config;
 
@@ -194,6 +195,4 @@ internal static class ConfigTypes
         complaint = ok ? "" : $"must be {what} (got {value.Got})";
         return ok;
     }
-
-    private static string Invariant(FormattableString value) => FormattableString.Invariant(value);
 }

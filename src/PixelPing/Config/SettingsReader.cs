@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
+using static System.FormattableString;
 
 namespace PixelPing.Config;
 
@@ -333,6 +334,4 @@ internal static class SettingsReader
 
     private static bool TryReadFile(string path, out byte[] bytes, out int length, out string reason) =>
         SmallFile.TryRead(path, MaxFileBytes, out bytes, out length, out reason) == SmallFileError.None;
-
-    private static string Invariant(FormattableString value) => FormattableString.Invariant(value);
 }

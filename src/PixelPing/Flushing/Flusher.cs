@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using PixelPing.Counting;
+using static System.FormattableString;
 
 namespace PixelPing.Flushing;
 
@@ -379,8 +380,6 @@ internal sealed class Flusher
         Log.Error($"--- spool: cannot write {_spool.Path}: {error}");
         return false;
     }
-
-    private static string Invariant(FormattableString value) => FormattableString.Invariant(value);
 
     private static string Batches(int count) => count == 1 ? "1 batch" : count.ToString(CultureInfo.InvariantCulture) + " batches";
 

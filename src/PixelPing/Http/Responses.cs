@@ -47,9 +47,6 @@ internal sealed class Responses
 
     public static Responses Current => Volatile.Read(ref s_current);
 
-    /// <summary>The GIF served, as embedded from the repository's <c>pixel.gif</c>.</summary>
-    public static ReadOnlySpan<byte> Pixel => s_pixel;
-
     public byte[] PixelKeepAlive { get; }
     public byte[] PixelClose { get; }
     public byte[] HeadKeepAlive { get; }
