@@ -1,3 +1,5 @@
+using PixelPing.Common;
+
 namespace PixelPing.Tests;
 
 public sealed class SmallFileTests : IDisposable

@@ -187,7 +187,7 @@ internal static class ConfigTypes
             complaint = "";
             return true;
         },
-        static value => string.Join(", ", value.Select(SettingsReader.Quote)),
+        static value => string.Join(", ", value.Select(Quoting.Quote)),
         takesList: true);
 
     private static bool Check(bool ok, in ConfigValue value, string what, out string complaint)

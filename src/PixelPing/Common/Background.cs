@@ -1,4 +1,4 @@
-namespace PixelPing;
+namespace PixelPing.Common;
 
 /// <summary>
 /// Starts long-running work (the accept and flush loops) without awaiting it: an exception is logged on stderr and

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace PixelPing;
+namespace PixelPing.Common;
 
 /// <summary>
 /// stdout and stderr as the original wrote them: one line per event, no timestamps or levels (receivers' scripts
