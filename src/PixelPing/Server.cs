@@ -1,6 +1,7 @@
 using System.Net;
 using PixelPing.Config;
 using PixelPing.Counting;
+using PixelPing.Filtering;
 using PixelPing.Flushing;
 using PixelPing.Http;
 using PixelPing.Net;
@@ -56,12 +57,16 @@ internal sealed class Server : IAsyncDisposable
         }
 
         var store = new HitStore(settings.MaxKeys);
+        HitFilter? filter = HitFilter.From(settings);
         var limits = new ServerLimits(
-            new HttpLimits(settings.MaxRequestLine, settings.MaxHeaderBytes, settings.MaxHeaderCount, settings.MaxBodyBytes),
+            new HttpLimits(settings.MaxRequestLine, settings.MaxHeaderBytes, settings.MaxHeaderCount, settings.MaxBodyBytes)
+            {
+                Capture = filter?.Wanted ?? HeaderFields.None,
+            },
             (long)settings.HeaderTimeout.TotalMilliseconds,
             (long)settings.IdleTimeout.TotalMilliseconds,
             DescriptorBudget.Process.ConnectionCap(settings.MaxConnections));
-        var context = new ServerContext(new PixelApplication(store, settings.MaxKeyLength), limits, tls.Server);
+        var context = new ServerContext(new PixelApplication(store, settings.MaxKeyLength, filter), limits, tls.Server);
         Listener? listener = Listener.TryBind(settings.Host, settings.Port, context, out error);
         if (listener is null)
         {

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using PixelPing.Filtering;
 
 namespace PixelPing.Counting;
 
@@ -22,6 +23,8 @@ internal sealed class HitStore
     private int _distinct;
     private long _refusedFull;
     private long _refusedTooLong;
+    private readonly long[] _ignored = new long[IgnoredHits.Slots];
+    private long _uncapped;
     private int _capSignalled;
 
     public HitStore(int maxKeys, int shardCount = 0)
@@ -84,6 +87,12 @@ internal sealed class HitStore
     /// <summary>Counts a hit whose key was longer than the configured maximum.</summary>
     public void RefuseTooLong() => Interlocked.Increment(ref _refusedTooLong);
 
+    /// <summary>Tallies a hit a filter ignored (it was answered, not counted).</summary>
+    public void Ignore(IgnoreReason reason) => Interlocked.Increment(ref _ignored[(int)reason]);
+
+    /// <summary>Tallies a hit counted without the per-client cap because the client table was full.</summary>
+    public void CountUncapped() => Interlocked.Increment(ref _uncapped);
+
     /// <summary>Takes every count held (the store is empty afterwards) and the refusals since the last take.</summary>
     public Snapshot Take() => Collect(clear: true);
 
@@ -125,12 +134,19 @@ internal sealed class HitStore
 
         long full = clear ? Interlocked.Exchange(ref _refusedFull, 0) : Interlocked.Read(ref _refusedFull);
         long tooLong = clear ? Interlocked.Exchange(ref _refusedTooLong, 0) : Interlocked.Read(ref _refusedTooLong);
+        long[] ignored = new long[_ignored.Length];
+        for (int i = 0; i < ignored.Length; i++)
+        {
+            ignored[i] = clear ? Interlocked.Exchange(ref _ignored[i], 0) : Interlocked.Read(ref _ignored[i]);
+        }
+
+        long uncapped = clear ? Interlocked.Exchange(ref _uncapped, 0) : Interlocked.Read(ref _uncapped);
         if (clear)
         {
             Volatile.Write(ref _capSignalled, 0);
         }
 
-        return new Snapshot(entries, full, tooLong);
+        return new Snapshot(entries, full, tooLong, new IgnoredHits(ignored, uncapped));
     }
 
     private void SignalCap()
@@ -160,7 +176,7 @@ internal sealed class HitStore
 }
 
 /// <summary>Counts taken from the store, and the hits refused since the previous take.</summary>
-internal sealed record Snapshot(KeyValuePair<byte[], long>[] Entries, long RefusedFull, long RefusedTooLong)
+internal sealed record Snapshot(KeyValuePair<byte[], long>[] Entries, long RefusedFull, long RefusedTooLong, IgnoredHits Ignored)
 {
     public long Hits => Sum(Entries);
 

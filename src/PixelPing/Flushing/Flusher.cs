@@ -110,7 +110,7 @@ internal sealed class Flusher
             {
                 // No endpoint: the counts stay, and each flush logs them cumulatively, as the original does.
                 Snapshot held = _store.Peek();
-                ReportRefused(held);
+                ReportUncounted(held);
                 if (_options.LogKeys)
                 {
                     Log.Keys(held.Entries);
@@ -151,7 +151,7 @@ internal sealed class Flusher
             }
 
             Snapshot snapshot = _store.Take();
-            ReportRefused(snapshot);
+            ReportUncounted(snapshot);
             if (_options.LogKeys)
             {
                 Log.Keys(snapshot.Entries);
@@ -277,7 +277,7 @@ internal sealed class Flusher
             }
 
             Snapshot left = _store.Take();
-            ReportRefused(left);
+            ReportUncounted(left);
             Batch[] undelivered = _pending;
             if (left.Entries.Length > 0)
             {
@@ -383,8 +383,18 @@ internal sealed class Flusher
 
     private static string Batches(int count) => count == 1 ? "1 batch" : count.ToString(CultureInfo.InvariantCulture) + " batches";
 
-    private void ReportRefused(Snapshot snapshot)
+    private void ReportUncounted(Snapshot snapshot)
     {
+        if (snapshot.Ignored.Describe() is { } ignored)
+        {
+            Log.Out(ignored);
+        }
+
+        if (snapshot.Ignored.Uncapped > 0)
+        {
+            Log.Error(Invariant($"--- per-client table full: {snapshot.Ignored.Uncapped} hits counted without the maxhitsperclient cap"));
+        }
+
         if (snapshot.RefusedFull == 0 && snapshot.RefusedTooLong == 0)
         {
             return;
