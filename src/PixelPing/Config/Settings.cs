@@ -1,5 +1,7 @@
 using System.Globalization;
+using System.Net;
 using System.Text;
+using static System.FormattableString;
 
 namespace PixelPing.Config;
 
@@ -14,7 +16,7 @@ internal sealed record Settings
 
     public string ConfigPath { get; init; } = "";
 
-    /// <summary>Where each key's value came from (the config file's name), by key; a key not listed has its default.</summary>
+    /// <summary>Where each key's value came from (the config file's name, or "environment PIXELPING_X"), by key; a key not listed has its default.</summary>
     public IReadOnlyDictionary<string, string> Sources { get; init; } = new Dictionary<string, string>();
 
     /// <summary>0 asks the OS for any free port; the listener prints the one it got.</summary>
@@ -49,6 +51,15 @@ internal sealed record Settings
     public TimeSpan ShutdownTimeout { get; init; }
     public string? Spool { get; init; }
     public string? EndpointCa { get; init; }
+
+    /// <summary>The status listener (/livez, /readyz, /metrics); null when off.</summary>
+    public IPEndPoint? Status { get; init; }
+
+    /// <summary>After SIGTERM, how long the pixel port keeps serving while /readyz answers 503.</summary>
+    public TimeSpan ShutdownDelay { get; init; }
+
+    /// <summary>Every log line a JSON object ("logformat": "json") instead of the original's text.</summary>
+    public bool JsonLog { get; init; }
 
     // Hit filters (README "Filtering"); every one is off by default. An empty list means the filter is off.
     public bool IgnoreBots { get; init; }
@@ -126,8 +137,6 @@ internal sealed record Settings
             : "";
         return "ignoring " + string.Join(", ", on) + clients;
     }
-
-    private static string Invariant(FormattableString value) => FormattableString.Invariant(value);
 
     private static void Line(StringBuilder text, string label, string value) =>
         text.Append(label).Append(':').Append(' ', Math.Max(1, 15 - label.Length)).Append(value).Append('\n');
