@@ -34,7 +34,8 @@ internal static class Quoting
                 case '\r': text.Append("\\r"); break;
                 case '\t': text.Append("\\t"); break;
                 default:
-                    if (char.IsControl(c) || c == '\u2028' || c == '\u2029')
+                    // Controls (C0, DEL, C1), line separators and bidirectional overrides: none may reach a log line raw.
+                    if (char.IsControl(c) || c is >= '\u2028' and <= '\u202e' || c is >= '\u2066' and <= '\u2069')
                     {
                         text.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
                     }

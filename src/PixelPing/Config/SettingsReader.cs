@@ -182,6 +182,11 @@ internal static class SettingsReader
             sources.Remove("sslca");
         }
 
+        if (settings.Secret is not null && settings.Endpoint is { } endpoint && endpoint.Scheme == Uri.UriSchemeHttp && !EndpointText.IsLoopback(endpoint))
+        {
+            warnings.Add($"{file}: \"secret\" is sent to a plain http:// \"endpoint\" on another machine: the secret and the signed body travel in clear (use https://)");
+        }
+
         if (settings.EndpointCa is not null && settings.Endpoint?.Scheme != Uri.UriSchemeHttps)
         {
             warnings.Add($"{file}: \"endpointca\" is ignored without an https:// \"endpoint\"");
