@@ -5,14 +5,21 @@
 #   bench/run.sh                 all scenarios, 2 runs each, 10 s per run
 #   DURATION=5 RUNS=1 bench/run.sh
 #   SCENARIOS="keepalive close" bench/run.sh
+#   PIXELS="before=/tmp/old/pixel-ping pixel=dist/pixel-ping filtered=dist/pixel-ping:bench/filters-all.json" bench/run.sh
 #
 # Scenarios: keepalive (50 connections, one key), random (50 connections, 100k random keys), c1000 (1000
-# connections), close (Connection: close, 50 connections), and scale (keep-alive on 2 server CPUs; wrk shares CPU 0).
+# connections), close (Connection: close, 50 connections), scale (keep-alive on 2 server CPUs; wrk shares CPU 0), and
+# browser (keepalive with a browser's User-Agent, Referer and Accept headers, as the hit filters see real traffic).
+# PIXELS: the pixel-ping variants measured next to nginx, as name=executable[:config fragment], the fragment's keys
+# added to the bench config (default: pixel=dist/pixel-ping). A variant whose config sets "status" (as
+# bench/status.json does) is scraped at /metrics once a second during its runs, as Prometheus would:
+#   PIXELS="before=/tmp/old/pixel-ping pixel=dist/pixel-ping:bench/status.json" bench/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
 RUNS=${RUNS:-2}
 SCENARIOS=${SCENARIOS:-"keepalive random c1000 close scale"}
+PIXELS=${PIXELS:-"pixel=dist/pixel-ping"}
 SERVER_CPU=${SERVER_CPU:-1}
 WRK_CPU=${WRK_CPU:-0}
 out=$(mktemp -d /tmp/pixel-bench.XXXXXX)
@@ -35,14 +42,19 @@ for _ in $(seq 100); do [ -s "$out/receiver.port" ] && break; sleep 0.05; done
 receiver_port=$(cat "$out/receiver.port")
 receiver_total() { curl -s "http://127.0.0.1:$receiver_port/total"; }
 
-start_pixel() { # $1 cpus, $2 port -> sets pid, start_ms
-  cat > "$out/pixel.json" <<JSON
-{ "host": "127.0.0.1", "port": $2, "interval": 5, "log": false, "maxconnections": 20000,
-  "endpoint": "http://127.0.0.1:$receiver_port/hits" }
-JSON
+start_pixel() { # $1 cpus, $2 port, $3 executable, $4 config fragment or "" -> sets pid, start_ms
+  python3 - "$out/pixel.json" "$2" "$receiver_port" "$4" <<'PY'
+import json, sys
+path, port, receiver, fragment = sys.argv[1:5]
+config = {"host": "127.0.0.1", "port": int(port), "interval": 5, "log": False, "maxconnections": 20000,
+          "endpoint": f"http://127.0.0.1:{receiver}/hits"}
+if fragment:
+    config.update(json.load(open(fragment)))
+json.dump(config, open(path, "w"))
+PY
   # The server's output goes to files through a wrapper shell so that its shutdown line can be read.
   read -r start_ms pid < <(python3 bench/first-pixel.py "$2" -- taskset -c "$1" \
-    sh -c "exec dist/pixel-ping $out/pixel.json > $out/pixel.out 2> $out/pixel.err")
+    sh -c "exec $3 $out/pixel.json > $out/pixel.out 2> $out/pixel.err")
   work_pids=$pid
 }
 
@@ -81,18 +93,34 @@ run_one() { # $1 server, $2 scenario, $3 run -> appends a row to $out/rows
     c1000) conns=1000 ;;
     close) extra=(-H "Connection: close") ;;
     scale) cpus="0,1" ;;
+    browser) extra=(-H "User-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+                    -H "Referer: https://www.example.com/news/2024/a-story-about-something"
+                    -H "Accept: image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
+                    -H "Accept-Language: en-US,en;q=0.9" -H "Sec-Fetch-Dest: image") ;;
   esac
   local port; port=$(free_port)
   ulimit -n 65536 2>/dev/null || true
-  "start_$server" "$cpus" "$port"
+  if [ "$server" = nginx ]; then
+    start_nginx "$cpus" "$port"
+  else
+    local spec=${pixel_spec[$server]}
+    start_pixel "$cpus" "$port" "${spec%%:*}" "$([ "$spec" != "${spec#*:}" ] && echo "${spec#*:}")"
+  fi
   sleep 0.5
   local idle_rss; idle_rss=$(kib "$pid" VmRSS)
   local before=0 p
   for p in $work_pids; do before=$(( before + $(ticks "$p") )); done
+  local scraper="" status=""
+  [ "$server" != nginx ] && status=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("status", ""))' "$out/pixel.json")
+  if [ -n "$status" ]; then
+    (while sleep 1; do curl -s -o /dev/null "http://$status/metrics"; done) &
+    scraper=$!
+  fi
   local t0; t0=$(ms_now)
   taskset -c "$WRK_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" --latency "${script[@]}" "${extra[@]}" \
     "http://127.0.0.1:$port/pixel.gif?key=bench" > "$out/wrk.txt" 2>&1
   local wall=$(( $(ms_now) - t0 ))
+  if [ -n "$scraper" ]; then kill "$scraper"; wait "$scraper" 2>/dev/null || true; fi
   local after=0
   for p in $work_pids; do after=$(( after + $(ticks "$p") )); done
   local peak=0 v
@@ -106,7 +134,7 @@ run_one() { # $1 server, $2 scenario, $3 run -> appends a row to $out/rows
   p50=$(awk '$1=="50%"{print $2}' "$out/wrk.txt"); p99=$(awk '$1=="99%"{print $2}' "$out/wrk.txt")
   local cpu_s; cpu_s=$(awk -v a="$after" -v b="$before" -v hz="$hz" 'BEGIN{printf "%.2f", (a-b)/hz}')
   local delivered="-"
-  if [ "$server" = pixel ]; then
+  if [ "$server" != nginx ]; then
     # The final flush on SIGTERM sends what is left; served comes from the server's own shutdown line.
     local served; served=$(grep -oE 'served [0-9]+ pixels' "$out/pixel.out" | grep -oE '[0-9]+' || echo "?")
     for _ in $(seq 100); do [ "$(receiver_total)" != "$total_before" ] || [ "$served" = 0 ] && break; sleep 0.05; done
@@ -117,18 +145,28 @@ run_one() { # $1 server, $2 scenario, $3 run -> appends a row to $out/rows
   echo "$server $scenario $run $requests $wall $cpu_s $p50 $p99 $idle_rss $peak $start_ms $delivered ${non2xx:-0} ${errors:+errors}" >> "$out/rows"
 }
 
+declare -A pixel_spec
+pixel_names=()
+for variant in $PIXELS; do
+  pixel_spec[${variant%%=*}]=${variant#*=}
+  pixel_names+=("${variant%%=*}")
+  exe=${variant#*=}; exe=${exe%%:*}
+  [ -x "$exe" ] || { echo "bench/run.sh: $exe is not an executable (PIXELS=$PIXELS)" >&2; exit 1; }
+done
+
 total_before_run=$(receiver_total)
 for scenario in $SCENARIOS; do
   for run in $(seq "$RUNS"); do
-    for server in nginx pixel; do
+    for server in nginx "${pixel_names[@]}"; do
       run_one "$server" "$scenario" "$run"
     done
   done
 done
 
 mkdir -p bench/out && cp "$out/rows" bench/out/rows.txt   # the raw rows, kept for a second look
-python3 - "$out/rows" "$DURATION" <<'PY'
+python3 - "$out/rows" "$DURATION" "${pixel_names[*]}" <<'PY'
 import statistics, sys
+servers = ["nginx"] + sys.argv[3].split()
 rows = [l.split() for l in open(sys.argv[1])]
 def ms(v):
     v = v.strip()
@@ -142,21 +180,21 @@ for r in rows:
     rps = int(req) / (int(wall) / 1000)
     per_cpu = int(req) / float(cpu) if float(cpu) > 0 else float("nan")
     by.setdefault((scen, server), []).append((rps, per_cpu, ms(p50), ms(p99), int(idle), int(peak), float(start), delivered, r[12], " ".join(r[13:])))
-print(f"{'scenario':10} {'server':6} {'req/s':>9} {'req/CPU-s':>10} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'idle MB':>8} {'peak MB':>8} {'start ms':>8}  delivered/served  non2xx")
+print(f"{'scenario':10} {'server':8} {'req/s':>9} {'req/CPU-s':>10} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'idle MB':>8} {'peak MB':>8} {'start ms':>8}  delivered/served  non2xx")
 for scen in dict.fromkeys(s for s, _ in by):
     med = {}
-    for server in ("nginx", "pixel"):
+    for server in servers:
         v = by.get((scen, server))
         if not v:
             continue
         m = [statistics.median(x[i] for x in v) for i in range(7)]
         med[server] = m
-    for server in ("nginx", "pixel"):
+    for server in servers:
         if server not in med:
             continue
         m = med[server]
         ratio = m[1] / med["nginx"][1] if "nginx" in med else float("nan")
         v = by[(scen, server)]
-        print(f"{scen:10} {server:6} {m[0]:9.0f} {m[1]:10.0f} {ratio:6.2f} {m[2]:7.2f} {m[3]:7.2f} {m[4]/1024:8.1f} {m[5]/1024:8.1f} {m[6]:8.0f}  {','.join(x[7] for x in v):16}  {','.join(x[8] for x in v)} {v[0][9]}")
+        print(f"{scen:10} {server:8} {m[0]:9.0f} {m[1]:10.0f} {ratio:6.2f} {m[2]:7.2f} {m[3]:7.2f} {m[4]/1024:8.1f} {m[5]/1024:8.1f} {m[6]:8.0f}  {','.join(x[7] for x in v):16}  {','.join(x[8] for x in v)} {v[0][9]}")
 print(f"(medians of the runs; {sys.argv[2]} s per run; ratio = req per server CPU-second / nginx's; start = exec to first pixel)")
 PY

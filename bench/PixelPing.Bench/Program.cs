@@ -1,11 +1,12 @@
 using System.Diagnostics;
 using System.Text;
 using PixelPing.Counting;
+using PixelPing.Filtering;
 using PixelPing.Flushing;
 using PixelPing.Http;
 
 // Micro-benchmarks: ns per operation and bytes allocated per operation for the request parser, the key decoder, the
-// hit store and the batch encoder. Each case warms up, then runs for about a second; the figures are for comparing
+// hit store, the hit filters and the batch encoder. Each case warms up, then runs for about a second; the figures are for comparing
 // changes on one machine, not absolute.
 var seconds = args.Length > 0 ? double.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 1.0;
 
@@ -27,9 +28,28 @@ var entries = Enumerable.Range(0, 100_000)
     .Select(i => new KeyValuePair<byte[], long>(Encoding.UTF8.GetBytes($"document:{i}:\"quoted\" é"), i))
     .ToArray();
 
+// The hit filters: the bot matcher on a browser's User-Agent (no token found: the whole string is searched) and on a
+// crawler's, and every filter on at once for the browser request above (parse with capture + all checks).
+byte[] browserAgent = Encoding.ASCII.GetBytes("Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0");
+byte[] crawlerAgent = Encoding.ASCII.GetBytes("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)");
+AddressRange.TryParse("198.51.100.0/24", out AddressRange office, out _);
+AddressRange.TryParse("10.0.0.0/8", out AddressRange proxies, out _);
+var filter = new HitFilter(true, true, ReferrerHosts.Create(["example.com", "*.example.com"]), false,
+    [new KeyPattern("document:*")], [office], [proxies], new ClientCap(1_000_000_000, 100_000, TimeSpan.FromSeconds(60), SipHash.WithRandomKey()));
+var capturing = limits with { Capture = filter.Wanted };
+UInt128 peer = NetAddress.FromIPv4(0xC0000201);
+
 Console.WriteLine($"{"case",-34} {"ns/op",10} {"bytes/op",10}");
 Run("parse browser request (409 B)", () => new RequestParser().Parse(browserRequest, limits).HeadLength);
 Run("parse wrk request", () => new RequestParser().Parse(wrkRequest, limits).HeadLength);
+Run("parse browser request, capturing", () => new RequestParser().Parse(browserRequest, capturing).HeadLength);
+Run("bot match, browser UA (miss)", () => BotMatcher.IsBot(browserAgent) ? 1 : 0);
+Run("bot match, crawler UA (hit)", () => BotMatcher.IsBot(crawlerAgent) ? 1 : 0);
+Run("all filters, browser request", () =>
+{
+    ParsedRequest r = new RequestParser().Parse(browserRequest, capturing);
+    return (int)filter.Check(browserRequest, r, peer, known, out _);
+});
 Run("decode key (percent-encoded)", () => { KeyDecoder.Decode(query, scratch, out int n); return n; });
 Run("decode key (plain)", () => { KeyDecoder.Decode(plainQuery, scratch, out int n); return n; });
 Run("record hit, known key", () => (int)store.Record(known));

@@ -1,3 +1,6 @@
+using System.Net;
+using PixelPing.Filtering;
+
 namespace PixelPing.Config;
 
 /// <summary>
@@ -57,7 +60,40 @@ internal static class ConfigKeys
             "where batches not yet accepted by the endpoint are kept, across restarts too ([The spool file](#the-spool-file)); ignored without `endpoint`"),
         new ConfigKey<string?>("endpointca", ConfigTypes.Path("PEM file path"), null, s => s.EndpointCa, (s, v) => s with { EndpointCa = v },
             "CA certificates an `https://` endpoint must chain to, instead of the system trust store"),
+
+        // Hit filters ([Filtering](#filtering)): all off by default, so a 0.1.6 config counts as before. Lists hold at most
+        // 1000 entries: each is tried on every hit.
+        new ConfigKey<bool>("ignorebots", ConfigTypes.Bool, false, s => s.IgnoreBots, (s, v) => s with { IgnoreBots = v },
+            "ignore hits whose `User-Agent` names a crawler, preview fetcher or HTTP library"),
+        new ConfigKey<bool>("ignoreprefetch", ConfigTypes.Bool, false, s => s.IgnorePrefetch, (s, v) => s with { IgnorePrefetch = v },
+            "ignore browser prefetches (`Sec-Purpose: prefetch`, `Purpose`, `X-Purpose`, `X-Moz`)"),
+        new ConfigKey<IReadOnlyList<string>>("referrers", ConfigTypes.StringList(MaxFilterItems, "host names", ReferrerHosts.Problem), [],
+            s => s.Referrers, (s, v) => s with { Referrers = v },
+            "hosts allowed in the `Referer` (`example.org`, `*.example.org`); a hit with another is ignored"),
+        new ConfigKey<bool>("requirereferrer", ConfigTypes.Bool, false, s => s.RequireReferrer, (s, v) => s with { RequireReferrer = v },
+            "ignore hits without a `Referer`"),
+        new ConfigKey<IReadOnlyList<string>>("keys", ConfigTypes.StringList(MaxFilterItems, "key patterns (`*` wildcard)", KeyPattern.Problem), [],
+            s => s.Keys, (s, v) => s with { Keys = v },
+            "only keys matching one of these patterns are counted"),
+        new ConfigKey<IReadOnlyList<string>>("ignoreaddresses", ConfigTypes.StringList(MaxFilterItems, "CIDR blocks", AddressProblem), [],
+            s => s.IgnoreAddresses, (s, v) => s with { IgnoreAddresses = v },
+            "ignore hits from these client addresses"),
+        new ConfigKey<IReadOnlyList<string>>("trustedproxies", ConfigTypes.StringList(MaxFilterItems, "CIDR blocks", AddressProblem), [],
+            s => s.TrustedProxies, (s, v) => s with { TrustedProxies = v },
+            "peers whose `X-Forwarded-For` / `Forwarded` name the client"),
+        new ConfigKey<int>("maxhitsperclient", ConfigTypes.Integer(0, int.MaxValue), 0, s => s.MaxHitsPerClient, (s, v) => s with { MaxHitsPerClient = v },
+            "counted hits per client address and key per interval; `0`: no cap"),
+        new ConfigKey<IPEndPoint?>("status", ConfigTypes.Address, null, s => s.Status, (s, v) => s with { Status = v },
+            "plain-HTTP listener for `/livez`, `/readyz` and `/metrics` (see [Monitoring](#monitoring)); a port alone means loopback", none: "off"),
+        new ConfigKey<TimeSpan>("shutdowndelay", ConfigTypes.Seconds(3600, zero: true), TimeSpan.Zero, s => s.ShutdownDelay, (s, v) => s with { ShutdownDelay = v },
+            "after SIGTERM, how long `/readyz` answers 503 while the pixel port still serves, before the shutdown begins"),
+        new ConfigKey<bool>("logformat", ConfigTypes.LogFormat, false, s => s.JsonLog, (s, v) => s with { JsonLog = v },
+            "`json`: every log line one JSON object (see [JSON logs](#json-logs)); `text`: the original's lines"),
     ];
+
+    private const int MaxFilterItems = 1000;
+
+    private static string? AddressProblem(string text) => AddressRange.TryParse(text, out _, out string error) ? null : error;
 
     /// <summary>The key named exactly <paramref name="name"/>, or null.</summary>
     public static ConfigKey? Find(string name)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net;
 using System.Text;
 
 namespace PixelPing.Config;
@@ -14,7 +15,7 @@ internal sealed record Settings
 
     public string ConfigPath { get; init; } = "";
 
-    /// <summary>Where each key's value came from (the config file's name), by key; a key not listed has its default.</summary>
+    /// <summary>Where each key's value came from (the config file's name, or "environment PIXELPING_X"), by key; a key not listed has its default.</summary>
     public IReadOnlyDictionary<string, string> Sources { get; init; } = new Dictionary<string, string>();
 
     /// <summary>0 asks the OS for any free port; the listener prints the one it got.</summary>
@@ -50,6 +51,25 @@ internal sealed record Settings
     public string? Spool { get; init; }
     public string? EndpointCa { get; init; }
 
+    /// <summary>The status listener (/livez, /readyz, /metrics); null when off.</summary>
+    public IPEndPoint? Status { get; init; }
+
+    /// <summary>After SIGTERM, how long the pixel port keeps serving while /readyz answers 503.</summary>
+    public TimeSpan ShutdownDelay { get; init; }
+
+    /// <summary>Every log line a JSON object ("logformat": "json") instead of the original's text.</summary>
+    public bool JsonLog { get; init; }
+
+    // Hit filters (README "Filtering"); every one is off by default. An empty list means the filter is off.
+    public bool IgnoreBots { get; init; }
+    public bool IgnorePrefetch { get; init; }
+    public IReadOnlyList<string> Referrers { get; init; } = [];
+    public bool RequireReferrer { get; init; }
+    public IReadOnlyList<string> Keys { get; init; } = [];
+    public IReadOnlyList<string> IgnoreAddresses { get; init; } = [];
+    public IReadOnlyList<string> TrustedProxies { get; init; } = [];
+    public int MaxHitsPerClient { get; init; }
+
     /// <summary>The reader guarantees key and certificate come together, so either one means HTTPS.</summary>
     public bool Tls => SslKey is not null || SslCert is not null;
 
@@ -63,6 +83,7 @@ internal sealed record Settings
 
         Line(text, "config", ConfigPath);
         Line(text, "listen", $"{scheme} on {address}, {port}");
+        Line(text, "filters", Filters());
         foreach (ConfigKey key in ConfigKeys.All)
         {
             Line(text, key.Name, key.Show(this) + (Sources.TryGetValue(key.Name, out string? source) ? $" (from {source})" : " (default)"));
@@ -70,6 +91,53 @@ internal sealed record Settings
 
         return text.ToString();
     }
+
+    /// <summary>The hit filters in force, in the order they are tried (README "Filtering").</summary>
+    private string Filters()
+    {
+        var on = new List<string>();
+        if (IgnoreBots)
+        {
+            on.Add("bots");
+        }
+
+        if (IgnorePrefetch)
+        {
+            on.Add("prefetches");
+        }
+
+        if (Referrers.Count > 0 || RequireReferrer)
+        {
+            on.Add(Invariant($"referrers ({Referrers.Count} allowed hosts, a hit without Referer {(RequireReferrer ? "ignored" : "counted")})"));
+        }
+
+        if (Keys.Count > 0)
+        {
+            on.Add(Invariant($"keys ({Keys.Count} patterns)"));
+        }
+
+        if (IgnoreAddresses.Count > 0)
+        {
+            on.Add(Invariant($"addresses ({IgnoreAddresses.Count} blocks ignored)"));
+        }
+
+        if (MaxHitsPerClient > 0)
+        {
+            on.Add(Invariant($"at most {MaxHitsPerClient} hits per client and key per interval"));
+        }
+
+        if (on.Count == 0)
+        {
+            return "none (every hit with a key is counted)";
+        }
+
+        string clients = TrustedProxies.Count > 0 && (IgnoreAddresses.Count > 0 || MaxHitsPerClient > 0)
+            ? Invariant($"; client address from X-Forwarded-For/Forwarded behind {TrustedProxies.Count} trusted proxy blocks")
+            : "";
+        return "ignoring " + string.Join(", ", on) + clients;
+    }
+
+    private static string Invariant(FormattableString value) => FormattableString.Invariant(value);
 
     private static void Line(StringBuilder text, string label, string value) =>
         text.Append(label).Append(':').Append(' ', Math.Max(1, 15 - label.Length)).Append(value).Append('\n');

@@ -27,10 +27,15 @@ internal static class SettingsReader
             return false;
         }
 
-        return TryParse(bytes.AsSpan(0, length), path, out settings, out error, warnings);
+        return TryParse(bytes.AsSpan(0, length), path, out settings, out error, warnings, Environment.GetEnvironmentVariables());
     }
 
-    public static bool TryParse(ReadOnlySpan<byte> utf8Json, string path, out Settings settings, out string error, List<string> warnings)
+    /// <summary>
+    /// The config file's text, then the <c>PIXELPING_*</c> variables of <paramref name="environment"/> over it (none
+    /// when null), then the checks across keys.
+    /// </summary>
+    public static bool TryParse(ReadOnlySpan<byte> utf8Json, string path, out Settings settings, out string error, List<string> warnings,
+        System.Collections.IDictionary? environment = null)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(warnings);
@@ -134,6 +139,11 @@ internal static class SettingsReader
         {
             // Not expected after the UTF-8 check; kept so no input can make a start print a stack trace.
             error = $"{file}: invalid JSON: {OneLine(e.Message)}";
+            return false;
+        }
+
+        if (environment is not null && !EnvironmentOverrides.TryApply(ref draft, sources, environment, warnings, out error))
+        {
             return false;
         }
 

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using PixelPing.Filtering;
 
 namespace PixelPing.Counting;
 
@@ -22,6 +23,11 @@ internal sealed class HitStore
     private int _distinct;
     private long _refusedFull;
     private long _refusedTooLong;
+    private long _refusedFullTotal;
+    private long _refusedTooLongTotal;
+    private readonly long[] _ignored = new long[IgnoredHits.Slots];
+    private readonly long[] _ignoredTotal = new long[IgnoredHits.Slots];
+    private long _uncapped;
     private int _capSignalled;
 
     public HitStore(int maxKeys, int shardCount = 0)
@@ -49,6 +55,30 @@ internal sealed class HitStore
     /// <summary>Distinct keys held now.</summary>
     public int DistinctKeys => Volatile.Read(ref _distinct);
 
+    /// <summary>
+    /// Every hit counted since the start (not those added back from the spool). Each shard counts its own under the
+    /// lock it already holds, so the total is exact and costs the hot path no extra shared write.
+    /// </summary>
+    public long HitsTotal
+    {
+        get
+        {
+            long sum = 0;
+            foreach (Shard shard in _shards)
+            {
+                sum += Volatile.Read(ref shard.Hits);
+            }
+
+            return sum;
+        }
+    }
+
+    /// <summary>Hits refused since the start because a new key would pass maxkeys.</summary>
+    public long RefusedFullTotal => Interlocked.Read(ref _refusedFullTotal);
+
+    /// <summary>Hits refused since the start because the key was longer than maxkeylength.</summary>
+    public long RefusedTooLongTotal => Interlocked.Read(ref _refusedTooLongTotal);
+
     public RecordResult Record(ReadOnlySpan<byte> key)
     {
         int hash = KeyComparer.Hash(key);
@@ -59,6 +89,7 @@ internal sealed class HitStore
             if (!Unsafe.IsNullRef(ref count))
             {
                 count++;
+                shard.Hits++;
                 return RecordResult.Counted;
             }
 
@@ -66,11 +97,13 @@ internal sealed class HitStore
             {
                 Interlocked.Decrement(ref _distinct);
                 Interlocked.Increment(ref _refusedFull);
+                Interlocked.Increment(ref _refusedFullTotal);
                 SignalCap();
                 return RecordResult.RefusedFull;
             }
 
             shard.Lookup[key] = 1;
+            shard.Hits++;
         }
 
         if (Volatile.Read(ref _distinct) >= _maxKeys)
@@ -82,7 +115,24 @@ internal sealed class HitStore
     }
 
     /// <summary>Counts a hit whose key was longer than the configured maximum.</summary>
-    public void RefuseTooLong() => Interlocked.Increment(ref _refusedTooLong);
+    public void RefuseTooLong()
+    {
+        Interlocked.Increment(ref _refusedTooLong);
+        Interlocked.Increment(ref _refusedTooLongTotal);
+    }
+
+    /// <summary>Tallies a hit a filter ignored (it was answered, not counted).</summary>
+    public void Ignore(IgnoreReason reason)
+    {
+        Interlocked.Increment(ref _ignored[(int)reason]);
+        Interlocked.Increment(ref _ignoredTotal[(int)reason]);
+    }
+
+    /// <summary>Hits the filters ignored since the start, for this reason.</summary>
+    public long IgnoredTotal(IgnoreReason reason) => Interlocked.Read(ref _ignoredTotal[(int)reason]);
+
+    /// <summary>Tallies a hit counted without the per-client cap because the client table was full.</summary>
+    public void CountUncapped() => Interlocked.Increment(ref _uncapped);
 
     /// <summary>Takes every count held (the store is empty afterwards) and the refusals since the last take.</summary>
     public Snapshot Take() => Collect(clear: true);
@@ -141,12 +191,19 @@ internal sealed class HitStore
 
         long full = clear ? Interlocked.Exchange(ref _refusedFull, 0) : Interlocked.Read(ref _refusedFull);
         long tooLong = clear ? Interlocked.Exchange(ref _refusedTooLong, 0) : Interlocked.Read(ref _refusedTooLong);
+        long[] ignored = new long[_ignored.Length];
+        for (int i = 0; i < ignored.Length; i++)
+        {
+            ignored[i] = clear ? Interlocked.Exchange(ref _ignored[i], 0) : Interlocked.Read(ref _ignored[i]);
+        }
+
+        long uncapped = clear ? Interlocked.Exchange(ref _uncapped, 0) : Interlocked.Read(ref _uncapped);
         if (clear)
         {
             Volatile.Write(ref _capSignalled, 0);
         }
 
-        return new Snapshot(entries, full, tooLong);
+        return new Snapshot(entries, full, tooLong, new IgnoredHits(ignored, uncapped));
     }
 
     private void SignalCap()
@@ -162,6 +219,9 @@ internal sealed class HitStore
         public Dictionary<byte[], long> Map = new(KeyComparer.Instance);
         public Dictionary<byte[], long>.AlternateLookup<ReadOnlySpan<byte>> Lookup;
 
+        // Written only under the shard's lock; read without it (a 64-bit read is atomic on the 64-bit targets).
+        public long Hits;
+
         public Shard() => Lookup = Map.GetAlternateLookup<ReadOnlySpan<byte>>();
 
         public Dictionary<byte[], long> Swap()
@@ -176,7 +236,7 @@ internal sealed class HitStore
 }
 
 /// <summary>Counts taken from the store, and the hits refused since the previous take.</summary>
-internal sealed record Snapshot(KeyValuePair<byte[], long>[] Entries, long RefusedFull, long RefusedTooLong)
+internal sealed record Snapshot(KeyValuePair<byte[], long>[] Entries, long RefusedFull, long RefusedTooLong, IgnoredHits Ignored)
 {
     public long Hits => Sum(Entries);
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using PixelPing.Counting;
 
@@ -27,6 +28,10 @@ internal sealed class Flusher
     private readonly Spool? _spool;
     private int _wakeRequested;
     private long _sequence;
+    private long _delivered;
+    private long _failed;
+    private long _deliveredHits;
+    private long _lastDeliveredMs;
 
     // Batches taken from the store (or loaded from the spool) that the endpoint has not accepted, oldest first.
     // Replaced, never changed in place, and only under _gate; readers on other threads see a consistent array.
@@ -45,6 +50,18 @@ internal sealed class Flusher
 
     /// <summary>Every batch waiting to be sent again, in the order they will be sent.</summary>
     public IReadOnlyList<Batch> Pending => Volatile.Read(ref _pending);
+
+    /// <summary>POSTs the endpoint accepted since the start.</summary>
+    public long Delivered => Interlocked.Read(ref _delivered);
+
+    /// <summary>POSTs that failed (an error status, no answer in time, no connection) since the start.</summary>
+    public long Failed => Interlocked.Read(ref _failed);
+
+    /// <summary>Hits in the batches the endpoint accepted since the start.</summary>
+    public long DeliveredHits => Interlocked.Read(ref _deliveredHits);
+
+    /// <summary>When the endpoint last accepted a batch (Unix milliseconds); 0 before the first.</summary>
+    public long LastDeliveredUnixMs => Interlocked.Read(ref _lastDeliveredMs);
 
     /// <summary>Asks for a flush as soon as possible; requests made while one is pending are merged.</summary>
     public void Request()
@@ -108,7 +125,7 @@ internal sealed class Flusher
             {
                 // No endpoint: the counts stay, and each flush logs them cumulatively, as the original does.
                 Snapshot held = _store.Peek();
-                ReportRefused(held);
+                ReportUncounted(held);
                 if (_options.LogKeys)
                 {
                     Log.Keys(held.Entries);
@@ -149,7 +166,7 @@ internal sealed class Flusher
             }
 
             Snapshot snapshot = _store.Take();
-            ReportRefused(snapshot);
+            ReportUncounted(snapshot);
             if (_options.LogKeys)
             {
                 Log.Keys(snapshot.Entries);
@@ -275,7 +292,7 @@ internal sealed class Flusher
             }
 
             Snapshot left = _store.Take();
-            ReportRefused(left);
+            ReportUncounted(left);
             Batch[] undelivered = _pending;
             if (left.Entries.Length > 0)
             {
@@ -332,21 +349,29 @@ internal sealed class Flusher
 
     private async Task<bool> SendAsync(Batch batch)
     {
+        long started = Stopwatch.GetTimestamp();
         // ForceYielding: the POST's last read completes on a socket event thread (inline completions); the rest of the
         // flush (taking the store, encoding, logging every key) must run on the thread pool, never there.
         FlushOutcome outcome = await _client!.PostAsync(
             batch.BodyLength, BatchEncoder.EncodeBodyChunks(batch.Entries, batch.Id, _options.Secret), batch.Signature, CancellationToken.None)
             .ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+        double ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         switch (outcome.Result)
         {
             case FlushResult.Delivered:
-                Log.Out("--- flushed ---");
+                Interlocked.Increment(ref _delivered);
+                Interlocked.Add(ref _deliveredHits, batch.Hits);
+                Volatile.Write(ref _lastDeliveredMs, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+                Log.FlushResult("--- flushed ---", delivered: true, outcome.StatusCode, batch.Hits, batch.Id, ms);
                 return true;
             case FlushResult.HttpError:
-                Log.Error("--- flush failed with code:" + outcome.StatusCode.ToString(CultureInfo.InvariantCulture));
+                Interlocked.Increment(ref _failed);
+                Log.FlushResult("--- flush failed with code:" + outcome.StatusCode.ToString(CultureInfo.InvariantCulture),
+                    delivered: false, outcome.StatusCode, batch.Hits, batch.Id, ms);
                 return false;
             default:
-                Log.Error("--- cannot connect to endpoint : " + outcome.Reason);
+                Interlocked.Increment(ref _failed);
+                Log.FlushResult("--- cannot connect to endpoint : " + outcome.Reason, delivered: false, null, batch.Hits, batch.Id, ms);
                 return false;
         }
     }
@@ -381,8 +406,18 @@ internal sealed class Flusher
 
     private static string Batches(int count) => count == 1 ? "1 batch" : count.ToString(CultureInfo.InvariantCulture) + " batches";
 
-    private void ReportRefused(Snapshot snapshot)
+    private void ReportUncounted(Snapshot snapshot)
     {
+        if (snapshot.Ignored.Describe() is { } ignored)
+        {
+            Log.Out(ignored);
+        }
+
+        if (snapshot.Ignored.Uncapped > 0)
+        {
+            Log.Error(Invariant($"--- per-client table full: {snapshot.Ignored.Uncapped} hits counted without the maxhitsperclient cap"));
+        }
+
         if (snapshot.RefusedFull == 0 && snapshot.RefusedTooLong == 0)
         {
             return;

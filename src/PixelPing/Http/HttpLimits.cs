@@ -29,6 +29,9 @@ internal readonly struct HttpLimits
     /// <summary>Largest Content-Length accepted (the body is read and dropped). Over it: 413.</summary>
     public int MaxBodyBytes { get; }
 
+    /// <summary>Header values to record in <see cref="ParsedRequest"/> (the hit filters' needs); none by default.</summary>
+    public HeaderFields Capture { get; init; }
+
     // Kestrel's defaults are 8 KiB for the request line and 32 KiB for headers; a pixel request needs far less.
     public static HttpLimits Default { get; } = new(8192, 16384, 100, 65536);
 }

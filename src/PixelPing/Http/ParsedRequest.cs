@@ -27,23 +27,31 @@ internal readonly struct ParsedRequest
         int headLength,
         RequestMethod method,
         bool isPixel,
+        int pathStart,
+        int pathLength,
         int queryStart,
         int queryLength,
         bool keepAlive,
         bool isHttp10,
-        long contentLength)
+        long contentLength,
+        in CapturedValues captured)
     {
         Status = status;
         Rejection = rejection;
         HeadLength = headLength;
         Method = method;
         IsPixel = isPixel;
+        PathStart = pathStart;
+        PathLength = pathLength;
         QueryStart = queryStart;
         QueryLength = queryLength;
         KeepAlive = keepAlive;
         IsHttp10 = isHttp10;
         ContentLength = contentLength;
+        _captured = captured;
     }
+
+    private readonly CapturedValues _captured;
 
     public ParseStatus Status { get; }
 
@@ -57,6 +65,12 @@ internal readonly struct ParsedRequest
 
     /// <summary>The path is exactly <c>/pixel.gif</c>.</summary>
     public bool IsPixel { get; }
+
+    /// <summary>Offset of the path (after the authority of an absolute-form target); it ends at '?', '#' or the target's end.</summary>
+    public int PathStart { get; }
+
+    /// <summary>Length of the path; 0 for an absolute-form target with no path (which means "/").</summary>
+    public int PathLength { get; }
 
     /// <summary>Offset of the first byte after '?', or 0 when the target has no '?'.</summary>
     public int QueryStart { get; }
@@ -72,19 +86,30 @@ internal readonly struct ParsedRequest
     /// <summary>The body length to read and drop; 0 when there is no Content-Length.</summary>
     public long ContentLength { get; }
 
-    public static ParsedRequest Incomplete => new(ParseStatus.Incomplete, RequestRejection.None, 0, RequestMethod.Other, false, 0, 0, false, false, 0);
+    public static ParsedRequest Incomplete => new(ParseStatus.Incomplete, RequestRejection.None, 0, RequestMethod.Other, false, 0, 0, 0, 0, false, false, 0, default);
 
     public static ParsedRequest Error(RequestRejection rejection) =>
-        new(ParseStatus.Error, rejection, 0, RequestMethod.Other, false, 0, 0, false, false, 0);
+        new(ParseStatus.Error, rejection, 0, RequestMethod.Other, false, 0, 0, 0, 0, false, false, 0, default);
+
+    /// <summary>Whether a field asked for in <see cref="HttpLimits.Capture"/> was present (possibly empty).</summary>
+    public bool Has(HeaderFields field) => !_captured[Index(field)].Equals(default(Range));
+
+    /// <summary>The value of a captured field in the parsed input; empty when absent or not asked for.</summary>
+    public ReadOnlySpan<byte> Value(ReadOnlySpan<byte> input, HeaderFields field) => input[_captured[Index(field)]];
+
+    internal static int Index(HeaderFields field) => System.Numerics.BitOperations.TrailingZeroCount((uint)field);
 
     public static ParsedRequest Complete(
         int headLength,
         RequestMethod method,
         bool isPixel,
+        int pathStart,
+        int pathLength,
         int queryStart,
         int queryLength,
         bool keepAlive,
         bool isHttp10,
-        long contentLength) =>
-        new(ParseStatus.Complete, RequestRejection.None, headLength, method, isPixel, queryStart, queryLength, keepAlive, isHttp10, contentLength);
+        long contentLength,
+        in CapturedValues captured) =>
+        new(ParseStatus.Complete, RequestRejection.None, headLength, method, isPixel, pathStart, pathLength, queryStart, queryLength, keepAlive, isHttp10, contentLength, captured);
 }

@@ -1,13 +1,15 @@
 using PixelPing.Counting;
+using PixelPing.Filtering;
 using PixelPing.Net;
 
 namespace PixelPing.Http;
 
 /// <summary>
 /// The pixel port's meaning of a request: <c>GET</c> or <c>HEAD /pixel.gif</c> answers the GIF and counts the
-/// query's <c>key</c>; any other path is a 404 and any other method on the pixel a 405.
+/// query's <c>key</c> (unless a filter ignores the hit: it gets the same answer); any other path is a 404 and any other
+/// method on the pixel a 405.
 /// </summary>
-internal sealed class PixelApplication(HitStore store, int maxKeyLength) : IRequestHandler
+internal sealed class PixelApplication(HitStore store, int maxKeyLength, HitFilter? filter = null) : IRequestHandler
 {
     private const int StackKeyLimit = 2048;
 
@@ -32,7 +34,7 @@ internal sealed class PixelApplication(HitStore store, int maxKeyLength) : IRequ
         StatsShard.Increment(ref stats.Pixels);
         if (parsed.QueryLength > 0)
         {
-            Count(request.Head.Slice(parsed.QueryStart, parsed.QueryLength));
+            Count(request);
         }
 
         if (parsed.Method == RequestMethod.Head)
@@ -43,8 +45,9 @@ internal sealed class PixelApplication(HitStore store, int maxKeyLength) : IRequ
         return keepAlive ? responses.PixelKeepAlive : responses.PixelClose;
     }
 
-    private void Count(ReadOnlySpan<byte> query)
+    private void Count(in HttpRequest request)
     {
+        ReadOnlySpan<byte> query = request.Head.Slice(request.Parsed.QueryStart, request.Parsed.QueryLength);
         int max = maxKeyLength;
         Span<byte> key = max <= StackKeyLimit
             ? stackalloc byte[StackKeyLimit]
@@ -52,6 +55,21 @@ internal sealed class PixelApplication(HitStore store, int maxKeyLength) : IRequ
         switch (KeyDecoder.Decode(query, key[..max], out int written))
         {
             case KeyStatus.Found:
+                if (filter is not null)
+                {
+                    IgnoreReason reason = filter.Check(request.Head, request.Parsed, request.Peer.Value, key[..written], out bool uncapped);
+                    if (reason != IgnoreReason.None)
+                    {
+                        store.Ignore(reason);
+                        break;
+                    }
+
+                    if (uncapped)
+                    {
+                        store.CountUncapped();
+                    }
+                }
+
                 store.Record(key[..written]);
                 break;
             case KeyStatus.TooLong:

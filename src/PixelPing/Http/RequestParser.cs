@@ -179,7 +179,7 @@ internal struct RequestParser
 
         _phase = Phase.FieldLine;
         _headersStart = _lineStart = _scanned = _scanned + 1;
-        return ParsedRequest.Complete(0, default, false, 0, 0, false, false, 0);
+        return ParsedRequest.Complete(0, default, false, 0, 0, 0, 0, false, false, 0, default);
     }
 
     private ParsedRequest ParseFields(ReadOnlySpan<byte> input, in HttpLimits limits)
@@ -263,7 +263,7 @@ internal struct RequestParser
                 return ParsedRequest.Error(RequestRejection.InvalidHeaderLine);
             }
 
-            RequestRejection rejection = ParseField(input[p..cr], limits.MaxBodyBytes, ref _fields);
+            RequestRejection rejection = ParseField(input[p..cr], p, limits, ref _fields);
             if (rejection != RequestRejection.None)
             {
                 return ParsedRequest.Error(rejection);
@@ -398,6 +398,8 @@ internal struct RequestParser
         int pathLength = origin.IndexOfAny((byte)'?', (byte)'#');
         ReadOnlySpan<byte> path = pathLength < 0 ? origin : origin[..pathLength];
         _line.IsPixel = path.SequenceEqual(PixelPath);
+        _line.PathStart = targetStart + originStart;
+        _line.PathLength = path.Length;
         if (pathLength >= 0 && origin[pathLength] == (byte)'?')
         {
             ReadOnlySpan<byte> query = origin[(pathLength + 1)..];
@@ -433,11 +435,14 @@ internal struct RequestParser
             headLength,
             line.Method,
             line.IsPixel,
+            line.PathStart,
+            line.PathLength,
             line.QueryStart,
             line.QueryLength,
             keepAlive,
             line.IsHttp10,
-            fields.ContentLength);
+            fields.ContentLength,
+            in fields.Captured);
     }
 
     /// <summary>8 or 7 for "https://" or "http://" (scheme case-insensitive, RFC 3986 §3.1), 0 for a prefix of one, -1 otherwise.</summary>
@@ -504,7 +509,7 @@ internal struct RequestParser
     /// value the application wants is one more case here, keeping the value's offset and length in
     /// <see cref="FieldState"/> (the head stays in the caller's buffer until the request is complete).
     /// </summary>
-    private static RequestRejection ParseField(ReadOnlySpan<byte> span, int maxBodyBytes, ref FieldState fields)
+    private static RequestRejection ParseField(ReadOnlySpan<byte> span, int lineStart, in HttpLimits limits, ref FieldState fields)
     {
         // field-name ":" OWS field-value OWS. No whitespace between name and colon (RFC 9112 §5.1: MUST 400).
         // The caller has already refused controls, so the value holds only HTAB, SP, VCHAR and obs-text.
@@ -528,7 +533,7 @@ internal struct RequestParser
                 return RequestRejection.None;
 
             case 14 when Ascii.EqualsIgnoreCase(name, "Content-Length"u8):
-                return ParseContentLength(value, maxBodyBytes, ref fields);
+                return ParseContentLength(value, limits.MaxBodyBytes, ref fields);
 
             case 17 when Ascii.EqualsIgnoreCase(name, "Transfer-Encoding"u8):
                 // With Content-Length it is the classic smuggling pair: RFC 9112 §6.3 lets a server refuse it, and
@@ -537,8 +542,42 @@ internal struct RequestParser
                 return fields.HasContentLength ? RequestRejection.InvalidFraming : RequestRejection.None;
 
             default:
+                if (limits.Capture != HeaderFields.None)
+                {
+                    Capture(span, colon, lineStart, limits.Capture, ref fields);
+                }
+
                 return RequestRejection.None;
         }
+    }
+
+    /// <summary>Records where the value of a field the filters asked for lies (the last line wins for a repeated field).</summary>
+    private static void Capture(ReadOnlySpan<byte> span, int colon, int lineStart, HeaderFields wanted, ref FieldState fields)
+    {
+        ReadOnlySpan<byte> name = span[..colon];
+        HeaderFields field = name.Length switch
+        {
+            5 when Ascii.EqualsIgnoreCase(name, "X-Moz"u8) => HeaderFields.XMoz,
+            7 when Ascii.EqualsIgnoreCase(name, "Referer"u8) => HeaderFields.Referer,
+            7 when Ascii.EqualsIgnoreCase(name, "Purpose"u8) => HeaderFields.Purpose,
+            9 when Ascii.EqualsIgnoreCase(name, "Forwarded"u8) => HeaderFields.Forwarded,
+            9 when Ascii.EqualsIgnoreCase(name, "X-Purpose"u8) => HeaderFields.XPurpose,
+            10 when Ascii.EqualsIgnoreCase(name, "User-Agent"u8) => HeaderFields.UserAgent,
+            11 when Ascii.EqualsIgnoreCase(name, "Sec-Purpose"u8) => HeaderFields.SecPurpose,
+            15 when Ascii.EqualsIgnoreCase(name, "X-Forwarded-For"u8) => HeaderFields.XForwardedFor,
+            _ => HeaderFields.None,
+        };
+        if ((field & wanted) == 0)
+        {
+            return;
+        }
+
+        ReadOnlySpan<byte> raw = span[(colon + 1)..];
+        int start = colon + 1 + (raw.Length - raw.TrimStart(Ows).Length);
+        int length = raw.Trim(Ows).Length;
+        CapturedValues captured = fields.Captured;
+        captured[ParsedRequest.Index(field)] = new Range(lineStart + start, lineStart + start + length);
+        fields.Captured = captured;
     }
 
     private static RequestRejection ParseContentLength(ReadOnlySpan<byte> value, int maxBodyBytes, ref FieldState fields)
@@ -615,6 +654,8 @@ internal struct RequestParser
         public RequestMethod Method;
         public bool IsHttp10;
         public bool IsPixel;
+        public int PathStart;
+        public int PathLength;
         public int QueryStart;
         public int QueryLength;
     }
@@ -627,5 +668,6 @@ internal struct RequestParser
         public bool ConnectionClose;
         public bool ConnectionKeepAlive;
         public long ContentLength;
+        public CapturedValues Captured;
     }
 }

@@ -14,6 +14,9 @@ internal readonly struct PeerAddress : IEquatable<PeerAddress>
 
     private PeerAddress(UInt128 bits) => _bits = bits;
 
+    /// <summary>The address as one number, the form the hit filters compare (see <c>Filtering/NetAddress</c>).</summary>
+    public UInt128 Value => _bits;
+
     public static PeerAddress From(EndPoint? endPoint)
     {
         if (endPoint is not IPEndPoint ip)

@@ -101,7 +101,18 @@ public sealed class SettingsReaderTests : IDisposable
           "maxbodybytes": 0,
           "headertimeout": 1.5,
           "idletimeout": 12,
-          "shutdowntimeout": 0.25
+          "shutdowntimeout": 0.25,
+          "status": "[::1]:9188",
+          "shutdowndelay": 7,
+          "logformat": "json",
+          "ignorebots": true,
+          "ignoreprefetch": true,
+          "referrers": ["example.org", "*.example.com"],
+          "requirereferrer": true,
+          "keys": ["story:*"],
+          "ignoreaddresses": ["192.0.2.0/24", "2001:db8::/32"],
+          "trustedproxies": ["10.0.0.1"],
+          "maxhitsperclient": 5
         }
         """;
 
@@ -137,6 +148,17 @@ public sealed class SettingsReaderTests : IDisposable
 
         Assert.Equal("/var/lib/pixel-ping/spool.json", s.Spool);
         Assert.Equal("ca.pem", s.EndpointCa);
+        Assert.Equal(System.Net.IPEndPoint.Parse("[::1]:9188"), s.Status);
+        Assert.Equal(TimeSpan.FromSeconds(7), s.ShutdownDelay);
+        Assert.True(s.JsonLog);
+        Assert.True(s.IgnoreBots);
+        Assert.True(s.IgnorePrefetch);
+        Assert.Equal(["example.org", "*.example.com"], s.Referrers);
+        Assert.True(s.RequireReferrer);
+        Assert.Equal(["story:*"], s.Keys);
+        Assert.Equal(["192.0.2.0/24", "2001:db8::/32"], s.IgnoreAddresses);
+        Assert.Equal(["10.0.0.1"], s.TrustedProxies);
+        Assert.Equal(5, s.MaxHitsPerClient);
         Assert.Empty(result.Warnings);
     }
 

@@ -37,9 +37,11 @@ public sealed class RawHttpClient : IDisposable
     private int _start;
     private int _end;
 
-    public RawHttpClient(int port, IPAddress? address = null)
+    /// <param name="from">The local address to connect from (another loopback address such as 127.0.0.2, to be
+    /// another client); the system's choice when null.</param>
+    public RawHttpClient(int port, IPAddress? address = null, IPAddress? from = null)
     {
-        _socket = Connect(port, address);
+        _socket = Connect(port, address, from);
         _stream = new NetworkStream(_socket, ownsSocket: true) { ReadTimeout = 10_000 };
     }
 
@@ -91,12 +93,17 @@ public sealed class RawHttpClient : IDisposable
     /// <summary>The negotiated protocol (TLS only).</summary>
     public SslProtocols Protocol => (_stream as SslStream)?.SslProtocol ?? SslProtocols.None;
 
-    private static Socket Connect(int port, IPAddress? address)
+    private static Socket Connect(int port, IPAddress? address, IPAddress? from = null)
     {
         address ??= IPAddress.Loopback;
         var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
+            if (from is not null)
+            {
+                socket.Bind(new IPEndPoint(from, 0));
+            }
+
             socket.Connect(new IPEndPoint(address, port));
             return socket;
         }
