@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
+using static System.FormattableString;
 
 namespace PixelPing.Config;
 
@@ -78,10 +79,10 @@ internal sealed record Settings
     {
         var text = new StringBuilder();
         string scheme = Tls ? "https" : "http";
-        string address = Host is null ? "all interfaces (IPv6 and IPv4)" : Host;
+        string address = Host is null ? "all interfaces (IPv6 and IPv4)" : LogEscape.Text(Host);
         string port = Port == 0 ? "any free port (printed at start)" : "port " + Port.ToString(CultureInfo.InvariantCulture);
 
-        Line(text, "config", ConfigPath);
+        Line(text, "config", LogEscape.Text(ConfigPath));
         Line(text, "listen", $"{scheme} on {address}, {port}");
         Line(text, "filters", Filters());
         foreach (ConfigKey key in ConfigKeys.All)
@@ -136,8 +137,6 @@ internal sealed record Settings
             : "";
         return "ignoring " + string.Join(", ", on) + clients;
     }
-
-    private static string Invariant(FormattableString value) => FormattableString.Invariant(value);
 
     private static void Line(StringBuilder text, string label, string value) =>
         text.Append(label).Append(':').Append(' ', Math.Max(1, 15 - label.Length)).Append(value).Append('\n');

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Security.Cryptography;
 using PixelPing.Counting;
+using static System.FormattableString;
 
 namespace PixelPing.Flushing;
 
@@ -36,6 +38,10 @@ internal sealed class Flusher
     // Batches taken from the store (or loaded from the spool) that the endpoint has not accepted, oldest first.
     // Replaced, never changed in place, and only under _gate; readers on other threads see a consistent array.
     private Batch[] _pending = [];
+
+    // The batch whose POST is in progress, if any: a second stop signal counts (and spools) it as undelivered, since
+    // its answer will never be read.
+    private Batch? _sending;
 
     public Flusher(HitStore store, EndpointClient? client, FlushOptions options, Spool? spool = null)
     {
@@ -334,17 +340,68 @@ internal sealed class Flusher
         }
     }
 
+    /// <summary>
+    /// A second stop signal: the process exits at once, without waiting for a flush in progress. What is undelivered
+    /// — the waiting batches, the one being sent, and the hits still in the store — is written to the spool file when
+    /// one is configured (and no save after this one may replace it), and counted in
+    /// <c>--- exiting with &lt;n&gt; hits undelivered</c>. Without an endpoint hits are only logged, and nothing is said.
+    /// </summary>
+    public void SaveBeforeExit()
+    {
+        if (_client is null)
+        {
+            return;
+        }
+
+        Batch[] undelivered = Volatile.Read(ref _pending);
+        if (Volatile.Read(ref _sending) is { } sending && Array.IndexOf(undelivered, sending) < 0)
+        {
+            undelivered = [.. undelivered, sending];
+        }
+
+        Snapshot left = _store.Take();
+        if (left.Entries.Length > 0)
+        {
+            undelivered = [.. undelivered, MakeBatch(left.Entries)];
+        }
+
+        long hits = 0;
+        foreach (Batch batch in undelivered)
+        {
+            hits += batch.Hits;
+        }
+
+        if (_spool is not null)
+        {
+            if (_spool.TrySaveLast(Array.ConvertAll(undelivered, b => new SpooledBatch(b.Id, b.Entries)), out string error))
+            {
+                if (hits > 0)
+                {
+                    Log.Out(Invariant($"--- spool: wrote {hits} undelivered hits in {Batches(undelivered.Length)} to {_spool.Path}"));
+                }
+            }
+            else
+            {
+                Log.Error($"--- spool: cannot write {_spool.Path}: {error}");
+            }
+        }
+
+        Log.Error(Invariant($"--- exiting with {hits} hits undelivered"));
+    }
+
     internal Batch MakeBatch(KeyValuePair<byte[], long>[] entries, string? id = null)
     {
         id ??= _instance + "-" + Interlocked.Increment(ref _sequence).ToString(CultureInfo.InvariantCulture);
+        // One pass over the body for its length and its signature; it is encoded again, piece by piece, as it is sent.
         long length = 0;
+        using IncrementalHash? mac = _options.Secret is null ? null : Signature.Start(_options.Secret);
         foreach (ReadOnlyMemory<byte> piece in BatchEncoder.EncodeBodyChunks(entries, id, _options.Secret))
         {
             length += piece.Length;
+            mac?.AppendData(piece.Span);
         }
 
-        string? signature = _options.Secret is null ? null : Signature.Sign(BatchEncoder.EncodeBodyChunks(entries, id, _options.Secret), _options.Secret);
-        return new Batch(id, entries, length, signature);
+        return new Batch(id, entries, length, mac is null ? null : Signature.Finish(mac));
     }
 
     private async Task<bool> SendAsync(Batch batch)
@@ -352,9 +409,11 @@ internal sealed class Flusher
         long started = Stopwatch.GetTimestamp();
         // ForceYielding: the POST's last read completes on a socket event thread (inline completions); the rest of the
         // flush (taking the store, encoding, logging every key) must run on the thread pool, never there.
+        Volatile.Write(ref _sending, batch);
         FlushOutcome outcome = await _client!.PostAsync(
             batch.BodyLength, BatchEncoder.EncodeBodyChunks(batch.Entries, batch.Id, _options.Secret), batch.Signature, CancellationToken.None)
             .ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+        Volatile.Write(ref _sending, null);
         double ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         switch (outcome.Result)
         {
@@ -401,8 +460,6 @@ internal sealed class Flusher
         Log.Error($"--- spool: cannot write {_spool.Path}: {error}");
         return false;
     }
-
-    private static string Invariant(FormattableString value) => FormattableString.Invariant(value);
 
     private static string Batches(int count) => count == 1 ? "1 batch" : count.ToString(CultureInfo.InvariantCulture) + " batches";
 

@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
+using static System.FormattableString;
 
 namespace PixelPing.Flushing;
 
@@ -58,19 +59,17 @@ internal sealed class Spool
 
     public Spool(string path)
     {
-        Path = path;
+        Path = LogEscape.Text(path);
         FullPath = System.IO.Path.GetFullPath(path);
         Directory = System.IO.Path.GetDirectoryName(FullPath) ?? "/";
     }
 
-    /// <summary>The path as configured (what log lines show).</summary>
+    /// <summary>The path as configured, escaped for a log line (what log lines show).</summary>
     public string Path { get; }
 
     public string FullPath { get; }
 
     public string Directory { get; }
-
-    public bool Exists => File.Exists(FullPath);
 
     /// <summary>True when the id can be written on a spool line (ids this server makes always can).</summary>
     public static bool IsValidId(string id) =>
@@ -566,8 +565,6 @@ internal sealed class Spool
             _ = Libc.close(fd);
         }
     }
-
-    private static string Invariant(FormattableString value) => FormattableString.Invariant(value);
 
     private const int ENOENT = 2;
     private const int ENOTDIR = 20;

@@ -730,7 +730,7 @@ public sealed class SettingsReaderTests : IDisposable
 
         Assert.Contains("8123", text, StringComparison.Ordinal);
         Assert.Contains("10.0.0.1", text, StringComparison.Ordinal);
-        Assert.Contains("https://stats.example.org/hits?x=1", text, StringComparison.Ordinal);
+        Assert.Contains("https://stats.example.org/hits?x=…", text, StringComparison.Ordinal);
         Assert.Contains("(set)", text, StringComparison.Ordinal);
         Assert.Contains("2.5 s", text, StringComparison.Ordinal);
         Assert.Contains("0.0015 s", ParseOk("""{"interval": 0.0015}""").Describe(), StringComparison.Ordinal);
@@ -789,8 +789,8 @@ public sealed class SettingsReaderTests : IDisposable
     [Fact]
     public void Quote_EscapesAndCuts()
     {
-        Assert.Equal("\"a\\\"b\\\\c\\u0007\\t\"", SettingsReader.Quote("a\"b\\c\u0007\t"));
-        Assert.Equal("\"" + new string('x', 60) + "...\"", SettingsReader.Quote(new string('x', 61)));
-        Assert.Equal("\"" + new string('x', 60) + "\"", SettingsReader.Quote(new string('x', 60)));
+        Assert.Equal("\"a\\\"b\\\\c\\u0007\\t\"", PixelPing.Common.Quoting.Quote("a\"b\\c\u0007\t"));
+        Assert.Equal("\"" + new string('x', 60) + "...\"", PixelPing.Common.Quoting.Quote(new string('x', 61)));
+        Assert.Equal("\"" + new string('x', 60) + "\"", PixelPing.Common.Quoting.Quote(new string('x', 60)));
     }
 }

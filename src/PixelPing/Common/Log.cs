@@ -4,7 +4,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Unicode;
 
-namespace PixelPing;
+namespace PixelPing.Common;
 
 /// <summary>
 /// stdout and stderr. As text (the default), lines are exactly the original's: one per event, no timestamps or levels
@@ -16,8 +16,8 @@ namespace PixelPing;
 internal static class Log
 {
     private static readonly Lock s_lock = new();
-    private static Stream s_out = Console.OpenStandardOutput();
-    private static Stream s_err = Console.OpenStandardError();
+    private static readonly Stream s_out = Console.OpenStandardOutput();
+    private static readonly Stream s_err = Console.OpenStandardError();
     private static bool s_json;
 
     // Relaxed: the lines go to log pipelines, not into HTML, so a key's "<", "&" or "é" stays as it is.
@@ -32,16 +32,6 @@ internal static class Log
 
     /// <summary>Switches every later line to JSON objects (set once, from the config, before the server starts).</summary>
     public static void UseJson() => s_json = true;
-
-    /// <summary>Redirects both streams (tests read what the server logs).</summary>
-    internal static void Redirect(Stream stdout, Stream stderr)
-    {
-        lock (s_lock)
-        {
-            s_out = stdout;
-            s_err = stderr;
-        }
-    }
 
     public static void Out(string line) => Write(s_out, Level.Info, line);
 
@@ -168,8 +158,9 @@ internal static class Log
     }
 
     /// <summary>
-    /// One line per key before every flush: <c>&lt;count&gt;:\t&lt;key&gt;</c> as pixel-ping 0.1.6 writes it, or in
-    /// JSON <c>{"time":…,"level":"info","msg":"key","key":"…","count":n}</c> with the key as a JSON string.
+    /// One line per key before every flush: <c>&lt;count&gt;:\t&lt;key&gt;</c> as pixel-ping 0.1.6 writes it, with the
+    /// key's control and bidirectional characters escaped (<see cref="LogEscape"/>), or in JSON
+    /// <c>{"time":…,"level":"info","msg":"key","key":"…","count":n}</c> with the key as a JSON string.
     /// </summary>
     public static void Keys(IReadOnlyList<KeyValuePair<byte[], long>> entries)
     {
@@ -192,7 +183,7 @@ internal static class Log
             {
                 foreach (KeyValuePair<byte[], long> entry in entries)
                 {
-                    int need = entry.Key.Length + 24;
+                    int need = LogEscape.MaxLength(entry.Key.Length) + 24;
                     if (buffer.Length - used < need)
                     {
                         s_out.Write(buffer, 0, used);
@@ -207,8 +198,8 @@ internal static class Log
                     used += digits;
                     buffer[used++] = (byte)':';
                     buffer[used++] = (byte)'\t';
-                    entry.Key.CopyTo(buffer, used);
-                    used += entry.Key.Length;
+                    // The key is the visitor's: escaped, so it can neither forge a line nor drive a terminal.
+                    used += LogEscape.Write(entry.Key, buffer.AsSpan(used));
                     buffer[used++] = (byte)'\n';
                 }
 
