@@ -11,7 +11,9 @@
 # connections), close (Connection: close, 50 connections), scale (keep-alive on 2 server CPUs; wrk shares CPU 0), and
 # browser (keepalive with a browser's User-Agent, Referer and Accept headers, as the hit filters see real traffic).
 # PIXELS: the pixel-ping variants measured next to nginx, as name=executable[:config fragment], the fragment's keys
-# added to the bench config (default: pixel=dist/pixel-ping).
+# added to the bench config (default: pixel=dist/pixel-ping). A variant whose config sets "status" (as
+# bench/status.json does) is scraped at /metrics once a second during its runs, as Prometheus would:
+#   PIXELS="before=/tmp/old/pixel-ping pixel=dist/pixel-ping:bench/status.json" bench/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
@@ -108,10 +110,17 @@ run_one() { # $1 server, $2 scenario, $3 run -> appends a row to $out/rows
   local idle_rss; idle_rss=$(kib "$pid" VmRSS)
   local before=0 p
   for p in $work_pids; do before=$(( before + $(ticks "$p") )); done
+  local scraper="" status=""
+  [ "$server" != nginx ] && status=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("status", ""))' "$out/pixel.json")
+  if [ -n "$status" ]; then
+    (while sleep 1; do curl -s -o /dev/null "http://$status/metrics"; done) &
+    scraper=$!
+  fi
   local t0; t0=$(ms_now)
   taskset -c "$WRK_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" --latency "${script[@]}" "${extra[@]}" \
     "http://127.0.0.1:$port/pixel.gif?key=bench" > "$out/wrk.txt" 2>&1
   local wall=$(( $(ms_now) - t0 ))
+  if [ -n "$scraper" ]; then kill "$scraper"; wait "$scraper" 2>/dev/null || true; fi
   local after=0
   for p in $work_pids; do after=$(( after + $(ticks "$p") )); done
   local peak=0 v

@@ -9,6 +9,7 @@ internal enum CommandKind
     Version,
     Help,
     Check,
+    HealthCheck,
     Usage,
 }
 
@@ -17,7 +18,7 @@ internal readonly record struct Command(CommandKind Kind, string? ConfigPath, st
 
 /// <summary>
 /// The original's command line (<c>pixel-ping CONFIG</c>, <c>-v</c>, <c>-h</c> and their long forms) plus
-/// <c>--check</c>. Anything else is a usage error, which the caller turns into exit code 2.
+/// <c>--check</c> and <c>--healthcheck</c>. Anything else is a usage error, which the caller turns into exit code 2.
 /// </summary>
 internal static class CommandLine
 {
@@ -32,6 +33,8 @@ internal static class CommandLine
         "\n" +
         "Options:\n" +
         "  --check path/to/config.json   check the config and certificate files, print what would run, exit 0 or 1\n" +
+        "  --healthcheck path/to/config.json\n" +
+        "                                ask the server that config describes whether it is up: exit 0 or 1 within 2 s\n" +
         "  -v, -version, --version       print the version\n" +
         "  -h, -help, --help             print this help\n";
 
@@ -53,23 +56,23 @@ internal static class CommandLine
                 return args.Length == 1 ? new Command(CommandKind.Help, null, null) : Unexpected(args[1]);
 
             case "--check":
-                if (args.Length < 2 || args[1].Length == 0 || IsOption(args[1]))
-                {
-                    return Usage("--check needs the path of a config file");
-                }
-
-                return args.Length == 2 ? new Command(CommandKind.Check, args[1], null) : Unexpected(args[2]);
+                return WithConfig(CommandKind.Check, first, args);
+            case "--healthcheck":
+                return WithConfig(CommandKind.HealthCheck, first, args);
         }
 
-        if (first.StartsWith("--check=", StringComparison.Ordinal))
+        foreach ((string option, CommandKind kind) in (ReadOnlySpan<(string, CommandKind)>)[("--check=", CommandKind.Check), ("--healthcheck=", CommandKind.HealthCheck)])
         {
-            string path = first["--check=".Length..];
-            if (path.Length == 0)
+            if (first.StartsWith(option, StringComparison.Ordinal))
             {
-                return Usage("--check needs the path of a config file");
-            }
+                string path = first[option.Length..];
+                if (path.Length == 0)
+                {
+                    return Usage($"{option[..^1]} needs the path of a config file");
+                }
 
-            return args.Length == 1 ? new Command(CommandKind.Check, path, null) : Unexpected(args[1]);
+                return args.Length == 1 ? new Command(kind, path, null) : Unexpected(args[1]);
+            }
         }
 
         if (IsOption(first))
@@ -84,6 +87,17 @@ internal static class CommandLine
 
         // The original ignored extra arguments; refusing them catches "pixel-ping a.json --check" mistakes.
         return args.Length == 1 ? new Command(CommandKind.Run, first, null) : Unexpected(args[1]);
+    }
+
+    /// <summary>An option followed by the config path as the next argument, and nothing after it.</summary>
+    private static Command WithConfig(CommandKind kind, string option, string[] args)
+    {
+        if (args.Length < 2 || args[1].Length == 0 || IsOption(args[1]))
+        {
+            return Usage(option + " needs the path of a config file");
+        }
+
+        return args.Length == 2 ? new Command(kind, args[1], null) : Unexpected(args[2]);
     }
 
     // "-" alone counts as an option too: there is no reading the config from stdin.

@@ -1,6 +1,7 @@
 using PixelPing.Config;
 using PixelPing.Flushing;
 using PixelPing.Lifecycle;
+using PixelPing.Monitoring;
 using PixelPing.Net;
 using PixelPing.Tls;
 
@@ -58,6 +59,34 @@ internal static class Program
 
         var warnings = new List<string>();
         bool loaded = SettingsReader.TryLoad(command.ConfigPath!, out Settings settings, out string error, warnings);
+        if (command.Kind == CommandKind.HealthCheck)
+        {
+            // One line and the exit code, nothing else: the config's warnings are --check's business.
+            if (!loaded)
+            {
+                Log.Error("pixel-ping: unhealthy: " + error);
+                return 1;
+            }
+
+            (bool up, string line) = await HealthCheck.RunAsync(settings).ConfigureAwait(false);
+            if (up)
+            {
+                Log.Out(line);
+            }
+            else
+            {
+                Log.Error(line);
+            }
+
+            return up ? 0 : 1;
+        }
+
+        if (loaded && command.Kind == CommandKind.Run && settings.JsonLog)
+        {
+            // From the config's own warnings on, every line of the running server is JSON; --check stays for people.
+            Log.UseJson();
+        }
+
         foreach (string warning in warnings)
         {
             Log.Error("pixel-ping: warning: " + warning);
@@ -95,13 +124,19 @@ internal static class Program
                 return 1;
             }
 
+            if (settings.Status is { } status && !Listener.CanBind(status.Address.ToString(), status.Port, out error))
+            {
+                Log.Error($"pixel-ping: {settings.ConfigPath}: \"status\": {error}");
+                return 1;
+            }
+
             if (settings.Spool is not null && new Spool(settings.Spool).CheckDirectory() is { } spoolProblem)
             {
                 Log.Error("pixel-ping: warning: " + spoolProblem);
             }
 
             Log.Out(settings.Describe() + tls.Describe());
-            Log.Out($"pixel-ping: {settings.ConfigPath}: configuration OK");
+            Log.Out($"pixel-ping: {LogEscape.Text(settings.ConfigPath)}: configuration OK");
             return 0;
         }
 
@@ -121,22 +156,39 @@ internal static class Program
         {
             if (settings.Endpoint is not null)
             {
-                Log.Out($"Flushing hits to {settings.Endpoint}");
+                Log.Out($"Flushing hits to {EndpointText.Show(settings.Endpoint)}");
             }
             else
             {
-                Log.Error($"No endpoint set. Hits won't be flushed, add \"endpoint\" to {settings.ConfigPath}.");
+                Log.Error($"No endpoint set. Hits won't be flushed, add \"endpoint\" to {LogEscape.Text(settings.ConfigPath)}.");
             }
 
             var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            using var signals = new Signals(server.Flusher.Request, () => stop.TrySetResult(), reload: server.ReloadCertificate);
+            using var signals = new Signals(server.Flusher.Request, () =>
+            {
+                // /readyz turns 503 now, while the pixel port still serves for the shutdown delay.
+                server.BeginStopping();
+                stop.TrySetResult();
+            }, reload: server.ReloadCertificate, exitNow: () => server.Flusher.SaveBeforeExit());
             server.Start();
             foreach (var endPoint in server.EndPoints)
             {
                 Log.Out($"Pixel Ping {CommandLine.Version} listening on {(settings.Tls ? "https" : "http")}://{Listener.FormatAddress(endPoint.Address, endPoint.Port)}/pixel.gif");
             }
 
+            if (server.StatusEndPoint is { } status)
+            {
+                Log.Out($"Status listener on http://{Listener.FormatAddress(status.Address, status.Port)}/ (/livez, /readyz, /metrics)");
+            }
+
             await stop.Task.ConfigureAwait(false);
+            if (settings.ShutdownDelay > TimeSpan.Zero)
+            {
+                // Time for load balancers to see /readyz fail and send no more clients; hits still count meanwhile.
+                Log.Out($"Still serving for {settings.ShutdownDelay.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)} s (shutdowndelay) while /readyz answers 503.");
+                await Task.Delay(settings.ShutdownDelay).ConfigureAwait(false);
+            }
+
             await server.StopAsync().ConfigureAwait(false);
             StatsSnapshot stats = server.Context.Stats.Read();
             Log.Out($"Pixel Ping stopped: served {stats.Pixels} pixels in {stats.Requests} requests.");

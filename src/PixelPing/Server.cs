@@ -4,6 +4,7 @@ using PixelPing.Counting;
 using PixelPing.Filtering;
 using PixelPing.Flushing;
 using PixelPing.Http;
+using PixelPing.Monitoring;
 using PixelPing.Net;
 using PixelPing.Tls;
 
@@ -17,8 +18,11 @@ internal sealed class Server : IAsyncDisposable
 {
     private readonly Settings _settings;
     private readonly Listener _listener;
+    private Listener? _status;
     private readonly CancellationTokenSource _stopFlusher = new();
     private Task _flushLoop = Task.CompletedTask;
+    private volatile bool _accepting;
+    private volatile bool _stopping;
 
     private Server(Settings settings, HitStore store, ServerContext context, Listener listener, Flusher flusher)
     {
@@ -33,6 +37,9 @@ internal sealed class Server : IAsyncDisposable
     public ServerContext Context { get; }
     public Flusher Flusher { get; }
     public IReadOnlyList<IPEndPoint> EndPoints => _listener.EndPoints;
+
+    /// <summary>Where the status listener (/livez, /readyz, /metrics) listens; null when "status" is not set.</summary>
+    public IPEndPoint? StatusEndPoint => _status?.EndPoints[0];
     public int Port => _listener.EndPoints[0].Port;
 
     /// <summary>The listening port's certificate; null when it serves plain HTTP.</summary>
@@ -77,15 +84,42 @@ internal sealed class Server : IAsyncDisposable
         Spool? spool = settings.Spool is null || client is null ? null : new Spool(settings.Spool);
         var flusher = new Flusher(store, client, new FlushOptions(settings.Interval, settings.Secret, settings.Discard, settings.Log, settings.MaxKeyLength), spool);
         store.CapReached += flusher.Request;
-        return new Server(settings, store, context, listener, flusher);
+        var server = new Server(settings, store, context, listener, flusher);
+        if (settings.Status is IPEndPoint status)
+        {
+            // The same parser, limits and timeouts as the pixel port; a handful of connections is plenty for probes
+            // and scrapers, and a flood of them cannot take the pixel port's slots.
+            var statusContext = new ServerContext(
+                new StatusApplication(new ServerMetrics(store, context, flusher, spool), () => server.Ready),
+                limits with { MaxConnections = StatusConnections });
+            server._status = Listener.TryBind(status.Address.ToString(), status.Port, statusContext, out error);
+            if (server._status is null)
+            {
+                error = $"{settings.ConfigPath}: \"status\": {error}";
+                // Nothing was started yet; the pixel port's socket is closed with the half-built server.
+                server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                return null;
+            }
+        }
+
+        return server;
     }
+
+    // Probes and scrapers need a few connections; 16 fit inside the descriptors kept back from the pixel port's cap.
+    private const int StatusConnections = 16;
+
+    /// <summary>/readyz: the pixel port accepts and no stop signal has come.</summary>
+    public bool Ready => _accepting && !_stopping;
+
+    /// <summary>A stop signal came: from now on the server is not ready, though it keeps serving until told to stop.</summary>
+    public void BeginStopping() => _stopping = true;
 
     /// <summary>SIGHUP: reload the certificate files; a file that fails keeps the old certificate and logs why.</summary>
     public void ReloadCertificate()
     {
         if (Context.Tls is null)
         {
-            Log.Out("Got SIGHUP. Nothing to reload: no \"sslkey\" and \"sslcert\" in " + _settings.ConfigPath + ".");
+            Log.Out("Got SIGHUP. Nothing to reload: no \"sslkey\" and \"sslcert\" in " + LogEscape.Text(_settings.ConfigPath) + ".");
             return;
         }
 
@@ -97,6 +131,8 @@ internal sealed class Server : IAsyncDisposable
     {
         Responses.StartClock();
         _listener.Start();
+        _status?.Start();
+        _accepting = true;
         // The spool's batches wait in the flusher before its loop starts, so nothing newer can be sent ahead of them.
         Flusher.LoadSpool();
         _flushLoop = Background.Run("flush loop", () => Flusher.RunAsync(_stopFlusher.Token));
@@ -114,6 +150,8 @@ internal sealed class Server : IAsyncDisposable
     /// </summary>
     public async Task<bool> StopAsync()
     {
+        _stopping = true;
+        _accepting = false;
         await _listener.StopAcceptingAsync().ConfigureAwait(false);
         await Context.Tracker.DrainAsync(_settings.ShutdownTimeout).ConfigureAwait(false);
         await _stopFlusher.CancelAsync().ConfigureAwait(false);
@@ -127,6 +165,11 @@ internal sealed class Server : IAsyncDisposable
     {
         await _stopFlusher.CancelAsync().ConfigureAwait(false);
         await _listener.DisposeAsync().ConfigureAwait(false);
+        if (_status is not null)
+        {
+            await _status.DisposeAsync().ConfigureAwait(false);
+        }
+
         await _flushLoop.ConfigureAwait(false);
         _stopFlusher.Dispose();
     }

@@ -1,3 +1,4 @@
+using System.Net;
 using PixelPing.Filtering;
 
 namespace PixelPing.Config;
@@ -82,6 +83,12 @@ internal static class ConfigKeys
             "peers whose `X-Forwarded-For` / `Forwarded` name the client"),
         new ConfigKey<int>("maxhitsperclient", ConfigTypes.Integer(0, int.MaxValue), 0, s => s.MaxHitsPerClient, (s, v) => s with { MaxHitsPerClient = v },
             "counted hits per client address and key per interval; `0`: no cap"),
+        new ConfigKey<IPEndPoint?>("status", ConfigTypes.Address, null, s => s.Status, (s, v) => s with { Status = v },
+            "plain-HTTP listener for `/livez`, `/readyz` and `/metrics` (see [Monitoring](#monitoring)); a port alone means loopback", none: "off"),
+        new ConfigKey<TimeSpan>("shutdowndelay", ConfigTypes.Seconds(3600, zero: true), TimeSpan.Zero, s => s.ShutdownDelay, (s, v) => s with { ShutdownDelay = v },
+            "after SIGTERM, how long `/readyz` answers 503 while the pixel port still serves, before the shutdown begins"),
+        new ConfigKey<bool>("logformat", ConfigTypes.LogFormat, false, s => s.JsonLog, (s, v) => s with { JsonLog = v },
+            "`json`: every log line one JSON object (see [JSON logs](#json-logs)); `text`: the original's lines"),
     ];
 
     private const int MaxFilterItems = 1000;

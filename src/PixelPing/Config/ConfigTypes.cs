@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
 
 namespace PixelPing.Config;
 
@@ -53,16 +55,18 @@ internal static class ConfigTypes
 
     /// <summary>
     /// Seconds, fractions allowed, from a millisecond (below that a timer degenerates into the original's
-    /// flush-every-millisecond bug) to <paramref name="maxSeconds"/>.
+    /// flush-every-millisecond bug) to <paramref name="maxSeconds"/>; from 0 when <paramref name="zero"/> (a delay
+    /// that can be off).
     /// </summary>
-    public static ConfigType<TimeSpan> Seconds(int maxSeconds) => new(
-        Invariant($"seconds, 0.001 to {maxSeconds}"),
+    public static ConfigType<TimeSpan> Seconds(int maxSeconds, bool zero = false) => new(
+        zero ? Invariant($"seconds, 0 to {maxSeconds}") : Invariant($"seconds, 0.001 to {maxSeconds}"),
         (in ConfigValue value, out TimeSpan result, out string complaint, out string? note) =>
         {
             note = null;
-            bool ok = value.Kind == ConfigValueKind.Number && double.IsFinite(value.Number) && value.Number >= 0.001 && value.Number <= maxSeconds;
+            double min = zero ? 0 : 0.001;
+            bool ok = value.Kind == ConfigValueKind.Number && double.IsFinite(value.Number) && value.Number >= min && value.Number <= maxSeconds;
             result = ok ? TimeSpan.FromTicks((long)Math.Round(value.Number * TimeSpan.TicksPerSecond)) : default;
-            return Check(ok, value, Invariant($"a number of seconds from 0.001 to {maxSeconds}"), out complaint);
+            return Check(ok, value, Invariant($"a number of seconds from {min} to {maxSeconds}"), out complaint);
         },
         static value => value.TotalSeconds.ToString("0.######", CultureInfo.InvariantCulture),
         unit: " s");
@@ -73,11 +77,12 @@ internal static class ConfigTypes
         static (in ConfigValue value, out string? result, out string complaint, out string? note) =>
         {
             note = null;
-            bool ok = value.Kind == ConfigValueKind.String && value.Text.Length > 0;
+            // No file name holds a NUL: the system would cut the path there, and the runtime refuses it later.
+            bool ok = value.Kind == ConfigValueKind.String && value.Text.Length > 0 && !value.Text.Contains('\0', StringComparison.Ordinal);
             result = ok ? value.Text : null;
-            return Check(ok, value, "a non-empty file path", out complaint);
+            return Check(ok, value, "a non-empty file path without NUL characters", out complaint);
         },
-        static value => value ?? "");
+        static value => LogEscape.Text(value ?? ""));
 
     /// <summary>An address or host name to listen on: no spaces or control characters, which no name has.</summary>
     public static ConfigType<string?> Host { get; } = new(
@@ -89,7 +94,64 @@ internal static class ConfigTypes
             result = ok ? value.Text : null;
             return Check(ok, value, "a non-empty address or host name", out complaint);
         },
-        static value => value ?? "");
+        static value => LogEscape.Text(value ?? ""));
+
+    /// <summary>
+    /// Where a listener of our own listens: "127.0.0.1:9188", "[::1]:9188", or a port alone (a number or a numeric
+    /// string) meaning loopback. An address literal, not a name: a name could resolve to an address of another host.
+    /// </summary>
+    public static ConfigType<IPEndPoint?> Address { get; } = new(
+        "`\"address:port\"` or port",
+        static (in ConfigValue value, out IPEndPoint? result, out string complaint, out string? note) =>
+        {
+            note = null;
+            result = null;
+            complaint = "";
+            string what = "an address and port such as \"127.0.0.1:9188\" or \"[::1]:9188\", or a port alone";
+            if (Port.Parse(value, out int port, out _, out _))
+            {
+                result = new IPEndPoint(IPAddress.Loopback, port);
+                return true;
+            }
+
+            if (value.Kind != ConfigValueKind.String)
+            {
+                return Check(false, value, what, out complaint);
+            }
+
+            // The port is whatever follows the last ':' (after a ']' for IPv6); a bare IPv6 address has no room for one.
+            string text = value.Text;
+            int colon = text.LastIndexOf(':');
+            bool bracketed = text.StartsWith('[');
+            string address = colon < 0 ? text : text[..colon];
+            if (bracketed ? !address.EndsWith(']') : address.Contains(':'))
+            {
+                return Check(false, value, what + " (an IPv6 address goes in brackets)", out complaint);
+            }
+
+            if (colon > 0
+                && IPAddress.TryParse(bracketed ? address[1..^1] : address, out IPAddress? ip)
+                && (bracketed ? ip.AddressFamily == AddressFamily.InterNetworkV6 : address.Count(static c => c == '.') == 3)
+                && Port.Parse(ConfigValue.FromString(text[(colon + 1)..]), out port, out _, out _))
+            {
+                result = new IPEndPoint(ip, port);
+                return true;
+            }
+
+            return Check(false, value, what, out complaint);
+        },
+        static value => value?.ToString() ?? "");
+
+    /// <summary>How log lines are written: the original's text (false) or one JSON object per line (true).</summary>
+    public static ConfigType<bool> LogFormat { get; } = new(
+        "`\"text\"` or `\"json\"`",
+        static (in ConfigValue value, out bool result, out string complaint, out string? note) =>
+        {
+            note = null;
+            result = value.Kind == ConfigValueKind.String && value.Text == "json";
+            return Check(value.Kind == ConfigValueKind.String && value.Text is "text" or "json", value, "\"text\" or \"json\"", out complaint);
+        },
+        static value => value ? "json" : "text");
 
     /// <summary>The flush secret. As in the original (<c>if config.secret</c>), an empty secret means none is sent.</summary>
     public static ConfigType<string?> Secret { get; } = new(
@@ -99,7 +161,9 @@ internal static class ConfigTypes
             note = null;
             bool ok = value.Kind == ConfigValueKind.String;
             result = ok && value.Text.Length > 0 ? value.Text : null;
-            return Check(ok, value, "a string", out complaint);
+            // Not even a wrong value is echoed: a secret written as a number is still the secret.
+            complaint = ok ? "" : $"must be a string (got {(value.Kind == ConfigValueKind.Number ? "a number" : value.Got)})";
+            return ok;
         },
         // Never the secret itself: --check output ends up in tickets and chat.
         static _ => "(set)");
@@ -116,6 +180,9 @@ internal static class ConfigTypes
                 return Check(false, value, "an http:// or https:// URL", out complaint);
             }
 
+            // The text as shown in a complaint: no password or query value (it may be a token).
+            string got = SettingsReader.Quote(EndpointText.Redact(value.Text));
+
             if (value.Text.Length == 0)
             {
                 // The original treated "" as no endpoint (`if config.endpoint`); keep that, but say so.
@@ -128,7 +195,8 @@ internal static class ConfigTypes
                 || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
                 || uri.Host.Length == 0)
             {
-                return Check(false, value, "an absolute http:// or https:// URL with a host", out complaint);
+                complaint = $"must be an absolute http:// or https:// URL with a host (got {got})";
+                return false;
             }
 
             if (uri.UserInfo.Length > 0)
@@ -143,7 +211,7 @@ internal static class ConfigTypes
             complaint = "";
             return true;
         },
-        static value => value?.OriginalString ?? "");
+        static value => value is null ? "" : EndpointText.Show(value));
 
     /// <summary>
     /// A list of at most <paramref name="maxItems"/> strings, each accepted by <paramref name="item"/>, which returns

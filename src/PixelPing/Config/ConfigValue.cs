@@ -45,6 +45,36 @@ internal readonly struct ConfigValue(ConfigValueKind kind, string text, double n
     public static ConfigValue FromList(IReadOnlyList<ConfigValue> items) => new(ConfigValueKind.Array, "", double.NaN, false, items);
 
     /// <summary>
+    /// An environment variable's text as the JSON value it is, when it is one whole JSON number, <c>true</c> or
+    /// <c>false</c> (or for a list key an array, <c>["a","b"]</c>); otherwise a string, or for a list key its
+    /// comma-separated items.
+    /// </summary>
+    public static ConfigValue FromEnvironment(string text, bool takesList)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(text));
+            if (reader.Read() && (reader.TokenType is JsonTokenType.Number or JsonTokenType.True or JsonTokenType.False
+                || (takesList && reader.TokenType == JsonTokenType.StartArray)))
+            {
+                ConfigValue value = Read(ref reader, takesList);
+                if (!reader.Read())
+                {
+                    return value;
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // Not JSON ("https://…", "127.0.0.1:9188", "1.5s"): the text as it is.
+        }
+
+        return takesList
+            ? FromList(text.Length == 0 ? [] : text.Split(',').Select(static item => FromString(item.Trim())).ToArray())
+            : FromString(text);
+    }
+
+    /// <summary>
     /// The value at the reader's current token. An array's items are read (and the reader moved to its end) only when
     /// <paramref name="readItems"/> is set; otherwise an array or object is left unread, as every other key refuses it.
     /// </summary>

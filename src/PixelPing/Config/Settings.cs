@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net;
 using System.Text;
 
 namespace PixelPing.Config;
@@ -14,7 +15,7 @@ internal sealed record Settings
 
     public string ConfigPath { get; init; } = "";
 
-    /// <summary>Where each key's value came from (the config file's name), by key; a key not listed has its default.</summary>
+    /// <summary>Where each key's value came from (the config file's name, or "environment PIXELPING_X"), by key; a key not listed has its default.</summary>
     public IReadOnlyDictionary<string, string> Sources { get; init; } = new Dictionary<string, string>();
 
     /// <summary>0 asks the OS for any free port; the listener prints the one it got.</summary>
@@ -50,6 +51,15 @@ internal sealed record Settings
     public string? Spool { get; init; }
     public string? EndpointCa { get; init; }
 
+    /// <summary>The status listener (/livez, /readyz, /metrics); null when off.</summary>
+    public IPEndPoint? Status { get; init; }
+
+    /// <summary>After SIGTERM, how long the pixel port keeps serving while /readyz answers 503.</summary>
+    public TimeSpan ShutdownDelay { get; init; }
+
+    /// <summary>Every log line a JSON object ("logformat": "json") instead of the original's text.</summary>
+    public bool JsonLog { get; init; }
+
     // Hit filters (README "Filtering"); every one is off by default. An empty list means the filter is off.
     public bool IgnoreBots { get; init; }
     public bool IgnorePrefetch { get; init; }
@@ -68,10 +78,10 @@ internal sealed record Settings
     {
         var text = new StringBuilder();
         string scheme = Tls ? "https" : "http";
-        string address = Host is null ? "all interfaces (IPv6 and IPv4)" : Host;
+        string address = Host is null ? "all interfaces (IPv6 and IPv4)" : LogEscape.Text(Host);
         string port = Port == 0 ? "any free port (printed at start)" : "port " + Port.ToString(CultureInfo.InvariantCulture);
 
-        Line(text, "config", ConfigPath);
+        Line(text, "config", LogEscape.Text(ConfigPath));
         Line(text, "listen", $"{scheme} on {address}, {port}");
         Line(text, "filters", Filters());
         foreach (ConfigKey key in ConfigKeys.All)

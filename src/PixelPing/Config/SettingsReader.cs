@@ -27,10 +27,15 @@ internal static class SettingsReader
             return false;
         }
 
-        return TryParse(bytes.AsSpan(0, length), path, out settings, out error, warnings);
+        return TryParse(bytes.AsSpan(0, length), path, out settings, out error, warnings, Environment.GetEnvironmentVariables());
     }
 
-    public static bool TryParse(ReadOnlySpan<byte> utf8Json, string path, out Settings settings, out string error, List<string> warnings)
+    /// <summary>
+    /// The config file's text, then the <c>PIXELPING_*</c> variables of <paramref name="environment"/> over it (none
+    /// when null), then the checks across keys.
+    /// </summary>
+    public static bool TryParse(ReadOnlySpan<byte> utf8Json, string path, out Settings settings, out string error, List<string> warnings,
+        System.Collections.IDictionary? environment = null)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(warnings);
@@ -137,6 +142,11 @@ internal static class SettingsReader
             return false;
         }
 
+        if (environment is not null && !EnvironmentOverrides.TryApply(ref draft, sources, environment, warnings, out error))
+        {
+            return false;
+        }
+
         if (!TryFinish(ref draft, sources, file, warnings, out error))
         {
             return false;
@@ -170,6 +180,11 @@ internal static class SettingsReader
             warnings.Add($"{file}: \"sslca\" is ignored without \"sslkey\" and \"sslcert\"");
             settings = settings with { SslCa = null };
             sources.Remove("sslca");
+        }
+
+        if (settings.Secret is not null && settings.Endpoint is { } endpoint && endpoint.Scheme == Uri.UriSchemeHttp && !EndpointText.IsLoopback(endpoint))
+        {
+            warnings.Add($"{file}: \"secret\" is sent to a plain http:// \"endpoint\" on another machine: the secret and the signed body travel in clear (use https://)");
         }
 
         if (settings.EndpointCa is not null && settings.Endpoint?.Scheme != Uri.UriSchemeHttps)
@@ -217,7 +232,8 @@ internal static class SettingsReader
                 case '\r': text.Append("\\r"); break;
                 case '\t': text.Append("\\t"); break;
                 default:
-                    if (char.IsControl(c) || c == '\u2028' || c == '\u2029')
+                    // Controls (C0, DEL, C1), line separators and bidirectional overrides: none may reach a log line raw.
+                    if (char.IsControl(c) || c is >= '\u2028' and <= '\u202e' || c is >= '\u2066' and <= '\u2069')
                     {
                         text.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
                     }

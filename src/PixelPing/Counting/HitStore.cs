@@ -23,7 +23,10 @@ internal sealed class HitStore
     private int _distinct;
     private long _refusedFull;
     private long _refusedTooLong;
+    private long _refusedFullTotal;
+    private long _refusedTooLongTotal;
     private readonly long[] _ignored = new long[IgnoredHits.Slots];
+    private readonly long[] _ignoredTotal = new long[IgnoredHits.Slots];
     private long _uncapped;
     private int _capSignalled;
 
@@ -52,6 +55,30 @@ internal sealed class HitStore
     /// <summary>Distinct keys held now.</summary>
     public int DistinctKeys => Volatile.Read(ref _distinct);
 
+    /// <summary>
+    /// Every hit counted since the start (not those added back from the spool). Each shard counts its own under the
+    /// lock it already holds, so the total is exact and costs the hot path no extra shared write.
+    /// </summary>
+    public long HitsTotal
+    {
+        get
+        {
+            long sum = 0;
+            foreach (Shard shard in _shards)
+            {
+                sum += Volatile.Read(ref shard.Hits);
+            }
+
+            return sum;
+        }
+    }
+
+    /// <summary>Hits refused since the start because a new key would pass maxkeys.</summary>
+    public long RefusedFullTotal => Interlocked.Read(ref _refusedFullTotal);
+
+    /// <summary>Hits refused since the start because the key was longer than maxkeylength.</summary>
+    public long RefusedTooLongTotal => Interlocked.Read(ref _refusedTooLongTotal);
+
     public RecordResult Record(ReadOnlySpan<byte> key)
     {
         int hash = KeyComparer.Hash(key);
@@ -62,6 +89,7 @@ internal sealed class HitStore
             if (!Unsafe.IsNullRef(ref count))
             {
                 count++;
+                shard.Hits++;
                 return RecordResult.Counted;
             }
 
@@ -69,11 +97,13 @@ internal sealed class HitStore
             {
                 Interlocked.Decrement(ref _distinct);
                 Interlocked.Increment(ref _refusedFull);
+                Interlocked.Increment(ref _refusedFullTotal);
                 SignalCap();
                 return RecordResult.RefusedFull;
             }
 
             shard.Lookup[key] = 1;
+            shard.Hits++;
         }
 
         if (Volatile.Read(ref _distinct) >= _maxKeys)
@@ -85,10 +115,21 @@ internal sealed class HitStore
     }
 
     /// <summary>Counts a hit whose key was longer than the configured maximum.</summary>
-    public void RefuseTooLong() => Interlocked.Increment(ref _refusedTooLong);
+    public void RefuseTooLong()
+    {
+        Interlocked.Increment(ref _refusedTooLong);
+        Interlocked.Increment(ref _refusedTooLongTotal);
+    }
 
     /// <summary>Tallies a hit a filter ignored (it was answered, not counted).</summary>
-    public void Ignore(IgnoreReason reason) => Interlocked.Increment(ref _ignored[(int)reason]);
+    public void Ignore(IgnoreReason reason)
+    {
+        Interlocked.Increment(ref _ignored[(int)reason]);
+        Interlocked.Increment(ref _ignoredTotal[(int)reason]);
+    }
+
+    /// <summary>Hits the filters ignored since the start, for this reason.</summary>
+    public long IgnoredTotal(IgnoreReason reason) => Interlocked.Read(ref _ignoredTotal[(int)reason]);
 
     /// <summary>Tallies a hit counted without the per-client cap because the client table was full.</summary>
     public void CountUncapped() => Interlocked.Increment(ref _uncapped);
@@ -177,6 +218,9 @@ internal sealed class HitStore
     {
         public Dictionary<byte[], long> Map = new(KeyComparer.Instance);
         public Dictionary<byte[], long>.AlternateLookup<ReadOnlySpan<byte>> Lookup;
+
+        // Written only under the shard's lock; read without it (a 64-bit read is atomic on the 64-bit targets).
+        public long Hits;
 
         public Shard() => Lookup = Map.GetAlternateLookup<ReadOnlySpan<byte>>();
 

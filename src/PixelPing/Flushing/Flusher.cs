@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using PixelPing.Counting;
 
@@ -27,10 +28,18 @@ internal sealed class Flusher
     private readonly Spool? _spool;
     private int _wakeRequested;
     private long _sequence;
+    private long _delivered;
+    private long _failed;
+    private long _deliveredHits;
+    private long _lastDeliveredMs;
 
     // Batches taken from the store (or loaded from the spool) that the endpoint has not accepted, oldest first.
     // Replaced, never changed in place, and only under _gate; readers on other threads see a consistent array.
     private Batch[] _pending = [];
+
+    // The batch whose POST is in progress, if any: a second stop signal counts (and spools) it as undelivered, since
+    // its answer will never be read.
+    private Batch? _sending;
 
     public Flusher(HitStore store, EndpointClient? client, FlushOptions options, Spool? spool = null)
     {
@@ -45,6 +54,18 @@ internal sealed class Flusher
 
     /// <summary>Every batch waiting to be sent again, in the order they will be sent.</summary>
     public IReadOnlyList<Batch> Pending => Volatile.Read(ref _pending);
+
+    /// <summary>POSTs the endpoint accepted since the start.</summary>
+    public long Delivered => Interlocked.Read(ref _delivered);
+
+    /// <summary>POSTs that failed (an error status, no answer in time, no connection) since the start.</summary>
+    public long Failed => Interlocked.Read(ref _failed);
+
+    /// <summary>Hits in the batches the endpoint accepted since the start.</summary>
+    public long DeliveredHits => Interlocked.Read(ref _deliveredHits);
+
+    /// <summary>When the endpoint last accepted a batch (Unix milliseconds); 0 before the first.</summary>
+    public long LastDeliveredUnixMs => Interlocked.Read(ref _lastDeliveredMs);
 
     /// <summary>Asks for a flush as soon as possible; requests made while one is pending are merged.</summary>
     public void Request()
@@ -317,6 +338,55 @@ internal sealed class Flusher
         }
     }
 
+    /// <summary>
+    /// A second stop signal: the process exits at once, without waiting for a flush in progress. What is undelivered
+    /// — the waiting batches, the one being sent, and the hits still in the store — is written to the spool file when
+    /// one is configured (and no save after this one may replace it), and counted in
+    /// <c>--- exiting with &lt;n&gt; hits undelivered</c>. Without an endpoint hits are only logged, and nothing is said.
+    /// </summary>
+    public void SaveBeforeExit()
+    {
+        if (_client is null)
+        {
+            return;
+        }
+
+        Batch[] undelivered = Volatile.Read(ref _pending);
+        if (Volatile.Read(ref _sending) is { } sending && Array.IndexOf(undelivered, sending) < 0)
+        {
+            undelivered = [.. undelivered, sending];
+        }
+
+        Snapshot left = _store.Take();
+        if (left.Entries.Length > 0)
+        {
+            undelivered = [.. undelivered, MakeBatch(left.Entries)];
+        }
+
+        long hits = 0;
+        foreach (Batch batch in undelivered)
+        {
+            hits += batch.Hits;
+        }
+
+        if (_spool is not null)
+        {
+            if (_spool.TrySaveLast(Array.ConvertAll(undelivered, b => new SpooledBatch(b.Id, b.Entries)), out string error))
+            {
+                if (hits > 0)
+                {
+                    Log.Out(Invariant($"--- spool: wrote {hits} undelivered hits in {Batches(undelivered.Length)} to {_spool.Path}"));
+                }
+            }
+            else
+            {
+                Log.Error($"--- spool: cannot write {_spool.Path}: {error}");
+            }
+        }
+
+        Log.Error(Invariant($"--- exiting with {hits} hits undelivered"));
+    }
+
     internal Batch MakeBatch(KeyValuePair<byte[], long>[] entries, string? id = null)
     {
         id ??= _instance + "-" + Interlocked.Increment(ref _sequence).ToString(CultureInfo.InvariantCulture);
@@ -332,21 +402,31 @@ internal sealed class Flusher
 
     private async Task<bool> SendAsync(Batch batch)
     {
+        long started = Stopwatch.GetTimestamp();
         // ForceYielding: the POST's last read completes on a socket event thread (inline completions); the rest of the
         // flush (taking the store, encoding, logging every key) must run on the thread pool, never there.
+        Volatile.Write(ref _sending, batch);
         FlushOutcome outcome = await _client!.PostAsync(
             batch.BodyLength, BatchEncoder.EncodeBodyChunks(batch.Entries, batch.Id, _options.Secret), batch.Signature, CancellationToken.None)
             .ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+        Volatile.Write(ref _sending, null);
+        double ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         switch (outcome.Result)
         {
             case FlushResult.Delivered:
-                Log.Out("--- flushed ---");
+                Interlocked.Increment(ref _delivered);
+                Interlocked.Add(ref _deliveredHits, batch.Hits);
+                Volatile.Write(ref _lastDeliveredMs, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+                Log.FlushResult("--- flushed ---", delivered: true, outcome.StatusCode, batch.Hits, batch.Id, ms);
                 return true;
             case FlushResult.HttpError:
-                Log.Error("--- flush failed with code:" + outcome.StatusCode.ToString(CultureInfo.InvariantCulture));
+                Interlocked.Increment(ref _failed);
+                Log.FlushResult("--- flush failed with code:" + outcome.StatusCode.ToString(CultureInfo.InvariantCulture),
+                    delivered: false, outcome.StatusCode, batch.Hits, batch.Id, ms);
                 return false;
             default:
-                Log.Error("--- cannot connect to endpoint : " + outcome.Reason);
+                Interlocked.Increment(ref _failed);
+                Log.FlushResult("--- cannot connect to endpoint : " + outcome.Reason, delivered: false, null, batch.Hits, batch.Id, ms);
                 return false;
         }
     }

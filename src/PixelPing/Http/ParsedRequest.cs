@@ -27,6 +27,8 @@ internal readonly struct ParsedRequest
         int headLength,
         RequestMethod method,
         bool isPixel,
+        int pathStart,
+        int pathLength,
         int queryStart,
         int queryLength,
         bool keepAlive,
@@ -39,6 +41,8 @@ internal readonly struct ParsedRequest
         HeadLength = headLength;
         Method = method;
         IsPixel = isPixel;
+        PathStart = pathStart;
+        PathLength = pathLength;
         QueryStart = queryStart;
         QueryLength = queryLength;
         KeepAlive = keepAlive;
@@ -62,6 +66,12 @@ internal readonly struct ParsedRequest
     /// <summary>The path is exactly <c>/pixel.gif</c>.</summary>
     public bool IsPixel { get; }
 
+    /// <summary>Offset of the path (after the authority of an absolute-form target); it ends at '?', '#' or the target's end.</summary>
+    public int PathStart { get; }
+
+    /// <summary>Length of the path; 0 for an absolute-form target with no path (which means "/").</summary>
+    public int PathLength { get; }
+
     /// <summary>Offset of the first byte after '?', or 0 when the target has no '?'.</summary>
     public int QueryStart { get; }
 
@@ -76,10 +86,10 @@ internal readonly struct ParsedRequest
     /// <summary>The body length to read and drop; 0 when there is no Content-Length.</summary>
     public long ContentLength { get; }
 
-    public static ParsedRequest Incomplete => new(ParseStatus.Incomplete, RequestRejection.None, 0, RequestMethod.Other, false, 0, 0, false, false, 0, default);
+    public static ParsedRequest Incomplete => new(ParseStatus.Incomplete, RequestRejection.None, 0, RequestMethod.Other, false, 0, 0, 0, 0, false, false, 0, default);
 
     public static ParsedRequest Error(RequestRejection rejection) =>
-        new(ParseStatus.Error, rejection, 0, RequestMethod.Other, false, 0, 0, false, false, 0, default);
+        new(ParseStatus.Error, rejection, 0, RequestMethod.Other, false, 0, 0, 0, 0, false, false, 0, default);
 
     /// <summary>Whether a field asked for in <see cref="HttpLimits.Capture"/> was present (possibly empty).</summary>
     public bool Has(HeaderFields field) => !_captured[Index(field)].Equals(default(Range));
@@ -93,11 +103,13 @@ internal readonly struct ParsedRequest
         int headLength,
         RequestMethod method,
         bool isPixel,
+        int pathStart,
+        int pathLength,
         int queryStart,
         int queryLength,
         bool keepAlive,
         bool isHttp10,
         long contentLength,
         in CapturedValues captured) =>
-        new(ParseStatus.Complete, RequestRejection.None, headLength, method, isPixel, queryStart, queryLength, keepAlive, isHttp10, contentLength, captured);
+        new(ParseStatus.Complete, RequestRejection.None, headLength, method, isPixel, pathStart, pathLength, queryStart, queryLength, keepAlive, isHttp10, contentLength, captured);
 }

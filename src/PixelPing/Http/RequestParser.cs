@@ -179,7 +179,7 @@ internal struct RequestParser
 
         _phase = Phase.FieldLine;
         _headersStart = _lineStart = _scanned = _scanned + 1;
-        return ParsedRequest.Complete(0, default, false, 0, 0, false, false, 0, default);
+        return ParsedRequest.Complete(0, default, false, 0, 0, 0, 0, false, false, 0, default);
     }
 
     private ParsedRequest ParseFields(ReadOnlySpan<byte> input, in HttpLimits limits)
@@ -398,6 +398,8 @@ internal struct RequestParser
         int pathLength = origin.IndexOfAny((byte)'?', (byte)'#');
         ReadOnlySpan<byte> path = pathLength < 0 ? origin : origin[..pathLength];
         _line.IsPixel = path.SequenceEqual(PixelPath);
+        _line.PathStart = targetStart + originStart;
+        _line.PathLength = path.Length;
         if (pathLength >= 0 && origin[pathLength] == (byte)'?')
         {
             ReadOnlySpan<byte> query = origin[(pathLength + 1)..];
@@ -433,6 +435,8 @@ internal struct RequestParser
             headLength,
             line.Method,
             line.IsPixel,
+            line.PathStart,
+            line.PathLength,
             line.QueryStart,
             line.QueryLength,
             keepAlive,
@@ -650,6 +654,8 @@ internal struct RequestParser
         public RequestMethod Method;
         public bool IsHttp10;
         public bool IsPixel;
+        public int PathStart;
+        public int PathLength;
         public int QueryStart;
         public int QueryLength;
     }

@@ -17,6 +17,7 @@ internal sealed class Responses
 
     private Responses(string date)
     {
+        Date = date;
         string pixelHeaders =
             "Cache-Control: private, no-cache, proxy-revalidate, max-age=0\r\n" +
             "Content-Type: image/gif\r\n" +
@@ -46,6 +47,9 @@ internal sealed class Responses
     }
 
     public static Responses Current => Volatile.Read(ref s_current);
+
+    /// <summary>The Date header's value in these responses (RFC 9110 §5.6.7 IMF-fixdate).</summary>
+    public string Date { get; }
 
     /// <summary>The GIF served, as embedded from the repository's <c>pixel.gif</c>.</summary>
     public static ReadOnlySpan<byte> Pixel => s_pixel;
@@ -93,7 +97,8 @@ internal sealed class Responses
 
     private static Responses Build(DateTime utcNow) => new(utcNow.ToString("r", CultureInfo.InvariantCulture));
 
-    private static byte[] Compose(string status, string headers, bool keepAlive, ReadOnlySpan<byte> body)
+    /// <summary>A whole response: status line, the headers given (each ending CRLF), Connection, blank line, body.</summary>
+    public static byte[] Compose(string status, string headers, bool keepAlive, ReadOnlySpan<byte> body)
     {
         string head = "HTTP/1.1 " + status + "\r\n" + headers +
             (keepAlive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n");

@@ -25,7 +25,21 @@ internal sealed class Listener : IAsyncDisposable
     public IReadOnlyList<IPEndPoint> EndPoints => _sockets.ConvertAll(s => (IPEndPoint)s.LocalEndPoint!);
 
     /// <summary>Binds and listens; on failure returns null and one line saying which address and port and why.</summary>
-    public static Listener? TryBind(string? host, int port, ServerContext server, out string error)
+    public static Listener? TryBind(string? host, int port, ServerContext server, out string error) =>
+        TryBindSockets(host, port, out error) is { } sockets ? new Listener(sockets, server) : null;
+
+    /// <summary>
+    /// <c>--check</c>: whether the address and port can be had now, with the same one line of error as a start;
+    /// the sockets are closed again at once.
+    /// </summary>
+    public static bool CanBind(string? host, int port, out string error)
+    {
+        List<Socket>? sockets = TryBindSockets(host, port, out error);
+        sockets?.ForEach(static socket => socket.Dispose());
+        return sockets is not null;
+    }
+
+    private static List<Socket>? TryBindSockets(string? host, int port, out string error)
     {
         error = "";
         IPAddress[] addresses;
@@ -95,7 +109,7 @@ internal sealed class Listener : IAsyncDisposable
             }
         }
 
-        return new Listener(sockets, server);
+        return sockets;
     }
 
     /// <summary>

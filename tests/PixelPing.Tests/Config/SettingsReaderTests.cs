@@ -102,6 +102,9 @@ public sealed class SettingsReaderTests : IDisposable
           "headertimeout": 1.5,
           "idletimeout": 12,
           "shutdowntimeout": 0.25,
+          "status": "[::1]:9188",
+          "shutdowndelay": 7,
+          "logformat": "json",
           "ignorebots": true,
           "ignoreprefetch": true,
           "referrers": ["example.org", "*.example.com"],
@@ -145,6 +148,9 @@ public sealed class SettingsReaderTests : IDisposable
 
         Assert.Equal("/var/lib/pixel-ping/spool.json", s.Spool);
         Assert.Equal("ca.pem", s.EndpointCa);
+        Assert.Equal(System.Net.IPEndPoint.Parse("[::1]:9188"), s.Status);
+        Assert.Equal(TimeSpan.FromSeconds(7), s.ShutdownDelay);
+        Assert.True(s.JsonLog);
         Assert.True(s.IgnoreBots);
         Assert.True(s.IgnorePrefetch);
         Assert.Equal(["example.org", "*.example.com"], s.Referrers);
@@ -724,7 +730,7 @@ public sealed class SettingsReaderTests : IDisposable
 
         Assert.Contains("8123", text, StringComparison.Ordinal);
         Assert.Contains("10.0.0.1", text, StringComparison.Ordinal);
-        Assert.Contains("https://stats.example.org/hits?x=1", text, StringComparison.Ordinal);
+        Assert.Contains("https://stats.example.org/hits?x=…", text, StringComparison.Ordinal);
         Assert.Contains("(set)", text, StringComparison.Ordinal);
         Assert.Contains("2.5 s", text, StringComparison.Ordinal);
         Assert.Contains("0.0015 s", ParseOk("""{"interval": 0.0015}""").Describe(), StringComparison.Ordinal);

@@ -17,7 +17,7 @@ public sealed partial class ContainerTests(ITestOutputHelper output)
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
 
     /// <summary>The final stage of the Dockerfile, as the test reads it.</summary>
-    internal sealed record Image(List<(string From, string To)> Copies, Dictionary<string, string> Env, string User, string[] Command);
+    internal sealed record Image(List<(string From, string To)> Copies, Dictionary<string, string> Env, string User, string[] Command, string[] HealthCheck);
 
     internal static Image ReadDockerfile()
     {
@@ -29,6 +29,7 @@ public sealed partial class ContainerTests(ITestOutputHelper output)
         string user = "";
         var entrypoint = Array.Empty<string>();
         var cmd = Array.Empty<string>();
+        var healthCheck = Array.Empty<string>();
         foreach (string raw in lines.Skip(final + 1))
         {
             string line = raw.Trim();
@@ -58,6 +59,12 @@ public sealed partial class ContainerTests(ITestOutputHelper output)
                 case "CMD":
                     cmd = JsonArray(words[1]);
                     break;
+                case "HEALTHCHECK":
+                    // Options (--interval=…) first, then the command in exec form.
+                    Match check = HealthCheckLine().Match(line);
+                    Assert.True(check.Success, "unsupported HEALTHCHECK form in the final stage: " + line);
+                    healthCheck = JsonArray(check.Groups[1].Value);
+                    break;
                 case "EXPOSE" or "STOPSIGNAL" or "LABEL":
                     break;
                 default:
@@ -66,7 +73,7 @@ public sealed partial class ContainerTests(ITestOutputHelper output)
             }
         }
 
-        return new Image(copies, env, user, [.. entrypoint, .. cmd]);
+        return new Image(copies, env, user, [.. entrypoint, .. cmd], healthCheck);
     }
 
     private static string[] JsonArray(string text) =>
@@ -108,7 +115,10 @@ public sealed partial class ContainerTests(ITestOutputHelper output)
     }
 
     /// <summary>Starts the image's command under chroot as the image's user, with only the image's environment.</summary>
-    internal static ServerProcess RunImage(Image image, string root)
+    internal static ServerProcess RunImage(Image image, string root) => RunInImage(image, root, image.Command);
+
+    /// <summary>Starts a command in the laid-out image as the container runtime would (chroot, user, environment).</summary>
+    internal static ServerProcess RunInImage(Image image, string root, string[] command)
     {
         Assert.True(Environment.UserName == "root" || Environment.GetEnvironmentVariable("USER") == "root" || geteuid() == 0,
             "the empty-root test runs the executable under chroot, which needs root: run the tests as root (CI does)");
@@ -121,7 +131,6 @@ public sealed partial class ContainerTests(ITestOutputHelper output)
         };
         info.ArgumentList.Add("--userspec=" + image.User);
         info.ArgumentList.Add(root);
-        string[] command = image.Command;
         if (Repo.Runner is { } runner)
         {
             // A cross-built executable runs under its emulator, itself a static executable, copied into the root
@@ -245,8 +254,42 @@ public sealed partial class ContainerTests(ITestOutputHelper output)
         Assert.Equal(1, receiver.Totals["tls-last"]);
     }
 
+    [Fact]
+    public void The_images_HEALTHCHECK_runs_the_executable_and_follows_the_server()
+    {
+        Image image = ReadDockerfile();
+        Assert.Equal(["/pixel-ping", "--healthcheck", "/etc/pixel-ping/config.json"], image.HealthCheck);
+        string root = LayOut(image, "/etc/ssl/certs/ca-certificates.crt");
+        // The health check reads the same config as the server, so it needs a port named in advance.
+        int port = Ports.Free();
+        File.WriteAllText(Path.Combine(root, "etc", "pixel-ping", "config.json"), $"{{ \"host\": \"127.0.0.1\", \"port\": {port}, \"log\": false }}");
+
+        int Check(out string line)
+        {
+            using ServerProcess check = RunInImage(image, root, image.HealthCheck);
+            int code = check.WaitForExit(Deadline);
+            line = Assert.Single(check.Stdout.Concat(check.Stderr));
+            return code;
+        }
+
+        using (ServerProcess server = RunImage(image, root))
+        {
+            server.WaitForPort(Deadline);
+            Assert.True(Check(out string healthy) == 0, healthy);
+            Assert.StartsWith("pixel-ping: healthy: ", healthy, StringComparison.Ordinal);
+            server.Signal(ServerProcess.SIGTERM);
+            Assert.Equal(0, server.WaitForExit(Deadline));
+        }
+
+        Assert.True(Check(out string unhealthy) == 1, unhealthy);
+        Assert.StartsWith("pixel-ping: unhealthy: ", unhealthy, StringComparison.Ordinal);
+    }
+
     [System.Runtime.InteropServices.DllImport("libc")]
     private static extern uint geteuid();
+
+    [GeneratedRegex(@"^HEALTHCHECK (?:--[a-z-]+=\S+ )*CMD (\[.*\])$")]
+    private static partial Regex HealthCheckLine();
 
     [GeneratedRegex(@"^COPY --from=build (\S+) (\S+)$")]
     private static partial Regex CopyLine();

@@ -126,6 +126,20 @@ public sealed class RequestParserTests(ITestOutputHelper output)
         Assert.Equal(isPixel, r.IsPixel);
     }
 
+    [Theory]
+    [InlineData("GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n", "/metrics")]
+    [InlineData("\r\n\r\nGET /livez?verbose#x HTTP/1.1\r\nHost: h\r\n\r\n", "/livez")]
+    [InlineData("GET /readyz#top HTTP/1.1\r\nHost: h\r\n\r\n", "/readyz")]
+    [InlineData("GET https://example.org:9188/metrics?x=1 HTTP/1.1\r\nHost: h\r\n\r\n", "/metrics")]
+    [InlineData("GET http://example.org HTTP/1.1\r\nHost: h\r\n\r\n", "")]
+    public void PathOffsetsPointIntoTheInput(string head, string path)
+    {
+        byte[] input = Bytes(head);
+        ParsedRequest r = Parse(input, HttpLimits.Default);
+        Assert.Equal(ParseStatus.Complete, r.Status);
+        Assert.Equal(path, Encoding.Latin1.GetString(input, r.PathStart, r.PathLength));
+    }
+
     [Fact]
     public void QueryOffsetsPointIntoTheInput()
     {

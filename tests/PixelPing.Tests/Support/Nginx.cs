@@ -32,7 +32,7 @@ public sealed class Nginx : IDisposable
     {
         Assert.True(File.Exists(Binary), $"{Binary} is missing: install Debian's nginx-light (apt-get install nginx-light), as .ci/run does");
         string dir = TempDir.Create();
-        int port = FreePort();
+        int port = Ports.Free();
         string servers = string.Concat(upstreams.Select(p => $"    server 127.0.0.1:{p};\n"));
         File.WriteAllText(Path.Combine(dir, "nginx.conf"), $$"""
             daemon off;
@@ -100,13 +100,6 @@ public sealed class Nginx : IDisposable
 
             await Task.Delay(20);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 
     public void Dispose()

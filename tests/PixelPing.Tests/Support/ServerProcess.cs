@@ -33,7 +33,19 @@ public sealed partial class ServerProcess : IDisposable
 
     /// <summary>Starts the binary (under its emulator, if any: see <see cref="Repo.Runner"/>) with the arguments given (a config path, --check, …).</summary>
     public static ServerProcess Start(string? workingDirectory, params string[] args) =>
-        Start(StartInfo([.. Repo.CommandFor(Repo.Binary), .. args], workingDirectory ?? Path.GetTempPath()));
+        Start(workingDirectory, new Dictionary<string, string>(), args);
+
+    /// <summary>Starts the binary with the arguments given and these variables added to the environment.</summary>
+    public static ServerProcess Start(string? workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] args)
+    {
+        ProcessStartInfo info = StartInfo([.. Repo.CommandFor(Repo.Binary), .. args], workingDirectory ?? Path.GetTempPath());
+        foreach ((string name, string value) in environment)
+        {
+            info.Environment[name] = value;
+        }
+
+        return Start(info);
+    }
 
     /// <summary>A command (its program first) with its output redirected for <see cref="Start(ProcessStartInfo)"/>.</summary>
     public static ProcessStartInfo StartInfo(string[] command, string workingDirectory)
@@ -48,6 +60,12 @@ public sealed partial class ServerProcess : IDisposable
         foreach (string word in command[1..])
         {
             info.ArgumentList.Add(word);
+        }
+
+        // The executable reads PIXELPING_* variables as config: a test sets the ones it means, never inherits any.
+        foreach (string name in info.Environment.Keys.Where(n => n.StartsWith("PIXELPING_", StringComparison.Ordinal)).ToList())
+        {
+            info.Environment.Remove(name);
         }
 
         return info;
