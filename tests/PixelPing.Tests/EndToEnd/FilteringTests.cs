@@ -139,6 +139,28 @@ public sealed class FilteringTests
     }
 
     [Fact]
+    public async Task The_ignored_line_in_the_json_log_format_has_a_number_per_reason()
+    {
+        await using var receiver = new EndpointReceiver();
+        using ServerProcess server = ServerProcess.StartWithConfig(
+            $"{{ \"host\": \"127.0.0.1\", \"port\": 0, \"interval\": 3600, \"endpoint\": \"{receiver.Url}\", \"logformat\": \"json\", " +
+            "\"ignorebots\": true, \"keys\": [\"story:*\"] }", out int port);
+        foreach (Hit hit in new Hit[] { new("127.0.0.1", "story:1", Curl), new("127.0.0.1", "story:1", Curl), new("127.0.0.1", "x"), new("127.0.0.1", "story:1") })
+        {
+            using var client = new RawHttpClient(port);
+            Assert.Equal(200, client.Request("/pixel.gif?key=" + hit.Key, hit.Headers).Status);
+        }
+
+        server.Signal(ServerProcess.SIGUSR2);
+        string line = server.WaitForStdout(l => l.Contains("\"msg\":\"ignored", StringComparison.Ordinal), Deadline);
+        using var json = System.Text.Json.JsonDocument.Parse(line);
+        Assert.Equal("ignored 3 hits: 2 bot, 1 key", json.RootElement.GetProperty("msg").GetString());
+        Assert.Equal(3, json.RootElement.GetProperty("ignored").GetInt64());
+        Assert.Equal("{\"bot\":2,\"key\":1}", json.RootElement.GetProperty("reasons").GetRawText());
+        Assert.True(await receiver.WaitForTotalAsync(1, Deadline));
+    }
+
+    [Fact]
     public async Task Header_values_of_any_size_or_shape_are_answered_200_and_decided()
     {
         await using var receiver = new EndpointReceiver();
