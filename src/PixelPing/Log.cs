@@ -168,8 +168,9 @@ internal static class Log
     }
 
     /// <summary>
-    /// One line per key before every flush: <c>&lt;count&gt;:\t&lt;key&gt;</c> as pixel-ping 0.1.6 writes it, or in
-    /// JSON <c>{"time":…,"level":"info","msg":"key","key":"…","count":n}</c> with the key as a JSON string.
+    /// One line per key before every flush: <c>&lt;count&gt;:\t&lt;key&gt;</c> as pixel-ping 0.1.6 writes it, with the
+    /// key's control and bidirectional characters escaped (<see cref="LogEscape"/>), or in JSON
+    /// <c>{"time":…,"level":"info","msg":"key","key":"…","count":n}</c> with the key as a JSON string.
     /// </summary>
     public static void Keys(IReadOnlyList<KeyValuePair<byte[], long>> entries)
     {
@@ -192,7 +193,7 @@ internal static class Log
             {
                 foreach (KeyValuePair<byte[], long> entry in entries)
                 {
-                    int need = entry.Key.Length + 24;
+                    int need = LogEscape.MaxLength(entry.Key.Length) + 24;
                     if (buffer.Length - used < need)
                     {
                         s_out.Write(buffer, 0, used);
@@ -207,8 +208,8 @@ internal static class Log
                     used += digits;
                     buffer[used++] = (byte)':';
                     buffer[used++] = (byte)'\t';
-                    entry.Key.CopyTo(buffer, used);
-                    used += entry.Key.Length;
+                    // The key is the visitor's: escaped, so it can neither forge a line nor drive a terminal.
+                    used += LogEscape.Write(entry.Key, buffer.AsSpan(used));
                     buffer[used++] = (byte)'\n';
                 }
 

@@ -136,7 +136,7 @@ internal static class Program
             }
 
             Log.Out(settings.Describe() + tls.Describe());
-            Log.Out($"pixel-ping: {settings.ConfigPath}: configuration OK");
+            Log.Out($"pixel-ping: {LogEscape.Text(settings.ConfigPath)}: configuration OK");
             return 0;
         }
 
@@ -156,11 +156,11 @@ internal static class Program
         {
             if (settings.Endpoint is not null)
             {
-                Log.Out($"Flushing hits to {settings.Endpoint}");
+                Log.Out($"Flushing hits to {EndpointText.Show(settings.Endpoint)}");
             }
             else
             {
-                Log.Error($"No endpoint set. Hits won't be flushed, add \"endpoint\" to {settings.ConfigPath}.");
+                Log.Error($"No endpoint set. Hits won't be flushed, add \"endpoint\" to {LogEscape.Text(settings.ConfigPath)}.");
             }
 
             var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -169,7 +169,7 @@ internal static class Program
                 // /readyz turns 503 now, while the pixel port still serves for the shutdown delay.
                 server.BeginStopping();
                 stop.TrySetResult();
-            }, reload: server.ReloadCertificate);
+            }, reload: server.ReloadCertificate, exitNow: () => server.Flusher.SaveBeforeExit());
             server.Start();
             foreach (var endPoint in server.EndPoints)
             {

@@ -119,7 +119,7 @@ internal sealed class Server : IAsyncDisposable
     {
         if (Context.Tls is null)
         {
-            Log.Out("Got SIGHUP. Nothing to reload: no \"sslkey\" and \"sslcert\" in " + _settings.ConfigPath + ".");
+            Log.Out("Got SIGHUP. Nothing to reload: no \"sslkey\" and \"sslcert\" in " + LogEscape.Text(_settings.ConfigPath) + ".");
             return;
         }
 

@@ -77,11 +77,12 @@ internal static class ConfigTypes
         static (in ConfigValue value, out string? result, out string complaint, out string? note) =>
         {
             note = null;
-            bool ok = value.Kind == ConfigValueKind.String && value.Text.Length > 0;
+            // No file name holds a NUL: the system would cut the path there, and the runtime refuses it later.
+            bool ok = value.Kind == ConfigValueKind.String && value.Text.Length > 0 && !value.Text.Contains('\0', StringComparison.Ordinal);
             result = ok ? value.Text : null;
-            return Check(ok, value, "a non-empty file path", out complaint);
+            return Check(ok, value, "a non-empty file path without NUL characters", out complaint);
         },
-        static value => value ?? "");
+        static value => LogEscape.Text(value ?? ""));
 
     /// <summary>An address or host name to listen on: no spaces or control characters, which no name has.</summary>
     public static ConfigType<string?> Host { get; } = new(
@@ -93,7 +94,7 @@ internal static class ConfigTypes
             result = ok ? value.Text : null;
             return Check(ok, value, "a non-empty address or host name", out complaint);
         },
-        static value => value ?? "");
+        static value => LogEscape.Text(value ?? ""));
 
     /// <summary>
     /// Where a listener of our own listens: "127.0.0.1:9188", "[::1]:9188", or a port alone (a number or a numeric
@@ -160,7 +161,9 @@ internal static class ConfigTypes
             note = null;
             bool ok = value.Kind == ConfigValueKind.String;
             result = ok && value.Text.Length > 0 ? value.Text : null;
-            return Check(ok, value, "a string", out complaint);
+            // Not even a wrong value is echoed: a secret written as a number is still the secret.
+            complaint = ok ? "" : $"must be a string (got {(value.Kind == ConfigValueKind.Number ? "a number" : value.Got)})";
+            return ok;
         },
         // Never the secret itself: --check output ends up in tickets and chat.
         static _ => "(set)");
@@ -177,6 +180,9 @@ internal static class ConfigTypes
                 return Check(false, value, "an http:// or https:// URL", out complaint);
             }
 
+            // The text as shown in a complaint: no password or query value (it may be a token).
+            string got = SettingsReader.Quote(EndpointText.Redact(value.Text));
+
             if (value.Text.Length == 0)
             {
                 // The original treated "" as no endpoint (`if config.endpoint`); keep that, but say so.
@@ -189,7 +195,8 @@ internal static class ConfigTypes
                 || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
                 || uri.Host.Length == 0)
             {
-                return Check(false, value, "an absolute http:// or https:// URL with a host", out complaint);
+                complaint = $"must be an absolute http:// or https:// URL with a host (got {got})";
+                return false;
             }
 
             if (uri.UserInfo.Length > 0)
@@ -204,7 +211,7 @@ internal static class ConfigTypes
             complaint = "";
             return true;
         },
-        static value => value?.OriginalString ?? "");
+        static value => value is null ? "" : EndpointText.Show(value));
 
     /// <summary>
     /// A list of at most <paramref name="maxItems"/> strings, each accepted by <paramref name="item"/>, which returns

@@ -78,10 +78,10 @@ internal sealed record Settings
     {
         var text = new StringBuilder();
         string scheme = Tls ? "https" : "http";
-        string address = Host is null ? "all interfaces (IPv6 and IPv4)" : Host;
+        string address = Host is null ? "all interfaces (IPv6 and IPv4)" : LogEscape.Text(Host);
         string port = Port == 0 ? "any free port (printed at start)" : "port " + Port.ToString(CultureInfo.InvariantCulture);
 
-        Line(text, "config", ConfigPath);
+        Line(text, "config", LogEscape.Text(ConfigPath));
         Line(text, "listen", $"{scheme} on {address}, {port}");
         Line(text, "filters", Filters());
         foreach (ConfigKey key in ConfigKeys.All)

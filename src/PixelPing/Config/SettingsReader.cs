@@ -182,6 +182,11 @@ internal static class SettingsReader
             sources.Remove("sslca");
         }
 
+        if (settings.Secret is not null && settings.Endpoint is { } endpoint && endpoint.Scheme == Uri.UriSchemeHttp && !EndpointText.IsLoopback(endpoint))
+        {
+            warnings.Add($"{file}: \"secret\" is sent to a plain http:// \"endpoint\" on another machine: the secret and the signed body travel in clear (use https://)");
+        }
+
         if (settings.EndpointCa is not null && settings.Endpoint?.Scheme != Uri.UriSchemeHttps)
         {
             warnings.Add($"{file}: \"endpointca\" is ignored without an https:// \"endpoint\"");
@@ -227,7 +232,8 @@ internal static class SettingsReader
                 case '\r': text.Append("\\r"); break;
                 case '\t': text.Append("\\t"); break;
                 default:
-                    if (char.IsControl(c) || c == '\u2028' || c == '\u2029')
+                    // Controls (C0, DEL, C1), line separators and bidirectional overrides: none may reach a log line raw.
+                    if (char.IsControl(c) || c is >= '\u2028' and <= '\u202e' || c is >= '\u2066' and <= '\u2069')
                     {
                         text.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
                     }

@@ -218,24 +218,55 @@ internal sealed class EndpointClient
         }
     }
 
-    /// <summary>Reads up to the end of the status line and returns the status code (RFC 9112 §4).</summary>
+    /// <summary>
+    /// Reads up to the end of the final status line and returns its status code (RFC 9112 §4). Interim 1xx answers
+    /// (a proxy's <c>100 Continue</c>, <c>103 Early Hints</c> with its headers) come before the final one and are read
+    /// past, header lines and all (RFC 9110 §15.2); <c>101 Switching Protocols</c> would end HTTP on this connection,
+    /// so it is returned as the answer, and fails the flush like any status outside 2xx.
+    /// </summary>
     private static async Task<int> ReadStatusAsync(Stream stream, CancellationToken cancellation)
     {
         byte[] buffer = new byte[1024];
+        int start = 0;
         int used = 0;
+        bool inInterim = false;
+        bool interim = false;
         while (true)
         {
-            int lineEnd = buffer.AsSpan(0, used).IndexOf((byte)'\n');
+            int lineEnd = buffer.AsSpan(start, used - start).IndexOf((byte)'\n');
             if (lineEnd >= 0)
             {
-                return ParseStatusLine(buffer.AsSpan(0, lineEnd));
+                ReadOnlySpan<byte> line = buffer.AsSpan(start, lineEnd);
+                start += lineEnd + 1;
+                if (inInterim)
+                {
+                    // A header line of the interim answer; the empty line ends it.
+                    inInterim = !(line.IsEmpty || line.SequenceEqual("\r"u8));
+                    continue;
+                }
+
+                int status = ParseStatusLine(line);
+                if (status is >= 100 and < 200 && status != 101)
+                {
+                    inInterim = interim = true;
+                    continue;
+                }
+
+                return status;
+            }
+
+            if (start > 0)
+            {
+                buffer.AsSpan(start, used - start).CopyTo(buffer);
+                used -= start;
+                start = 0;
             }
 
             if (used == buffer.Length)
             {
                 if (buffer.Length >= MaxStatusLine)
                 {
-                    throw new InvalidDataException("the endpoint sent an over-long status line");
+                    throw new InvalidDataException("the endpoint sent an over-long status or header line");
                 }
 
                 Array.Resize(ref buffer, buffer.Length * 2);
@@ -244,7 +275,9 @@ internal sealed class EndpointClient
             int read = await stream.ReadAsync(buffer.AsMemory(used), cancellation).ConfigureAwait(false);
             if (read == 0)
             {
-                throw new InvalidDataException(used == 0
+                throw new InvalidDataException(interim
+                    ? "the endpoint closed the connection after an interim 1xx answer, before the final one"
+                    : used == 0
                     ? "the endpoint closed the connection without a response"
                     : "the endpoint closed the connection in the middle of the status line");
             }

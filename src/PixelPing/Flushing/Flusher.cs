@@ -37,6 +37,10 @@ internal sealed class Flusher
     // Replaced, never changed in place, and only under _gate; readers on other threads see a consistent array.
     private Batch[] _pending = [];
 
+    // The batch whose POST is in progress, if any: a second stop signal counts (and spools) it as undelivered, since
+    // its answer will never be read.
+    private Batch? _sending;
+
     public Flusher(HitStore store, EndpointClient? client, FlushOptions options, Spool? spool = null)
     {
         _store = store;
@@ -334,6 +338,55 @@ internal sealed class Flusher
         }
     }
 
+    /// <summary>
+    /// A second stop signal: the process exits at once, without waiting for a flush in progress. What is undelivered
+    /// — the waiting batches, the one being sent, and the hits still in the store — is written to the spool file when
+    /// one is configured (and no save after this one may replace it), and counted in
+    /// <c>--- exiting with &lt;n&gt; hits undelivered</c>. Without an endpoint hits are only logged, and nothing is said.
+    /// </summary>
+    public void SaveBeforeExit()
+    {
+        if (_client is null)
+        {
+            return;
+        }
+
+        Batch[] undelivered = Volatile.Read(ref _pending);
+        if (Volatile.Read(ref _sending) is { } sending && Array.IndexOf(undelivered, sending) < 0)
+        {
+            undelivered = [.. undelivered, sending];
+        }
+
+        Snapshot left = _store.Take();
+        if (left.Entries.Length > 0)
+        {
+            undelivered = [.. undelivered, MakeBatch(left.Entries)];
+        }
+
+        long hits = 0;
+        foreach (Batch batch in undelivered)
+        {
+            hits += batch.Hits;
+        }
+
+        if (_spool is not null)
+        {
+            if (_spool.TrySaveLast(Array.ConvertAll(undelivered, b => new SpooledBatch(b.Id, b.Entries)), out string error))
+            {
+                if (hits > 0)
+                {
+                    Log.Out(Invariant($"--- spool: wrote {hits} undelivered hits in {Batches(undelivered.Length)} to {_spool.Path}"));
+                }
+            }
+            else
+            {
+                Log.Error($"--- spool: cannot write {_spool.Path}: {error}");
+            }
+        }
+
+        Log.Error(Invariant($"--- exiting with {hits} hits undelivered"));
+    }
+
     internal Batch MakeBatch(KeyValuePair<byte[], long>[] entries, string? id = null)
     {
         id ??= _instance + "-" + Interlocked.Increment(ref _sequence).ToString(CultureInfo.InvariantCulture);
@@ -352,9 +405,11 @@ internal sealed class Flusher
         long started = Stopwatch.GetTimestamp();
         // ForceYielding: the POST's last read completes on a socket event thread (inline completions); the rest of the
         // flush (taking the store, encoding, logging every key) must run on the thread pool, never there.
+        Volatile.Write(ref _sending, batch);
         FlushOutcome outcome = await _client!.PostAsync(
             batch.BodyLength, BatchEncoder.EncodeBodyChunks(batch.Entries, batch.Id, _options.Secret), batch.Signature, CancellationToken.None)
             .ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+        Volatile.Write(ref _sending, null);
         double ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         switch (outcome.Result)
         {

@@ -58,12 +58,12 @@ internal sealed class Spool
 
     public Spool(string path)
     {
-        Path = path;
+        Path = LogEscape.Text(path);
         FullPath = System.IO.Path.GetFullPath(path);
         Directory = System.IO.Path.GetDirectoryName(FullPath) ?? "/";
     }
 
-    /// <summary>The path as configured (what log lines show).</summary>
+    /// <summary>The path as configured, escaped for a log line (what log lines show).</summary>
     public string Path { get; }
 
     public string FullPath { get; }

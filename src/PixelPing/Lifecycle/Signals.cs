@@ -3,7 +3,8 @@ using System.Runtime.InteropServices;
 namespace PixelPing.Lifecycle;
 
 /// <summary>
-/// SIGUSR2 flushes, SIGHUP reloads, SIGTERM and SIGINT stop gracefully; a second stop signal exits at once.
+/// SIGUSR2 flushes, SIGHUP reloads, SIGTERM and SIGINT stop gracefully; a second stop signal exits at once, after
+/// saving what is undelivered (a copy of the first within a second is not a second signal: see <see cref="StopSignals"/>).
 /// The runtime's <see cref="PosixSignalRegistration"/> takes raw signal numbers cast to <see cref="PosixSignal"/>
 /// for the signals it has no name for, such as SIGUSR2.
 /// </summary>
@@ -11,9 +12,10 @@ internal sealed class Signals : IDisposable
 {
     private const int SigUsr2 = 12; // Linux x86-64 and arm64
     private readonly List<PosixSignalRegistration> _registrations = [];
-    private int _stops;
+    private readonly StopSignals _stops = new();
 
-    public Signals(Action flush, Action stop, Action? reload)
+    /// <param name="exitNow">Saves what is undelivered and says how much, before the process exits at once.</param>
+    public Signals(Action flush, Action stop, Action? reload, Action exitNow)
     {
         _registrations.Add(PosixSignalRegistration.Create((PosixSignal)SigUsr2, context =>
         {
@@ -29,15 +31,20 @@ internal sealed class Signals : IDisposable
         Action<PosixSignalContext> onStop = context =>
         {
             context.Cancel = true;
-            if (Interlocked.Increment(ref _stops) == 1)
+            switch (_stops.Decide(context.Signal, Environment.TickCount64))
             {
-                Log.Out($"Got {context.Signal}. Finishing requests in progress, flushing, then exiting.");
-                stop();
-            }
-            else
-            {
-                Log.Error($"Got {context.Signal} again: exiting now without the final flush.");
-                Environment.Exit(1);
+                case StopDecision.Stop:
+                    Log.Out($"Got {context.Signal}. Finishing requests in progress, flushing, then exiting.");
+                    stop();
+                    break;
+                case StopDecision.IgnoreAndSay:
+                    Log.Out($"Got {context.Signal} again within a second: ignored as a copy of the first (sent to the process and its group); send it again later to exit at once.");
+                    break;
+                case StopDecision.ExitNow:
+                    Log.Error($"Got {context.Signal} again: exiting now, without waiting for the final flush.");
+                    exitNow();
+                    Environment.Exit(1);
+                    break;
             }
         };
         _registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGTERM, onStop));

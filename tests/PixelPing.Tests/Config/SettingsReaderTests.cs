@@ -730,7 +730,7 @@ public sealed class SettingsReaderTests : IDisposable
 
         Assert.Contains("8123", text, StringComparison.Ordinal);
         Assert.Contains("10.0.0.1", text, StringComparison.Ordinal);
-        Assert.Contains("https://stats.example.org/hits?x=1", text, StringComparison.Ordinal);
+        Assert.Contains("https://stats.example.org/hits?x=…", text, StringComparison.Ordinal);
         Assert.Contains("(set)", text, StringComparison.Ordinal);
         Assert.Contains("2.5 s", text, StringComparison.Ordinal);
         Assert.Contains("0.0015 s", ParseOk("""{"interval": 0.0015}""").Describe(), StringComparison.Ordinal);

@@ -28,6 +28,15 @@ public enum ReceiverMode
 
     /// <summary>Stores the batch, then closes in the middle of the status line.</summary>
     StoreThenCloseMidResponse,
+
+    /// <summary>Answers <c>100 Continue</c>, then 200.</summary>
+    Continue100,
+
+    /// <summary>Answers <c>103 Early Hints</c> with a <c>Link</c> header, then 200.</summary>
+    EarlyHints103,
+
+    /// <summary>Answers <c>101 Switching Protocols</c> (not a status this client can take): the batch is not stored.</summary>
+    Switching101,
 }
 
 /// <summary>One POST the receiver read, decoded.</summary>
@@ -263,6 +272,16 @@ public sealed class EndpointReceiver : IAsyncDisposable
                 case ReceiverMode.Slow:
                     await Task.Delay(SlowDelay, _stop.Token);
                     break;
+                case ReceiverMode.Continue100:
+                    await stream.WriteAsync("HTTP/1.1 100 Continue\r\n\r\n"u8.ToArray(), _stop.Token);
+                    break;
+                case ReceiverMode.EarlyHints103:
+                    await stream.WriteAsync("HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload; as=style\r\n\r\n"u8.ToArray(), _stop.Token);
+                    break;
+                case ReceiverMode.Switching101:
+                    Record(target, headers, body, stored: false);
+                    await stream.WriteAsync("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"u8.ToArray(), _stop.Token);
+                    return;
             }
 
             (int status, string reason) = mode switch

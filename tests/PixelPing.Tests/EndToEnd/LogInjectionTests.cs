@@ -1,0 +1,54 @@
+using PixelPing.Tests.Support;
+
+namespace PixelPing.Tests.EndToEnd;
+
+/// <summary>Keys reach the published binary's log escaped: a visitor can neither forge a line nor drive the terminal.</summary>
+public sealed class LogInjectionTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public void A_key_cannot_forge_a_count_line_or_send_escape_sequences()
+    {
+        using ServerProcess server = ServerProcess.StartWithConfig("""{ "host": "127.0.0.1", "port": 0, "interval": 3600 }""", out int port);
+        using (var client = new RawHttpClient(port))
+        {
+            Assert.Equal(200, client.Request("/pixel.gif?key=a%0A9999:%09forged").Status);
+            Assert.Equal(200, client.Request("/pixel.gif?key=%1B%5B31mred%1B%5D0;title%07").Status);
+            Assert.Equal(200, client.Request("/pixel.gif?key=%E2%80%AEevil%C2%9B%00%7F%5C").Status);
+            Assert.Equal(200, client.Request("/pixel.gif?key=document:42").Status);
+        }
+
+        server.Signal(ServerProcess.SIGUSR2);
+        server.WaitForStdout(l => l == "1:\tdocument:42", Deadline);
+        string[] stdout = server.Stdout;
+        Assert.Contains("1:\ta\\n9999:\\tforged", stdout);
+        Assert.DoesNotContain(stdout, l => l.StartsWith("9999:", StringComparison.Ordinal));
+        Assert.Contains("1:\t\\u001b[31mred\\u001b]0;title\\u0007", stdout);
+        Assert.Contains("1:\t\\u202eevil\\u009b\\u0000\\u007f\\\\", stdout);
+        Assert.DoesNotContain(stdout, l => l.Contains('\u001b') || l.Contains('\u202e') || l.Contains('\u009b') || l.Contains('\0'));
+    }
+
+    [Fact]
+    public void Config_values_that_check_and_the_start_print_are_escaped_too()
+    {
+        string dir = TempDir.Create();
+        string config = Path.Combine(dir, "config.json");
+        // A host with a right-to-left override, an endpoint path with an escape sequence, a spool path with a tab.
+        File.WriteAllText(config, """{ "host": "\u202e127.0.0.1", "endpoint": "http://127.0.0.1:9/a\u001b[31m", "spool": "sp\tool" }""");
+        using ServerProcess check = ServerProcess.Start(dir, "--check", config);
+        Assert.Equal(0, check.WaitForExit(Deadline));
+        string output = string.Join('\n', check.Stdout.Concat(check.Stderr));
+        Assert.Contains("\\u202e127.0.0.1", output, StringComparison.Ordinal);
+        Assert.Contains("http://127.0.0.1:9/a\\u001b[31m", output, StringComparison.Ordinal);
+        Assert.Contains("sp\\tool", output, StringComparison.Ordinal);
+        Assert.DoesNotContain('\u202e', output);
+        Assert.DoesNotContain('\u001b', output);
+        Assert.DoesNotContain('\t', output);
+
+        File.WriteAllText(config, """{ "host": "127.0.0.1", "port": 0, "endpoint": "http://127.0.0.1:9/a\u001b[31m\u202e" }""");
+        using ServerProcess server = ServerProcess.Start(dir, config);
+        server.WaitForPort(Deadline);
+        Assert.Contains("Flushing hits to http://127.0.0.1:9/a\\u001b[31m\\u202e", server.Stdout);
+    }
+}
