@@ -1,5 +1,4 @@
-using System.Globalization;
-using System.Text;
+using static PixelPing.Common.Quoting;
 
 namespace PixelPing;
 
@@ -104,25 +103,6 @@ internal static class CommandLine
     private static bool IsOption(string arg) => arg.StartsWith('-');
 
     private static Command Unexpected(string arg) => Usage($"unexpected argument {Quote(arg)}");
-
-    // The error is printed as one line; an argument with a newline or escape sequence must not break that.
-    private static string Quote(string arg)
-    {
-        var text = new StringBuilder(arg.Length + 2).Append('"');
-        foreach (char c in arg)
-        {
-            if (char.IsControl(c))
-            {
-                text.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
-            }
-            else
-            {
-                text.Append(c);
-            }
-        }
-
-        return text.Append('"').ToString();
-    }
 
     private static Command Usage(string error) => new(CommandKind.Usage, null, error);
 }

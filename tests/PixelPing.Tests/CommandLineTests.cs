@@ -51,7 +51,8 @@ public sealed class CommandLineTests
         { ["-"], "unknown option \"-\"" },
         { ["--check-config", "a.json"], "unknown option \"--check-config\"" },
         { [""], "the config file path is empty" },
-        { ["-\n-x"], "unknown option \"-\\u000a-x\"" },
+        { ["-\n-x"], "unknown option \"-\\n-x\"" },
+        { ["-\u001b[31m"], "unknown option \"-\\u001b[31m\"" },
     };
 
     [Theory]

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using static System.FormattableString;
 
 namespace PixelPing.Config;
 
@@ -181,7 +182,7 @@ internal static class ConfigTypes
             }
 
             // The text as shown in a complaint: no password or query value (it may be a token).
-            string got = SettingsReader.Quote(EndpointText.Redact(value.Text));
+            string got = Quoting.Quote(EndpointText.Redact(value.Text));
 
             if (value.Text.Length == 0)
             {
@@ -254,7 +255,7 @@ internal static class ConfigTypes
             complaint = "";
             return true;
         },
-        static value => string.Join(", ", value.Select(SettingsReader.Quote)),
+        static value => string.Join(", ", value.Select(Quoting.Quote)),
         takesList: true);
 
     private static bool Check(bool ok, in ConfigValue value, string what, out string complaint)
@@ -262,6 +263,4 @@ internal static class ConfigTypes
         complaint = ok ? "" : $"must be {what} (got {value.Got})";
         return ok;
     }
-
-    private static string Invariant(FormattableString value) => FormattableString.Invariant(value);
 }

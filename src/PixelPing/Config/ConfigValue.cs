@@ -114,7 +114,7 @@ internal readonly struct ConfigValue(ConfigValueKind kind, string text, double n
     /// <summary>The value as a message shows it after "(got ": strings quoted and cut, numbers as written.</summary>
     public string Got => Kind switch
     {
-        ConfigValueKind.String => SettingsReader.Quote(Text),
+        ConfigValueKind.String => Quoting.Quote(Text),
         ConfigValueKind.Number => Text,
         ConfigValueKind.True => "true",
         ConfigValueKind.False => "false",

@@ -50,19 +50,19 @@ internal static class EnvironmentOverrides
             string text = (string?)environment[name] ?? "";
             if (fromFile && !TryReadValueFile(text, out text, out string reason))
             {
-                error = $"environment variable {name}: cannot read {SettingsReader.Quote(text)}: {reason}";
+                error = $"environment variable {name}: cannot read {Quoting.Quote(text)}: {reason}";
                 return false;
             }
 
             if (!TryApplyOne(ref settings, key, text, out string complaint, out string? note))
             {
-                error = $"environment variable {name}: {SettingsReader.Quote(key.Name)} {complaint}";
+                error = $"environment variable {name}: {Quoting.Quote(key.Name)} {complaint}";
                 return false;
             }
 
             if (note is not null)
             {
-                warnings.Add($"environment variable {name}: {SettingsReader.Quote(key.Name)} {note}");
+                warnings.Add($"environment variable {name}: {Quoting.Quote(key.Name)} {note}");
             }
 
             sources[key.Name] = "environment " + name;
@@ -76,7 +76,7 @@ internal static class EnvironmentOverrides
         ConfigKey? lower = ConfigKeys.Find(upper.ToLowerInvariant());
         return lower is not null
             ? $"names are upper case: {Prefix}{lower.Name.ToUpperInvariant()}"
-            : $"no config key is named {SettingsReader.Quote(upper.ToLowerInvariant())} (use {Prefix}<KEY> or {Prefix}<KEY>{FileSuffix} with a key from the README's table, such as {Prefix}ENDPOINT)";
+            : $"no config key is named {Quoting.Quote(upper.ToLowerInvariant())} (use {Prefix}<KEY> or {Prefix}<KEY>{FileSuffix} with a key from the README's table, such as {Prefix}ENDPOINT)";
     }
 
     /// <summary>

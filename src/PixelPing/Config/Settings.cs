@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
+using static System.FormattableString;
 
 namespace PixelPing.Config;
 
@@ -136,8 +137,6 @@ internal sealed record Settings
             : "";
         return "ignoring " + string.Join(", ", on) + clients;
     }
-
-    private static string Invariant(FormattableString value) => FormattableString.Invariant(value);
 
     private static void Line(StringBuilder text, string label, string value) =>
         text.Append(label).Append(':').Append(' ', Math.Max(1, 15 - label.Length)).Append(value).Append('\n');

@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
+using static System.FormattableString;
+using static PixelPing.Common.Quoting;
 
 namespace PixelPing.Config;
 
@@ -14,8 +16,6 @@ internal static class SettingsReader
 {
     /// <summary>A config is a few hundred bytes; a bigger file is almost surely the wrong path (a log, a binary).</summary>
     public const int MaxFileBytes = 1024 * 1024;
-
-    private const int MaxQuoted = 60;
 
     public static bool TryLoad(string path, out Settings settings, out string error, List<string> warnings)
     {
@@ -210,45 +210,6 @@ internal static class SettingsReader
         return "";
     }
 
-    /// <summary>A value quoted for a one-line message: JSON escapes for quotes and control characters, cut when long.</summary>
-    internal static string Quote(string value)
-    {
-        var text = new StringBuilder(Math.Min(value.Length, MaxQuoted) + 8);
-        text.Append('"');
-        int count = 0;
-        foreach (char c in value)
-        {
-            if (count++ == MaxQuoted)
-            {
-                text.Append("...");
-                break;
-            }
-
-            switch (c)
-            {
-                case '"': text.Append("\\\""); break;
-                case '\\': text.Append("\\\\"); break;
-                case '\n': text.Append("\\n"); break;
-                case '\r': text.Append("\\r"); break;
-                case '\t': text.Append("\\t"); break;
-                default:
-                    // Controls (C0, DEL, C1), line separators and bidirectional overrides: none may reach a log line raw.
-                    if (char.IsControl(c) || c is >= '\u2028' and <= '\u202e' || c is >= '\u2066' and <= '\u2069')
-                    {
-                        text.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
-                    }
-                    else
-                    {
-                        text.Append(c);
-                    }
-
-                    break;
-            }
-        }
-
-        return text.Append('"').ToString();
-    }
-
     /// <summary>The path as the user wrote it, unless it holds a control character that would break the one line.</summary>
     private static string DisplayPath(string path)
     {
@@ -349,6 +310,4 @@ internal static class SettingsReader
 
     private static bool TryReadFile(string path, out byte[] bytes, out int length, out string reason) =>
         SmallFile.TryRead(path, MaxFileBytes, out bytes, out length, out reason) == SmallFileError.None;
-
-    private static string Invariant(FormattableString value) => FormattableString.Invariant(value);
 }

@@ -143,22 +143,6 @@ internal sealed class HitStore
     /// </summary>
     public Snapshot Peek() => Collect(clear: false);
 
-    /// <summary>Adds counts back (a spooled batch, or hits merged after a restart). Ignores the key cap.</summary>
-    public void Add(ReadOnlySpan<byte> key, long count)
-    {
-        Shard shard = _shards[KeyComparer.Hash(key) & _shardMask];
-        lock (shard)
-        {
-            ref long value = ref CollectionsMarshal.GetValueRefOrAddDefault(shard.Lookup, key, out bool exists);
-            if (!exists)
-            {
-                Interlocked.Increment(ref _distinct);
-            }
-
-            value += count;
-        }
-    }
-
     private Snapshot Collect(bool clear)
     {
         var taken = new Dictionary<byte[], long>[_shards.Length];

@@ -36,18 +36,9 @@ internal static class BatchEncoder
 
     private static ReadOnlySpan<byte> LowerHex => "0123456789abcdef"u8;
 
-    /// <summary>The flush body; the <c>&amp;secret=</c> field only when <paramref name="secret"/> is not null.</summary>
-    public static byte[] EncodeBody(IReadOnlyList<KeyValuePair<byte[], long>> entries, string batchId, string? secret)
-    {
-        var body = new ChunkedBuffer(EstimateBodyLength(entries, batchId, secret));
-        WriteBodyStart(body);
-        WriteEntries(entries, 0, body, formEncode: true, stopAfter: int.MaxValue);
-        WriteBodyEnd(body, batchId, secret);
-        return body.ToArray();
-    }
-
     /// <summary>
-    /// The same bytes as <see cref="EncodeBody"/>, made piece by piece in one reused buffer of about
+    /// The flush body (the <c>&amp;secret=</c> field only when <paramref name="secret"/> is not null), made piece by
+    /// piece in one reused buffer of about
     /// <paramref name="chunkSize"/> bytes, so that sending a batch never holds its whole body in memory: a body can be
     /// eight times the size of its keys (a control character becomes <c>%5Cu0001</c>). Each piece is valid only until
     /// the next one is asked for.
@@ -60,7 +51,7 @@ internal static class BatchEncoder
         int next = 0;
         while (next < entries.Count)
         {
-            next = WriteEntries(entries, next, buffer, formEncode: true, stopAfter: chunkSize);
+            next = WriteEntries(entries, next, buffer, stopAfter: chunkSize);
             if (buffer.WrittenCount >= chunkSize)
             {
                 yield return buffer.WrittenMemory;
@@ -72,29 +63,9 @@ internal static class BatchEncoder
         yield return buffer.WrittenMemory;
     }
 
-    /// <summary>JSON text <c>{"key":count,…}</c> of the entries, in their order.</summary>
-    public static void WriteJson(IReadOnlyList<KeyValuePair<byte[], long>> entries, IBufferWriter<byte> output)
-    {
-        var sink = new Sink(output, formEncode: false);
-        sink.Write((byte)'{');
-        sink.Flush();
-        WriteEntries(entries, 0, output, formEncode: false, stopAfter: int.MaxValue);
-        sink = new Sink(output, formEncode: false);
-        sink.Write((byte)'}');
-        sink.Flush();
-    }
-
-    /// <summary>JavaScript's encodeURIComponent applied to UTF-8 bytes.</summary>
-    public static void WriteFormComponent(ReadOnlySpan<byte> utf8, IBufferWriter<byte> output)
-    {
-        var sink = new Sink(output, formEncode: true);
-        sink.Write(utf8);
-        sink.Flush();
-    }
-
     private static void WriteBodyStart(IBufferWriter<byte> output)
     {
-        var sink = new Sink(output, formEncode: true);
+        var sink = new Sink(output);
         sink.WriteVerbatim(JsonField);
         sink.Write((byte)'{');
         sink.Flush();
@@ -102,7 +73,7 @@ internal static class BatchEncoder
 
     private static void WriteBodyEnd(IBufferWriter<byte> output, string batchId, string? secret)
     {
-        var sink = new Sink(output, formEncode: true);
+        var sink = new Sink(output);
         sink.Write((byte)'}');
         if (secret is not null)
         {
@@ -120,14 +91,13 @@ internal static class BatchEncoder
     /// <paramref name="start"/> on, until the output has taken <paramref name="stopAfter"/> bytes or the entries end;
     /// returns the index of the next entry to write.
     /// </summary>
-    private static int WriteEntries(IReadOnlyList<KeyValuePair<byte[], long>> entries, int start, IBufferWriter<byte> output,
-        bool formEncode, int stopAfter)
+    private static int WriteEntries(IReadOnlyList<KeyValuePair<byte[], long>> entries, int start, IBufferWriter<byte> output, int stopAfter)
     {
         Span<byte> digits = stackalloc byte[MaxCountLength];
         long written = 0;
         for (int i = start; i < entries.Count; i++)
         {
-            var sink = new Sink(output, formEncode);
+            var sink = new Sink(output);
             KeyValuePair<byte[], long> entry = entries[i];
             if (i > 0)
             {
@@ -213,19 +183,6 @@ internal static class BatchEncoder
         }
     }
 
-    // Sizes the first buffer chunk so that a typical body fits in one; a larger one just adds chunks.
-    private static int EstimateBodyLength(IReadOnlyList<KeyValuePair<byte[], long>> entries, string batchId, string? secret)
-    {
-        const int PerEntryOverhead = 16; // %22 %22%3A %2C and a short count
-        long estimate = 64 + 9L * (batchId.Length + (secret?.Length ?? 0));
-        for (int i = 0; i < entries.Count; i++)
-        {
-            estimate += entries[i].Key.Length + PerEntryOverhead;
-        }
-
-        return (int)Math.Clamp(estimate, 256, ChunkedBuffer.MaxChunkSize);
-    }
-
     private static SearchValues<byte> CreateJsonSpecial()
     {
         Span<byte> bytes = stackalloc byte[0x20 + 2 + 0x80];
@@ -246,26 +203,24 @@ internal static class BatchEncoder
     }
 
     /// <summary>
-    /// Writes into an <see cref="IBufferWriter{T}"/> through a cached span, percent-encoding content bytes when
-    /// it form-encodes, so that JSON text goes straight into the form body without an intermediate copy.
+    /// Writes into an <see cref="IBufferWriter{T}"/> through a cached span, percent-encoding every content byte
+    /// outside encodeURIComponent's set, so that JSON text goes straight into the form body without an intermediate copy.
     /// </summary>
     private ref struct Sink
     {
         private readonly IBufferWriter<byte> _output;
-        private readonly bool _formEncode;
         private Span<byte> _span;
         private int _position;
         private int _flushed;
 
-        public Sink(IBufferWriter<byte> output, bool formEncode)
+        public Sink(IBufferWriter<byte> output)
         {
             _output = output;
-            _formEncode = formEncode;
         }
 
         public void Write(byte value)
         {
-            if (_formEncode && !s_unreserved.Contains(value))
+            if (!s_unreserved.Contains(value))
             {
                 WritePercentEncoded(value);
                 return;
@@ -277,12 +232,6 @@ internal static class BatchEncoder
 
         public void Write(scoped ReadOnlySpan<byte> content)
         {
-            if (!_formEncode)
-            {
-                WriteVerbatim(content);
-                return;
-            }
-
             while (true)
             {
                 int reserved = content.IndexOfAnyExcept(s_unreserved);
@@ -344,71 +293,6 @@ internal static class BatchEncoder
                 _position = 0;
                 _span = _output.GetSpan(Math.Max(count, MinimumSpanLength));
             }
-        }
-    }
-
-    /// <summary>
-    /// The body under construction as a list of chunks that grow geometrically: growing never copies what is
-    /// already written, so building a body of n bytes allocates about 2n (chunks plus the final array).
-    /// </summary>
-    private sealed class ChunkedBuffer : IBufferWriter<byte>
-    {
-        public const int MaxChunkSize = 1 << 20;
-
-        private readonly List<(byte[] Chunk, int Length)> _full = [];
-        private byte[] _current;
-        private int _used;
-        private int _fullLength;
-
-        public ChunkedBuffer(int firstChunkSize)
-        {
-            _current = new byte[firstChunkSize];
-        }
-
-        public void Advance(int count)
-        {
-            ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)count, (uint)(_current.Length - _used), nameof(count));
-            _used += count;
-        }
-
-        public Memory<byte> GetMemory(int sizeHint = 0)
-        {
-            Reserve(sizeHint);
-            return _current.AsMemory(_used);
-        }
-
-        public Span<byte> GetSpan(int sizeHint = 0)
-        {
-            Reserve(sizeHint);
-            return _current.AsSpan(_used);
-        }
-
-        public byte[] ToArray()
-        {
-            var result = new byte[checked(_fullLength + _used)];
-            int offset = 0;
-            foreach ((byte[] chunk, int length) in _full)
-            {
-                chunk.AsSpan(0, length).CopyTo(result.AsSpan(offset));
-                offset += length;
-            }
-
-            _current.AsSpan(0, _used).CopyTo(result.AsSpan(offset));
-            return result;
-        }
-
-        private void Reserve(int sizeHint)
-        {
-            sizeHint = Math.Max(sizeHint, 1);
-            if (_current.Length - _used >= sizeHint)
-            {
-                return;
-            }
-
-            _full.Add((_current, _used));
-            _fullLength = checked(_fullLength + _used);
-            _current = new byte[Math.Max(sizeHint, Math.Min(_current.Length * 2, MaxChunkSize))];
-            _used = 0;
         }
     }
 }

@@ -11,7 +11,8 @@ namespace PixelPing.Flushing;
 /// <summary>
 /// POSTs a flush body to the endpoint: a fresh connection per flush (flushes are seconds apart), HTTP/1.1 with
 /// <c>Connection: close</c>, one deadline over connect, TLS handshake, send and the response status line. Redirects
-/// are not followed: a 3xx is a failed flush (SPEC §5).
+/// are not followed: a 3xx is a failed flush (README, "The flush"), since a redirect to another host would carry the
+/// counts and the secret somewhere the config never named.
 /// </summary>
 internal sealed class EndpointClient
 {
@@ -37,11 +38,6 @@ internal sealed class EndpointClient
 
     /// <summary>Lets the TLS piece adjust the client options (a private CA, for instance).</summary>
     public Func<SslClientAuthenticationOptions, SslClientAuthenticationOptions>? TlsOptions { get; }
-
-    public Uri Endpoint => _endpoint;
-
-    public Task<FlushOutcome> PostAsync(byte[] body, string? signature, CancellationToken cancellation) =>
-        PostAsync(body.Length, [body], signature, cancellation);
 
     /// <summary>Sends a body given in pieces of <paramref name="contentLength"/> bytes in all, each written as it comes.</summary>
     public async Task<FlushOutcome> PostAsync(long contentLength, IEnumerable<ReadOnlyMemory<byte>> body, string? signature,
@@ -168,9 +164,6 @@ internal sealed class EndpointClient
 
         throw last ?? new SocketException((int)SocketError.HostNotFound);
     }
-
-    /// <summary>The whole request for a body held in one array (tests look at the head through it).</summary>
-    internal byte[] ComposeRequest(byte[] body, string? signature) => [.. ComposeHead(body.Length, signature), .. body];
 
     private byte[] ComposeHead(long contentLength, string? signature)
     {

@@ -15,6 +15,4 @@ internal readonly record struct FlushOutcome(FlushResult Result, int StatusCode,
     public static FlushOutcome Http(int status) => new(FlushResult.HttpError, status, null);
 
     public static FlushOutcome Unreachable(string reason) => new(FlushResult.ConnectError, 0, reason);
-
-    public bool Success => Result == FlushResult.Delivered;
 }

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Security.Cryptography;
 using PixelPing.Counting;
+using static System.FormattableString;
 
 namespace PixelPing.Flushing;
 
@@ -398,14 +400,16 @@ internal sealed class Flusher
     internal Batch MakeBatch(KeyValuePair<byte[], long>[] entries, string? id = null)
     {
         id ??= _instance + "-" + Interlocked.Increment(ref _sequence).ToString(CultureInfo.InvariantCulture);
+        // One pass over the body for its length and its signature; it is encoded again, piece by piece, as it is sent.
         long length = 0;
+        using IncrementalHash? mac = _options.Secret is null ? null : Signature.Start(_options.Secret);
         foreach (ReadOnlyMemory<byte> piece in BatchEncoder.EncodeBodyChunks(entries, id, _options.Secret))
         {
             length += piece.Length;
+            mac?.AppendData(piece.Span);
         }
 
-        string? signature = _options.Secret is null ? null : Signature.Sign(BatchEncoder.EncodeBodyChunks(entries, id, _options.Secret), _options.Secret);
-        return new Batch(id, entries, length, signature);
+        return new Batch(id, entries, length, mac is null ? null : Signature.Finish(mac));
     }
 
     private async Task<bool> SendAsync(Batch batch)
@@ -464,8 +468,6 @@ internal sealed class Flusher
         Log.Error($"--- spool: cannot write {_spool.Path}: {error}");
         return false;
     }
-
-    private static string Invariant(FormattableString value) => FormattableString.Invariant(value);
 
     private static string Batches(int count) => count == 1 ? "1 batch" : count.ToString(CultureInfo.InvariantCulture) + " batches";
 

@@ -9,19 +9,11 @@ namespace PixelPing.Flushing;
 /// </summary>
 internal static class Signature
 {
-    public static string Sign(byte[] body, string secret) => Sign([body], secret);
-
-    /// <summary>The signature of a body given in pieces (see <see cref="BatchEncoder.EncodeBodyChunks"/>).</summary>
-    public static string Sign(IEnumerable<ReadOnlyMemory<byte>> body, string secret)
-    {
+    /// <summary>An HMAC-SHA256 keyed with the secret, to be fed the body's pieces as they are made.</summary>
+    public static IncrementalHash Start(string secret) =>
         // Same UTF-8 bytes as the body's secret field (a lone surrogate becomes U+FFFD in both).
-        byte[] key = Encoding.UTF8.GetBytes(secret);
-        using var mac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, key);
-        foreach (ReadOnlyMemory<byte> piece in body)
-        {
-            mac.AppendData(piece.Span);
-        }
+        IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, Encoding.UTF8.GetBytes(secret));
 
-        return "sha256=" + Convert.ToHexStringLower(mac.GetHashAndReset());
-    }
+    /// <summary>The header value for what <paramref name="mac"/> has been fed.</summary>
+    public static string Finish(IncrementalHash mac) => "sha256=" + Convert.ToHexStringLower(mac.GetHashAndReset());
 }

@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
+using static System.FormattableString;
 
 namespace PixelPing.Flushing;
 
@@ -69,8 +70,6 @@ internal sealed class Spool
     public string FullPath { get; }
 
     public string Directory { get; }
-
-    public bool Exists => File.Exists(FullPath);
 
     /// <summary>True when the id can be written on a spool line (ids this server makes always can).</summary>
     public static bool IsValidId(string id) =>
@@ -566,8 +565,6 @@ internal sealed class Spool
             _ = Libc.close(fd);
         }
     }
-
-    private static string Invariant(FormattableString value) => FormattableString.Invariant(value);
 
     private const int ENOENT = 2;
     private const int ENOTDIR = 20;

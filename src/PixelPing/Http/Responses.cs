@@ -51,9 +51,6 @@ internal sealed class Responses
     /// <summary>The Date header's value in these responses (RFC 9110 §5.6.7 IMF-fixdate).</summary>
     public string Date { get; }
 
-    /// <summary>The GIF served, as embedded from the repository's <c>pixel.gif</c>.</summary>
-    public static ReadOnlySpan<byte> Pixel => s_pixel;
-
     public byte[] PixelKeepAlive { get; }
     public byte[] PixelClose { get; }
     public byte[] HeadKeepAlive { get; }

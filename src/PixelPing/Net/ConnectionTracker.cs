@@ -2,7 +2,7 @@ namespace PixelPing.Net;
 
 /// <summary>
 /// The open connections, in a fixed table the size of the connection cap: taking a slot is the cap check, and one
-/// timer walks the table once a second to close connections whose header-read or idle deadline has passed. One shared
+/// timer walks the table every half second (the listener's period) to close connections whose header-read or idle deadline has passed. One shared
 /// sweep costs nothing per request, where a timer per connection would cost an allocation and a timer-queue entry.
 /// </summary>
 internal sealed class ConnectionTracker : IDisposable

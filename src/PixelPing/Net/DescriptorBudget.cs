@@ -1,4 +1,5 @@
 using System.Globalization;
+using static System.FormattableString;
 
 namespace PixelPing.Net;
 
@@ -75,6 +76,4 @@ internal sealed class DescriptorBudget
 
         return new DescriptorBudget((long)Math.Min(soft, long.MaxValue), reserve);
     }
-
-    private static string Invariant(FormattableString value) => value.ToString(CultureInfo.InvariantCulture);
 }

@@ -175,7 +175,7 @@ internal sealed class Listener : IAsyncDisposable
             var connection = new Connection(client, _server, stats);
             if (_stopping || !_server.Tracker.TryAdd(connection))
             {
-                // Over the connection cap: close at once (SPEC §3), count it.
+                // Over the connection cap ("maxconnections" in the README): close at once, count it.
                 StatsShard.Increment(ref stats.Refused);
                 client.Dispose();
                 continue;

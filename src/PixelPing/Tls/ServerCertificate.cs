@@ -211,7 +211,7 @@ internal sealed class ServerCertificate
         options = new SslServerAuthenticationOptions
         {
             ServerCertificateContext = context,
-            // SPEC §7: TLS 1.0 and 1.1 are refused even where the system's OpenSSL would still allow them.
+            // TLS 1.0 and 1.1 are refused even where the system's OpenSSL would still allow them: RFC 8996 deprecates both.
             EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
             ClientCertificateRequired = false,
             CertificateRevocationCheckMode = X509RevocationMode.NoCheck,

@@ -789,8 +789,8 @@ public sealed class SettingsReaderTests : IDisposable
     [Fact]
     public void Quote_EscapesAndCuts()
     {
-        Assert.Equal("\"a\\\"b\\\\c\\u0007\\t\"", SettingsReader.Quote("a\"b\\c\u0007\t"));
-        Assert.Equal("\"" + new string('x', 60) + "...\"", SettingsReader.Quote(new string('x', 61)));
-        Assert.Equal("\"" + new string('x', 60) + "\"", SettingsReader.Quote(new string('x', 60)));
+        Assert.Equal("\"a\\\"b\\\\c\\u0007\\t\"", PixelPing.Common.Quoting.Quote("a\"b\\c\u0007\t"));
+        Assert.Equal("\"" + new string('x', 60) + "...\"", PixelPing.Common.Quoting.Quote(new string('x', 61)));
+        Assert.Equal("\"" + new string('x', 60) + "\"", PixelPing.Common.Quoting.Quote(new string('x', 60)));
     }
 }

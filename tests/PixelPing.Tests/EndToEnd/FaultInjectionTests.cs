@@ -66,7 +66,7 @@ public sealed class FaultInjectionTests(ITestOutputHelper output)
         int failuresBefore = Failures(server);
         int requestsBefore = receiver.Requests;
         Apply(receiver, fault);
-        await WaitUntilAsync(() => fault == Fault.SlowWithinTimeout
+        await Wait.Until(() => fault == Fault.SlowWithinTimeout
             ? receiver.Requests - requestsBefore >= 4
             : Failures(server) - failuresBefore >= 4, $"{fault}: fewer than four attempts");
         long answeredDuringFault = hitter.Total;
@@ -140,14 +140,4 @@ public sealed class FaultInjectionTests(ITestOutputHelper output)
 
     private static int Failures(ServerProcess server) => server.Stderr.Count(l =>
         l.StartsWith("--- flush failed with code:", StringComparison.Ordinal) || l.StartsWith("--- cannot connect to endpoint", StringComparison.Ordinal));
-
-    private static async Task WaitUntilAsync(Func<bool> condition, string message)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(clock.Elapsed < Deadline, message);
-            await Task.Delay(20);
-        }
-    }
 }

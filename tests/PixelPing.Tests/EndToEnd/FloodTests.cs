@@ -174,11 +174,11 @@ public sealed partial class FloodTests(ITestOutputHelper output)
             // Normal clients kept being served throughout; once the header and idle timeouts have cut the flood
             // loose, new clients get in again.
             Serve(10);
-            await WaitUntilAsync(() =>
+            await Wait.Until(() =>
             {
                 Serve(1); // the normal clients stay busy, so their own idle timeout never comes
                 return seen.All(IsClosed);
-            }, TimeSpan.FromSeconds(30), "the flood connections were not all closed by the timeouts");
+            }, "the flood connections were not all closed by the timeouts", TimeSpan.FromSeconds(30));
             using (var late = new RawHttpClient(port))
             {
                 Assert.Equal(200, late.Request("/pixel.gif?key=normal").Status);
@@ -192,11 +192,11 @@ public sealed partial class FloodTests(ITestOutputHelper output)
             }
 
             // No descriptor leaks: the normal clients are all that is left.
-            await WaitUntilAsync(() => server.OpenFds() <= baselineFds + normal, TimeSpan.FromSeconds(10),
-                $"descriptors did not return to the baseline {baselineFds} + {normal}");
+            await Wait.Until(() => server.OpenFds() <= baselineFds + normal,
+                $"descriptors did not return to the baseline {baselineFds} + {normal}", TimeSpan.FromSeconds(10));
             clients.ForEach(c => c.Dispose());
             clients.Clear();
-            await WaitUntilAsync(() => server.OpenFds() <= baselineFds, TimeSpan.FromSeconds(10), $"descriptors did not return to the baseline {baselineFds}");
+            await Wait.Until(() => server.OpenFds() <= baselineFds, $"descriptors did not return to the baseline {baselineFds}", TimeSpan.FromSeconds(10));
             long boundKiB = MemoryBoundKiB(100_000, 1024, cap, keysHeld: 1);
             output.WriteLine($"{flood} flood connections ({silent.Count} silent, cap {cap}): held {heldByServer}, peak fds {peakFds} (baseline {baselineFds}), " +
                 $"RSS {baselineRss} -> peak {peakRss} KiB (bound {boundKiB} KiB), normal requests served {served}, fds after {server.OpenFds()}");
@@ -251,16 +251,6 @@ public sealed partial class FloodTests(ITestOutputHelper output)
         catch (ObjectDisposedException)
         {
             return true;
-        }
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, string message)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(clock.Elapsed < timeout, message);
-            await Task.Delay(50);
         }
     }
 

@@ -13,16 +13,6 @@ public sealed class FlusherTests
 
     private string SpoolPath => Path.Combine(_dir, "spool.txt");
 
-    private static async Task WaitUntilAsync(Func<bool> condition, string message)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(clock.Elapsed < Deadline, message);
-            await Task.Delay(20);
-        }
-    }
-
     private static void Hit(InProcessServer server, string key, int times)
     {
         using var client = new RawHttpClient(server.Port);
@@ -98,7 +88,7 @@ public sealed class FlusherTests
         receiver.Listen();
 
         Assert.True(await receiver.WaitForTotalAsync(15, Deadline), $"received {receiver.TotalHits}");
-        await WaitUntilAsync(() => !File.Exists(SpoolPath), "the spool file stayed after its batches were accepted");
+        await Wait.Until(() => !File.Exists(SpoolPath), "the spool file stayed after its batches were accepted");
         string[] order = receiver.Received.Where(f => f.Stored).Select(f => f.Form["batch"]).ToArray();
         Assert.Equal("0ld0ld0ld0ld-41", order[0]);
         Assert.Equal("0ld0ld0ld0ld-42", order[1]);
@@ -134,7 +124,7 @@ public sealed class FlusherTests
         await using (var second = InProcessServer.Start(settings))
         {
             Assert.True(await receiver.WaitForTotalAsync(5, Deadline));
-            await WaitUntilAsync(() => !File.Exists(SpoolPath), "the spool file stayed after its batches were accepted");
+            await Wait.Until(() => !File.Exists(SpoolPath), "the spool file stayed after its batches were accepted");
             Assert.True(await second.Server.StopAsync());
         }
 
@@ -209,7 +199,10 @@ public sealed class FlusherTests
                 Thread.SpinWait(200);
             }
         })));
+        // No request threw (Task.WhenAll would have), and the loop is still running: a throw in it ends it.
+        Assert.False(loop.IsCompleted, $"the flush loop ended during the race: {loop.Exception?.InnerException}");
         await stop.CancelAsync();
         await loop;
+        Assert.True(loop.IsCompletedSuccessfully);
     }
 }

@@ -15,7 +15,7 @@ public sealed class SignatureTests
     [InlineData("", "key", "5d5d139563c95b5967b9bd9a8c9b233a9dedb45072794cd232dc1b74832607d0")]
     public void SignsTheBodyWithHmacSha256OfTheUtf8Secret(string body, string secret, string expectedHex)
     {
-        string signature = Signature.Sign(Encoding.ASCII.GetBytes(body), secret);
+        string signature = Sign(Encoding.ASCII.GetBytes(body), secret);
 
         Assert.Equal("sha256=" + expectedHex, signature);
     }
@@ -23,8 +23,29 @@ public sealed class SignatureTests
     [Fact]
     public void KeyLongerThanTheHashBlockIsHashedFirst()
     {
-        string signature = Signature.Sign("json=%7B%7D&batch=1"u8.ToArray(), new string('x', 100));
+        string signature = Sign("json=%7B%7D&batch=1"u8.ToArray(), new string('x', 100));
 
         Assert.Equal("sha256=5c612e60a82ddca8c6a4b2fbd0f982afd2a4d747ee88efbd973bec7dc1563d79", signature);
+    }
+
+    [Fact]
+    public void BodyFedInPiecesSignsAsTheWhole()
+    {
+        byte[] body = Encoding.ASCII.GetBytes("json=%7B%22a%20b%22%3A2%7D&secret=s%C3%A9cret&batch=b1");
+        using var mac = Signature.Start("s\u00E9cret");
+        for (int i = 0; i < body.Length; i += 7)
+        {
+            mac.AppendData(body.AsSpan(i, Math.Min(7, body.Length - i)));
+        }
+
+        Assert.Equal(Sign(body, "s\u00E9cret"), Signature.Finish(mac));
+        Assert.Equal("sha256=721c89ace84e38d4618be4907a3e3a96fb47350462edbc0edca7c1f747662f32", Sign(body, "s\u00E9cret"));
+    }
+
+    private static string Sign(byte[] body, string secret)
+    {
+        using var mac = Signature.Start(secret);
+        mac.AppendData(body);
+        return Signature.Finish(mac);
     }
 }

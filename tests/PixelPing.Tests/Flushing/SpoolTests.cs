@@ -89,10 +89,10 @@ public sealed partial class SpoolTests
         Assert.Equal(SpoolLoadStatus.Missing, spool.Load(out List<SpooledBatch> none, out _));
         Assert.Empty(none);
         Assert.True(spool.TrySave(Sample(), out _));
-        Assert.True(spool.Exists);
+        Assert.True(File.Exists(spool.FullPath));
 
         Assert.True(spool.TrySave([], out string error), error);
-        Assert.False(spool.Exists);
+        Assert.False(File.Exists(spool.FullPath));
         Assert.True(spool.TrySave([], out error), error);
         Assert.Equal(SpoolLoadStatus.Missing, spool.Load(out _, out _));
     }
@@ -206,7 +206,7 @@ public sealed partial class SpoolTests
         Assert.Equal(spool.FullPath + ".corrupt-20260304T050607Z-1", second);
         Assert.Equal("first", File.ReadAllText(first!));
         Assert.Equal("second", File.ReadAllText(second!));
-        Assert.False(spool.Exists);
+        Assert.False(File.Exists(spool.FullPath));
     }
 
     [Fact]

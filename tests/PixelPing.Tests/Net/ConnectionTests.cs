@@ -250,7 +250,15 @@ public sealed class ConnectionTests : IAsyncLifetime
     {
         using var client = new RawHttpClient(_server.Port);
         Assert.Equal(200, client.Request("/pixel.gif").Status);
+        // Kept open after an answer: a second request on the same connection is served.
+        Assert.Equal(200, client.Request("/pixel.gif").Status);
+        var idle = System.Diagnostics.Stopwatch.StartNew();
+
         Assert.True(client.IsClosedByServer());
+
+        // Closed by the idle timeout (2 s here), not before it: the server's clock started before ours did, so only
+        // its millisecond ticks can make our measure a little shorter.
+        Assert.True(idle.Elapsed >= TimeSpan.FromSeconds(2) - TimeSpan.FromMilliseconds(50), $"closed after {idle.Elapsed}");
     }
 
     [Fact]

@@ -14,7 +14,6 @@ namespace PixelPing.Tests.Tls;
 /// </summary>
 public sealed class TlsConnectionTests : IAsyncLifetime
 {
-    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(15);
     private readonly List<InProcessServer> _servers = [];
     private readonly string _dir = TempDir.Create();
     private readonly ServerFiles _files;
@@ -56,16 +55,6 @@ public sealed class TlsConnectionTests : IAsyncLifetime
 
     private static long Hits(InProcessServer server, string key) =>
         server.Server.Store.Peek().Entries.Where(e => Encoding.UTF8.GetString(e.Key) == key).Sum(e => e.Value);
-
-    private static async Task WaitUntil(Func<bool> condition, string what)
-    {
-        DateTime deadline = DateTime.UtcNow + Deadline;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "timed out waiting until " + what);
-            await Task.Delay(20);
-        }
-    }
 
     [Fact]
     public void A_client_trusting_only_the_root_gets_the_pixel_and_the_hit_counts()
@@ -159,7 +148,7 @@ public sealed class TlsConnectionTests : IAsyncLifetime
         using RawHttpClient client = RawHttpClient.ConnectTls(server.Port, _root);
         client.Send("GET /pixel.gif?key=slow HTTP/1.1\r\nHost:");
 
-        await WaitUntil(() => server.Server.Context.Tracker.Open == 0, "the server closes the stalled connection");
+        await Wait.Until(() => server.Server.Context.Tracker.Open == 0, "the server closes the stalled connection");
         Assert.True(client.IsClosedByServer());
         Assert.Equal(0, Hits(server, "slow"));
     }
@@ -182,7 +171,7 @@ public sealed class TlsConnectionTests : IAsyncLifetime
                 socket.Send(i % 2 == 1 ? [0x16, 0x03, 0x01, 0x02, 0x00, 0x01] : [0x16]);
             }
 
-            await WaitUntil(() => server.Server.Context.Tracker.Open == 8, "all eight handshakes are open");
+            await Wait.Until(() => server.Server.Context.Tracker.Open == 8, "all eight handshakes are open");
             using RawHttpClient client = RawHttpClient.ConnectTls(server.Port, _root);
             Assert.Equal(200, client.Request("/pixel.gif?key=served").Status);
             Assert.Equal(9, server.Server.Context.Tracker.Open);
@@ -195,7 +184,7 @@ public sealed class TlsConnectionTests : IAsyncLifetime
             }
         }
 
-        await WaitUntil(() => server.Server.Context.Tracker.Open == 0, "the stalled connections are gone once their clients leave");
+        await Wait.Until(() => server.Server.Context.Tracker.Open == 0, "the stalled connections are gone once their clients leave");
         Assert.Equal(1, Hits(server, "served"));
         Assert.Equal(0, server.Server.Context.Stats.Read().Errors);
     }
@@ -209,8 +198,8 @@ public sealed class TlsConnectionTests : IAsyncLifetime
         // One byte of a TLS record, then nothing (with nothing at all the kernel would not hand it over yet).
         stalled.Send([0x16]);
 
-        await WaitUntil(() => server.Server.Context.Stats.Read().FailedHandshakes == 1, "the server gives up on the stalled handshake");
-        await WaitUntil(() => server.Server.Context.Tracker.Open == 0, "the connection is gone");
+        await Wait.Until(() => server.Server.Context.Stats.Read().FailedHandshakes == 1, "the server gives up on the stalled handshake");
+        await Wait.Until(() => server.Server.Context.Tracker.Open == 0, "the connection is gone");
         stalled.ReceiveTimeout = 10_000;
         Assert.Equal(0, ReceiveOrReset(stalled));
         Assert.Equal(1, server.Server.Context.Stats.Read().FailedHandshakes);
@@ -244,8 +233,8 @@ public sealed class TlsConnectionTests : IAsyncLifetime
 
         using RawHttpClient client = RawHttpClient.ConnectTls(server.Port, _root);
         Assert.Equal(200, client.Request("/pixel.gif?key=after").Status);
-        await WaitUntil(() => server.Server.Context.Stats.Read().FailedHandshakes == 20, "every garbage handshake is counted");
-        await WaitUntil(() => server.Server.Context.Tracker.Open == 1, "only the good connection is left");
+        await Wait.Until(() => server.Server.Context.Stats.Read().FailedHandshakes == 20, "every garbage handshake is counted");
+        await Wait.Until(() => server.Server.Context.Tracker.Open == 1, "only the good connection is left");
         Assert.Equal(0, server.Server.Context.Stats.Read().Errors);
     }
 
@@ -259,7 +248,7 @@ public sealed class TlsConnectionTests : IAsyncLifetime
             Assert.True(plain.IsClosedByServer());
         }
 
-        await WaitUntil(() => server.Server.Context.Tracker.Open == 0, "the connection is gone");
+        await Wait.Until(() => server.Server.Context.Tracker.Open == 0, "the connection is gone");
         Assert.Equal(0, Hits(server, "plain"));
         Assert.Equal(1, server.Server.Context.Stats.Read().FailedHandshakes);
         Assert.Equal(0, server.Server.Context.Stats.Read().Errors);
@@ -276,7 +265,7 @@ public sealed class TlsConnectionTests : IAsyncLifetime
         // The ClientHello is a malformed request line to the HTTP parser: 400, then close; the handshake fails.
         Assert.ThrowsAny<Exception>(() => RawHttpClient.ConnectTls(server.Port, _root));
 
-        await WaitUntil(() => server.Server.Context.Tracker.Open == 0, "the connection is gone");
+        await Wait.Until(() => server.Server.Context.Tracker.Open == 0, "the connection is gone");
         Assert.Equal(0, server.Server.Context.Stats.Read().Errors);
         using var client = new RawHttpClient(server.Port);
         Assert.Equal(200, client.Request("/pixel.gif").Status);

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace PixelPing;
+namespace PixelPing.Common;
 
 /// <summary>Why <see cref="SmallFile.TryRead"/> gave up.</summary>
 internal enum SmallFileError

@@ -1,8 +1,9 @@
-namespace PixelPing;
+namespace PixelPing.Common;
 
 /// <summary>
-/// The one way long-running work is started without being awaited: an exception is logged on stderr and never
-/// ends the process (SPEC §6: an unexpected error in one connection or one flush never ends the process).
+/// Starts long-running work (the accept and flush loops) without awaiting it: an exception is logged on stderr and
+/// never ends the process, since an unexpected error in one loop must not take the counts of all the others with it.
+/// A connection's loop catches and logs its own errors and is started directly.
 /// </summary>
 internal static class Background
 {

@@ -4,7 +4,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Unicode;
 
-namespace PixelPing;
+namespace PixelPing.Common;
 
 /// <summary>
 /// stdout and stderr. As text (the default), lines are exactly the original's: one per event, no timestamps or levels
@@ -16,8 +16,8 @@ namespace PixelPing;
 internal static class Log
 {
     private static readonly Lock s_lock = new();
-    private static Stream s_out = Console.OpenStandardOutput();
-    private static Stream s_err = Console.OpenStandardError();
+    private static readonly Stream s_out = Console.OpenStandardOutput();
+    private static readonly Stream s_err = Console.OpenStandardError();
     private static bool s_json;
 
     // Relaxed: the lines go to log pipelines, not into HTML, so a key's "<", "&" or "é" stays as it is.
@@ -32,16 +32,6 @@ internal static class Log
 
     /// <summary>Switches every later line to JSON objects (set once, from the config, before the server starts).</summary>
     public static void UseJson() => s_json = true;
-
-    /// <summary>Redirects both streams (tests read what the server logs).</summary>
-    internal static void Redirect(Stream stdout, Stream stderr)
-    {
-        lock (s_lock)
-        {
-            s_out = stdout;
-            s_err = stderr;
-        }
-    }
 
     public static void Out(string line) => Write(s_out, Level.Info, line);
 
