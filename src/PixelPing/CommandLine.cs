@@ -21,9 +21,8 @@ internal readonly record struct Command(CommandKind Kind, string? ConfigPath, st
 /// </summary>
 internal static class CommandLine
 {
-    // A constant rather than the assembly's informational version: reading that attribute works under AOT, but
-    // the SDK appends "+<commit>" to it and a constant costs nothing. A test keeps it equal to the project's <Version>.
-    public const string Version = "1.0.0";
+    // The project's <Version>, as a constant the build writes (src/PixelPing/PixelPing.csproj, WriteProductVersion).
+    public const string Version = ProductVersion.Value;
 
     public const string VersionText = "Pixel Ping version " + Version;
 

@@ -134,10 +134,15 @@ public sealed partial class ContainerTests(ITestOutputHelper output)
         if (Repo.Runner is { } runner)
         {
             // A cross-built executable runs under its emulator, itself a static executable, copied into the root
-            // beside it (on an Arm host the container runtime needs none).
+            // beside it once (a second command in the same root finds it there, perhaps running).
             string inside = "/" + Path.GetFileName(runner);
-            File.Copy(runner, Path.Combine(root, inside.TrimStart('/')), overwrite: true);
-            File.SetUnixFileMode(Path.Combine(root, inside.TrimStart('/')), (UnixFileMode)Convert.ToInt32("755", 8));
+            string copy = Path.Combine(root, inside.TrimStart('/'));
+            if (!File.Exists(copy))
+            {
+                File.Copy(runner, copy);
+                File.SetUnixFileMode(copy, (UnixFileMode)Convert.ToInt32("755", 8));
+            }
+
             command = [inside, .. command];
         }
 
