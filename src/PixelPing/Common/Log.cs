@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Unicode;
+using PixelPing.Filtering;
 
 namespace PixelPing.Common;
 
@@ -75,6 +76,45 @@ internal static class Log
 
         buffer.Write("\n"u8);
         WriteBytes(stream, buffer.WrittenSpan);
+    }
+
+    /// <summary>
+    /// The flush's <c>--- ignored 5 hits: 3 bot, 2 prefetch</c> on stdout, nothing when no hit was ignored; in JSON
+    /// also the total and one number per reason that happened: <c>"ignored":5,"reasons":{"bot":3,"prefetch":2}</c>.
+    /// </summary>
+    public static void Ignored(in IgnoredHits ignored)
+    {
+        if (ignored.Describe() is not { } line)
+        {
+            return;
+        }
+
+        if (!s_json)
+        {
+            Write(s_out, Level.Info, line);
+            return;
+        }
+
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var json = new Utf8JsonWriter(buffer, s_jsonOptions))
+        {
+            Start(json, Level.Info, Message(line));
+            json.WriteNumber("ignored"u8, ignored.Total);
+            json.WriteStartObject("reasons"u8);
+            foreach (IgnoreReason reason in Enum.GetValues<IgnoreReason>())
+            {
+                if (reason != IgnoreReason.None && ignored[reason] > 0)
+                {
+                    json.WriteNumber(IgnoredHits.Name(reason), ignored[reason]);
+                }
+            }
+
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+
+        buffer.Write("\n"u8);
+        WriteBytes(s_out, buffer.WrittenSpan);
     }
 
     private static void Write(Stream stream, Level level, string line)

@@ -473,10 +473,7 @@ internal sealed class Flusher
 
     private void ReportUncounted(Snapshot snapshot)
     {
-        if (snapshot.Ignored.Describe() is { } ignored)
-        {
-            Log.Out(ignored);
-        }
+        Log.Ignored(snapshot.Ignored);
 
         if (snapshot.Ignored.Uncapped > 0)
         {

@@ -138,6 +138,60 @@ public sealed class FilteringTests
         Assert.Equal(scenario.Ignored is null ? 0 : 1, server.CountStdout(l => l.StartsWith("--- ignored", StringComparison.Ordinal)));
     }
 
+    [Fact]
+    public async Task The_ignored_line_in_the_json_log_format_has_a_number_per_reason()
+    {
+        await using var receiver = new EndpointReceiver();
+        using ServerProcess server = ServerProcess.StartWithConfig(
+            $"{{ \"host\": \"127.0.0.1\", \"port\": 0, \"interval\": 3600, \"endpoint\": \"{receiver.Url}\", \"logformat\": \"json\", " +
+            "\"ignorebots\": true, \"keys\": [\"story:*\"] }", out int port);
+        foreach (Hit hit in new Hit[] { new("127.0.0.1", "story:1", Curl), new("127.0.0.1", "story:1", Curl), new("127.0.0.1", "x"), new("127.0.0.1", "story:1") })
+        {
+            using var client = new RawHttpClient(port);
+            Assert.Equal(200, client.Request("/pixel.gif?key=" + hit.Key, hit.Headers).Status);
+        }
+
+        server.Signal(ServerProcess.SIGUSR2);
+        string line = server.WaitForStdout(l => l.Contains("\"msg\":\"ignored", StringComparison.Ordinal), Deadline);
+        using var json = System.Text.Json.JsonDocument.Parse(line);
+        Assert.Equal("ignored 3 hits: 2 bot, 1 key", json.RootElement.GetProperty("msg").GetString());
+        Assert.Equal(3, json.RootElement.GetProperty("ignored").GetInt64());
+        Assert.Equal("{\"bot\":2,\"key\":1}", json.RootElement.GetProperty("reasons").GetRawText());
+        Assert.True(await receiver.WaitForTotalAsync(1, Deadline));
+    }
+
+    [Fact]
+    public async Task Header_values_of_any_size_or_shape_are_answered_200_and_decided()
+    {
+        await using var receiver = new EndpointReceiver();
+        using ServerProcess server = ServerProcess.StartWithConfig(
+            $"{{ \"host\": \"127.0.0.1\", \"port\": 0, \"interval\": 3600, \"endpoint\": \"{receiver.Url}\", " +
+            "\"ignorebots\": true, \"ignoreprefetch\": true, \"referrers\": [\"example.org\"], \"keys\": [\"*\"], " +
+            "\"ignoreaddresses\": [\"198.51.100.0/24\"], \"trustedproxies\": [\"127.0.0.0/8\"], \"maxhitsperclient\": 1000 }", out int port);
+        string big = new('x', 3000);
+        string[] heads =
+        [
+            $"User-Agent: {big}\r\nReferer: https://example.org/{big}\r\nX-Forwarded-For: {string.Join(", ", Enumerable.Repeat("127.0.0.9", 300))}\r\n",
+            $"X-Forwarded-For: {string.Join(",", Enumerable.Repeat("[::1]:1", 600))}\r\nForwarded: {big}\r\nSec-Purpose: prefetch;{big}\r\n",
+            $"Forwarded: {string.Join(", ", Enumerable.Repeat("for=\"[2001:db8::1]:80\";by=x", 200))}\r\nReferer: \u00ff\u0080://\r\n",
+            "User-Agent: \u00e9\u00ff\r\nReferer:\r\nX-Forwarded-For: ,,,\r\nForwarded: for=\"\r\nX-Moz: \r\nPurpose: ;;\r\n",
+            $"Referer: https://example.org{big}\r\nX-Purpose: preview{big}\r\n",
+        ];
+        foreach (string head in heads)
+        {
+            using var client = new RawHttpClient(port);
+            Assert.Equal(200, client.Request("/pixel.gif?key=k", head).Status);
+        }
+
+        // Counted: the first (an allowed Referer; behind trusted proxies only) and the fourth (an empty Referer counts as
+        // none; a forwarding header with no address gives the peer). Ignored: a prefetch with a huge parameter, a Referer
+        // that is not a URL, and one whose host only starts with an allowed one.
+        server.Signal(ServerProcess.SIGUSR2);
+        server.WaitForStdout(l => l == "--- flushed ---", Deadline);
+        Assert.Equal("--- ignored 3 hits: 1 prefetch, 2 referrer", server.Stdout.Single(l => l.StartsWith("--- ignored", StringComparison.Ordinal)));
+        Assert.Equal(2, receiver.Totals["k"]);
+    }
+
     [Theory]
     [InlineData("\"referrers\": \"example.org\"", "\"referrers\" must be a list of at most 1000 strings")]
     [InlineData("\"referrers\": [\"https://example.org/\"]", "\"referrers\" item 1 must be a host name such as \"example.org\", without scheme or path")]
