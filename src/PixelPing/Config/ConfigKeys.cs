@@ -32,7 +32,7 @@ internal static class ConfigKeys
         new ConfigKey<TimeSpan>("timeout", ConfigTypes.Seconds(3600), TimeSpan.FromSeconds(10), s => s.Timeout, (s, v) => s with { Timeout = v },
             "deadline of one flush request: connect, send, response status"),
         new ConfigKey<int>("maxkeys", ConfigTypes.Integer(1, int.MaxValue), 100000, s => s.MaxKeys, (s, v) => s with { MaxKeys = v },
-            "distinct keys held; reaching it flushes early, and new keys are refused until the flush"),
+            "distinct keys held; reaching it flushes early, and new keys are refused until the flush (without an endpoint, until a restart: the counts are kept)"),
         new ConfigKey<int>("maxkeylength", ConfigTypes.Integer(1, 65536), 1024, s => s.MaxKeyLength, (s, v) => s with { MaxKeyLength = v },
             "longest key, in UTF-8 bytes after decoding; longer keys are refused"),
         new ConfigKey<int>("maxconnections", ConfigTypes.Integer(1, int.MaxValue), 10000, s => s.MaxConnections, (s, v) => s with { MaxConnections = v },

@@ -137,7 +137,10 @@ internal sealed class HitStore
     /// <summary>Takes every count held (the store is empty afterwards) and the refusals since the last take.</summary>
     public Snapshot Take() => Collect(clear: true);
 
-    /// <summary>Copies every count held without clearing (the log-only mode keeps cumulative counts).</summary>
+    /// <summary>
+    /// Copies every count held without clearing (the log-only mode keeps cumulative counts); the refusals and ignored
+    /// hits are still taken, so that each is reported once.
+    /// </summary>
     public Snapshot Peek() => Collect(clear: false);
 
     private Snapshot Collect(bool clear)
@@ -173,15 +176,15 @@ internal sealed class HitStore
             }
         }
 
-        long full = clear ? Interlocked.Exchange(ref _refusedFull, 0) : Interlocked.Read(ref _refusedFull);
-        long tooLong = clear ? Interlocked.Exchange(ref _refusedTooLong, 0) : Interlocked.Read(ref _refusedTooLong);
+        long full = Interlocked.Exchange(ref _refusedFull, 0);
+        long tooLong = Interlocked.Exchange(ref _refusedTooLong, 0);
         long[] ignored = new long[_ignored.Length];
         for (int i = 0; i < ignored.Length; i++)
         {
-            ignored[i] = clear ? Interlocked.Exchange(ref _ignored[i], 0) : Interlocked.Read(ref _ignored[i]);
+            ignored[i] = Interlocked.Exchange(ref _ignored[i], 0);
         }
 
-        long uncapped = clear ? Interlocked.Exchange(ref _uncapped, 0) : Interlocked.Read(ref _uncapped);
+        long uncapped = Interlocked.Exchange(ref _uncapped, 0);
         if (clear)
         {
             Volatile.Write(ref _capSignalled, 0);

@@ -42,6 +42,7 @@ internal sealed class Flusher
     // The batch whose POST is in progress, if any: a second stop signal counts (and spools) it as undelivered, since
     // its answer will never be read.
     private Batch? _sending;
+    private bool _saidCapped;
 
     public Flusher(HitStore store, EndpointClient? client, FlushOptions options, Spool? spool = null)
     {
@@ -132,6 +133,13 @@ internal sealed class Flusher
                 // No endpoint: the counts stay, and each flush logs them cumulatively, as the original does.
                 Snapshot held = _store.Peek();
                 ReportUncounted(held);
+                if (held.RefusedFull > 0 && !_saidCapped)
+                {
+                    // Nothing is ever taken from the store in this mode, so the cap, once reached, stays reached.
+                    _saidCapped = true;
+                    Log.Error(Invariant($"--- maxkeys ({_store.MaxKeys}) distinct keys held: without an endpoint the counts are kept for the whole run, so new keys are refused until a restart"));
+                }
+
                 if (_options.LogKeys)
                 {
                     Log.Keys(held.Entries);
