@@ -45,7 +45,8 @@ ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }       # utime+stime of a proc
 hz=$(getconf CLK_TCK)
 kib() { awk -v f="$2:" '$1==f{print $2}' "/proc/$1/status"; }
 ms_now() { date +%s%N | cut -c1-13; }
-thread_ticks() { for t in /proc/"$1"/task/*; do echo "${t##*/} $(awk '{print $14+$15}' "$t/stat")"; done; }
+# Per thread: utime+stime, read after the ")" that ends the thread's name (names such as "event loop 0" hold spaces).
+thread_ticks() { for t in /proc/"$1"/task/*; do echo "${t##*/} $(sed 's/.*) //' "$t/stat" | awk '{print $12+$13}')"; done; }
 
 # The endpoint receiver (one for the whole run).
 python3 bench/receiver.py "$out/receiver.port" & 
