@@ -13,13 +13,13 @@ public sealed partial class SpoolTests
 
     private static KeyValuePair<byte[], long> Entry(byte[] key, long count) => new(key, count);
 
-    private static SpooledBatch[] Sample() =>
+    private static Batch[] Sample() =>
     [
-        new SpooledBatch("a1b2c3d4e5f6-7", [Entry("document:42"u8.ToArray(), 3), Entry("caf\u00E9 au lait"u8.ToArray(), 2)]),
-        new SpooledBatch("a1b2c3d4e5f6-8", [Entry("x"u8.ToArray(), long.MaxValue / 4)]),
+        new Batch("a1b2c3d4e5f6-7", [Entry("document:42"u8.ToArray(), 3), Entry("caf\u00E9 au lait"u8.ToArray(), 2)]),
+        new Batch("a1b2c3d4e5f6-8", [Entry("x"u8.ToArray(), long.MaxValue / 4)]),
     ];
 
-    private static void AssertSame(IReadOnlyList<SpooledBatch> expected, IReadOnlyList<SpooledBatch> actual)
+    private static void AssertSame(IReadOnlyList<Batch> expected, IReadOnlyList<Batch> actual)
     {
         Assert.Equal(expected.Count, actual.Count);
         for (int b = 0; b < expected.Count; b++)
@@ -40,7 +40,7 @@ public sealed partial class SpoolTests
         Spool spool = NewSpool();
         Assert.True(spool.TrySave(Sample(), out string error), error);
 
-        Assert.Equal(SpoolLoadStatus.Loaded, spool.Load(out List<SpooledBatch> loaded, out string problem));
+        Assert.Equal(SpoolLoadStatus.Loaded, spool.Load(out List<Batch> loaded, out string problem));
         Assert.Equal("", problem);
         AssertSame(Sample(), loaded);
         Assert.False(File.Exists(spool.FullPath + ".tmp"));
@@ -51,9 +51,9 @@ public sealed partial class SpoolTests
     {
         // Keys are bytes: every value, lone UTF-8 fragments, the format's own separators, a long key.
         byte[] all = Enumerable.Range(0, 256).Select(b => (byte)b).ToArray();
-        SpooledBatch[] batches =
+        Batch[] batches =
         [
-            new SpooledBatch("k", [
+            new Batch("k", [
                 Entry(all, 1), Entry([.. all.Reverse()], 2), Entry(" \n\r%25%zz+&= "u8.ToArray(), 3), Entry([0xFF], 4),
                 Entry([0xED, 0xA0, 0x80], 5), Entry([], 6), Entry(Encoding.UTF8.GetBytes(new string('\u2028', 30000)), 7),
             ]),
@@ -61,7 +61,7 @@ public sealed partial class SpoolTests
         Spool spool = NewSpool();
         Assert.True(spool.TrySave(batches, out string error), error);
 
-        Assert.Equal(SpoolLoadStatus.Loaded, spool.Load(out List<SpooledBatch> loaded, out _));
+        Assert.Equal(SpoolLoadStatus.Loaded, spool.Load(out List<Batch> loaded, out _));
         AssertSame(batches, loaded);
         // One line per key plus the header, the batch line and the end line: no key broke a line.
         Assert.Equal(3 + batches[0].Entries.Length, File.ReadAllText(spool.FullPath).Count(c => c == '\n'));
@@ -86,7 +86,7 @@ public sealed partial class SpoolTests
     public void Saving_nothing_removes_the_file_and_a_missing_file_is_missing()
     {
         Spool spool = NewSpool();
-        Assert.Equal(SpoolLoadStatus.Missing, spool.Load(out List<SpooledBatch> none, out _));
+        Assert.Equal(SpoolLoadStatus.Missing, spool.Load(out List<Batch> none, out _));
         Assert.Empty(none);
         Assert.True(spool.TrySave(Sample(), out _));
         Assert.True(File.Exists(spool.FullPath));
@@ -102,11 +102,11 @@ public sealed partial class SpoolTests
     {
         Spool spool = NewSpool();
         Assert.True(spool.TrySave(Sample(), out _));
-        SpooledBatch[] second = [new SpooledBatch("z-1", [Entry("only"u8.ToArray(), 9)])];
+        Batch[] second = [new Batch("z-1", [Entry("only"u8.ToArray(), 9)])];
 
         Assert.True(spool.TrySave(second, out _));
 
-        Assert.Equal(SpoolLoadStatus.Loaded, spool.Load(out List<SpooledBatch> loaded, out _));
+        Assert.Equal(SpoolLoadStatus.Loaded, spool.Load(out List<Batch> loaded, out _));
         AssertSame(second, loaded);
         Assert.Equal([spool.FullPath], Directory.GetFiles(_dir));
     }
@@ -121,7 +121,7 @@ public sealed partial class SpoolTests
         for (int length = 0; length < whole.Length; length++)
         {
             File.WriteAllBytes(spool.FullPath, whole[..length]);
-            Assert.True(spool.Load(out List<SpooledBatch> loaded, out string problem) == SpoolLoadStatus.Corrupt, $"prefix of {length} bytes loaded");
+            Assert.True(spool.Load(out List<Batch> loaded, out string problem) == SpoolLoadStatus.Corrupt, $"prefix of {length} bytes loaded");
             Assert.Empty(loaded);
             Assert.NotEqual("", problem);
         }
@@ -140,7 +140,7 @@ public sealed partial class SpoolTests
             byte[] changed = [.. whole];
             changed[i] ^= (byte)(1 + random.Next(255));
             File.WriteAllBytes(spool.FullPath, changed);
-            Assert.True(spool.Load(out List<SpooledBatch> loaded, out _) == SpoolLoadStatus.Corrupt, $"byte {i} changed and still loaded");
+            Assert.True(spool.Load(out List<Batch> loaded, out _) == SpoolLoadStatus.Corrupt, $"byte {i} changed and still loaded");
             Assert.Empty(loaded);
         }
 
@@ -168,7 +168,7 @@ public sealed partial class SpoolTests
         Spool spool = NewSpool();
         File.WriteAllText(spool.FullPath, text);
 
-        Assert.Equal(SpoolLoadStatus.Corrupt, spool.Load(out List<SpooledBatch> loaded, out string problem));
+        Assert.Equal(SpoolLoadStatus.Corrupt, spool.Load(out List<Batch> loaded, out string problem));
         Assert.Empty(loaded);
         Assert.Contains(reason, problem, StringComparison.Ordinal);
     }
@@ -227,10 +227,10 @@ public sealed partial class SpoolTests
     [InlineData("new\nline", false)]
     public void Only_ids_that_fit_a_line_are_spooled(string id, bool valid)
     {
-        Assert.Equal(valid, Spool.IsValidId(id));
+        Assert.Equal(valid, SpoolFormat.IsValidId(id));
         if (!valid)
         {
-            Assert.False(NewSpool().TrySave([new SpooledBatch(id, [Entry("k"u8.ToArray(), 1)])], out _));
+            Assert.False(NewSpool().TrySave([new Batch(id, [Entry("k"u8.ToArray(), 1)])], out _));
         }
     }
 
@@ -258,7 +258,7 @@ public sealed partial class SpoolTests
 
         Assert.Equal("not yours", File.ReadAllText(victim));
         Assert.Null(new FileInfo(spool.FullPath).LinkTarget);
-        Assert.Equal(SpoolLoadStatus.Loaded, spool.Load(out List<SpooledBatch> loaded, out _));
+        Assert.Equal(SpoolLoadStatus.Loaded, spool.Load(out List<Batch> loaded, out _));
         AssertSame(Sample(), loaded);
         Assert.False(File.Exists(temporary));
     }
@@ -282,11 +282,11 @@ public sealed partial class SpoolTests
         Spool spool = NewSpool();
         File.CreateSymbolicLink(spool.FullPath, elsewhere.FullPath);
 
-        Assert.Equal(SpoolLoadStatus.Corrupt, spool.Load(out List<SpooledBatch> loaded, out string problem));
+        Assert.Equal(SpoolLoadStatus.Corrupt, spool.Load(out List<Batch> loaded, out string problem));
         Assert.Empty(loaded);
         Assert.Contains("symbolic link", problem, StringComparison.Ordinal);
 
-        SpooledBatch[] other = [new SpooledBatch("z", [Entry("mine"u8.ToArray(), 1)])];
+        Batch[] other = [new Batch("z", [Entry("mine"u8.ToArray(), 1)])];
         Assert.True(spool.TrySave(other, out error), error);
         Assert.Equal(before, File.ReadAllText(elsewhere.FullPath));
         Assert.Null(new FileInfo(spool.FullPath).LinkTarget);
