@@ -19,10 +19,8 @@ internal sealed class ServerCertificate
     private readonly string _certPath;
     private readonly string? _caPath;
     private readonly Lock _reloadLock = new();
-    // TLS 1.2 with forward secrecy and AEAD only (ECDHE with AES-GCM or ChaCha20-Poly1305), as the widely used
-    // "intermediate" server profile has it: the CBC suites OpenSSL would also offer are open to padding-oracle timing
-    // attacks (Lucky Thirteen). TLS 1.3's three suites are all AEAD and stay as they are. (A cipher suite policy is not
-    // available on Windows, which this executable is never built for.)
+    // The TLS 1.2 suites as a policy: only when OpenSSL refused them as its default (see TlsSuites). A cipher suite
+    // policy is not available on Windows, which this executable is never built for.
 #pragma warning disable CA1416
     private static readonly CipherSuitesPolicy s_cipherSuites = new(
     [
@@ -51,12 +49,6 @@ internal sealed class ServerCertificate
 
     /// <summary>The certificate new connections are served, with its private key.</summary>
     public X509Certificate2 Certificate => _options.ServerCertificateContext!.TargetCertificate;
-
-    /// <summary>The certificates sent after it (the root, which the client must already trust, is left out).</summary>
-    public IReadOnlyList<X509Certificate2> Intermediates => _options.ServerCertificateContext!.IntermediateCertificates;
-
-    /// <summary>The options every handshake uses; replaced, never changed, on reload.</summary>
-    internal SslServerAuthenticationOptions Options => _options;
 
     /// <summary>
     /// Loads and checks the files. <paramref name="file"/> is the config file, named first in every message.
@@ -94,10 +86,7 @@ internal sealed class ServerCertificate
     {
         var warnings = new List<string>();
         bool reloaded = TryReload(warnings, out string error);
-        foreach (string warning in warnings)
-        {
-            Log.Error("pixel-ping: warning: " + warning);
-        }
+        Log.Warnings(warnings);
 
         if (reloaded)
         {
@@ -145,6 +134,8 @@ internal sealed class ServerCertificate
     {
         options = null;
         error = "";
+        // First, before .NET sets up its TLS layer (which reads OpenSSL's default cipher list once).
+        bool suitesApplied = TlsSuites.Applied;
         if (!PemFile.TryReadCertificates(certPath, out X509Certificate2Collection certificates, out string reason))
         {
             error = $"{file}: \"sslcert\" {certPath}: {reason}";
@@ -220,7 +211,7 @@ internal sealed class ServerCertificate
             // A client-initiated renegotiation is a cheap way to make the server do handshake work again.
             AllowRenegotiation = false,
 #pragma warning disable CA1416 // as above: Linux only
-            CipherSuitesPolicy = s_cipherSuites,
+            CipherSuitesPolicy = suitesApplied ? null : s_cipherSuites,
 #pragma warning restore CA1416
         };
         return true;
