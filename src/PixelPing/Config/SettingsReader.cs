@@ -130,6 +130,12 @@ internal static class SettingsReader
             // The root object has ended; this throws if anything but whitespace and comments follows it.
             reader.Read();
         }
+        catch (JsonException) when (OnlyComments(utf8Json))
+        {
+            // The reader's own words for this speak of its API ("when isFinalBlock is true").
+            error = $"{file}: the file holds only comments; it must hold a JSON object such as {{\"endpoint\": \"https://example.org/hits\"}}";
+            return false;
+        }
         catch (JsonException e)
         {
             long line = (e.LineNumber ?? 0) + 1;
@@ -244,6 +250,28 @@ internal static class SettingsReader
         int suffix = message.IndexOf("LineNumber:", StringComparison.Ordinal);
         string reason = OneLine(suffix >= 0 ? message[..suffix] : message).Trim().TrimEnd(',');
         return reason.Length == 0 ? "syntax error" : reason;
+    }
+
+    private static bool OnlyComments(ReadOnlySpan<byte> utf8Json)
+    {
+        var reader = new Utf8JsonReader(utf8Json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Allow });
+        try
+        {
+            while (reader.Read())
+            {
+                if (reader.TokenType != JsonTokenType.Comment)
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+        catch (JsonException)
+        {
+            // The end of the file after comments, or something after them that is not JSON.
+            return reader.TokenType == JsonTokenType.Comment && utf8Json[(int)reader.BytesConsumed..].TrimStart(" \t\r\n"u8).IsEmpty;
+        }
     }
 
     private static int FirstInvalidUtf8(ReadOnlySpan<byte> bytes)
