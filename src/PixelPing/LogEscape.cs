@@ -20,10 +20,7 @@ internal static class LogEscape
 {
     // The bytes where something to escape can start: C0, backslash, DEL, and the lead bytes of U+0080–U+009F (C2) and
     // of U+2028–U+2069 (E2).
-    private static readonly SearchValues<byte> s_starts = SearchValues.Create(
-        [0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F,
-         0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1A, 0x1B, 0x1C, 0x1D, 0x1E, 0x1F,
-         (byte)'\\', 0x7F, 0xC2, 0xE2]);
+    private static readonly SearchValues<byte> s_starts = SearchValues.Create([.. ByteSets.Range(0x00, 0x1F), (byte)'\\', 0x7F, 0xC2, 0xE2]);
 
     /// <summary>The most bytes <see cref="Write"/> can make of <paramref name="length"/> bytes: six per byte (<c>\u001b</c>).</summary>
     public static int MaxLength(int length) => length * 6;

@@ -78,10 +78,7 @@ internal static class Program
             Log.UseJson();
         }
 
-        foreach (string warning in warnings)
-        {
-            Log.Error("pixel-ping: warning: " + warning);
-        }
+        Log.Warnings(warnings);
 
         if (!loaded)
         {
@@ -102,12 +99,7 @@ internal static class Program
         if (command.Kind == CommandKind.Check)
         {
             // The certificate files too: a start that would fail on them must not pass the check.
-            var tlsWarnings = new List<string>();
-            TlsFiles? tls = TlsFiles.TryLoad(settings, tlsWarnings, out error);
-            foreach (string warning in tlsWarnings)
-            {
-                Log.Error("pixel-ping: warning: " + warning);
-            }
+            TlsFiles? tls = TlsFiles.LoadOrExplain(settings, out error);
 
             if (tls is null)
             {

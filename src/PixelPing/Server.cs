@@ -51,12 +51,7 @@ internal sealed class Server : IAsyncDisposable
     /// </summary>
     public static Server? TryCreate(Settings settings, out string error)
     {
-        var warnings = new List<string>();
-        TlsFiles? tls = TlsFiles.TryLoad(settings, warnings, out error);
-        foreach (string warning in warnings)
-        {
-            Log.Error("pixel-ping: warning: " + warning);
-        }
+        TlsFiles? tls = TlsFiles.LoadOrExplain(settings, out error);
 
         if (tls is null)
         {
@@ -82,7 +77,8 @@ internal sealed class Server : IAsyncDisposable
         }
 
         EndpointClient? client = settings.Endpoint is null ? null : new EndpointClient(settings.Endpoint, settings.Timeout, tls.EndpointOptions);
-        Spool? spool = settings.Spool is null || client is null ? null : new Spool(settings.Spool);
+        // The config reader drops "spool" without "endpoint" (with a warning), so a spool here always has a client.
+        Spool? spool = settings.Spool is null ? null : new Spool(settings.Spool);
         var flusher = new Flusher(store, client, new FlushOptions(settings.Interval, settings.Secret, settings.Discard, settings.Log, settings.MaxKeyLength), spool);
         store.CapReached += flusher.Request;
         var server = new Server(settings, store, context, listener, flusher);

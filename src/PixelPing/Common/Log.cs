@@ -41,6 +41,15 @@ internal static class Log
 
     private const string WarningPrefix = "pixel-ping: warning: ";
 
+    /// <summary>One line each, as warnings (a problem the program carries on despite).</summary>
+    public static void Warnings(IEnumerable<string> warnings)
+    {
+        foreach (string warning in warnings)
+        {
+            Error(WarningPrefix + warning);
+        }
+    }
+
     /// <summary>
     /// The outcome of one POST to the endpoint: the original's line as text (<paramref name="line"/>, on stdout when
     /// delivered, stderr when not); in JSON with the HTTP status (null when no answer came), the batch's hits and

@@ -4,12 +4,6 @@ using PixelPing.Filtering;
 
 namespace PixelPing.Counting;
 
-internal enum RecordResult : byte
-{
-    Counted,
-    RefusedFull,
-}
-
 /// <summary>
 /// Hit counts per key, held until a flush takes them. Keys live in shards, each behind its own lock, so writers on
 /// different cores rarely meet; a flush swaps every shard's dictionary under that shard's lock, so each hit lands in
@@ -79,7 +73,8 @@ internal sealed class HitStore
     /// <summary>Hits refused since the start because the key was longer than maxkeylength.</summary>
     public long RefusedTooLongTotal => Interlocked.Read(ref _refusedTooLongTotal);
 
-    public RecordResult Record(ReadOnlySpan<byte> key)
+    /// <summary>Counts a hit on the key; a new key past maxkeys is refused (and counted in <see cref="RefusedFullTotal"/>).</summary>
+    public void Record(ReadOnlySpan<byte> key)
     {
         int hash = KeyComparer.Hash(key);
         Shard shard = _shards[hash & _shardMask];
@@ -90,7 +85,7 @@ internal sealed class HitStore
             {
                 count++;
                 shard.Hits++;
-                return RecordResult.Counted;
+                return;
             }
 
             if (Interlocked.Increment(ref _distinct) > _maxKeys)
@@ -99,7 +94,7 @@ internal sealed class HitStore
                 Interlocked.Increment(ref _refusedFull);
                 Interlocked.Increment(ref _refusedFullTotal);
                 SignalCap();
-                return RecordResult.RefusedFull;
+                return;
             }
 
             shard.Lookup[key] = 1;
@@ -110,8 +105,6 @@ internal sealed class HitStore
         {
             SignalCap();
         }
-
-        return RecordResult.Counted;
     }
 
     /// <summary>Counts a hit whose key was longer than the configured maximum.</summary>

@@ -135,32 +135,15 @@ internal static class KeyDecoder
             {
                 b = (byte)' ';
             }
-            else if ((uint)(special + 2) < (uint)source.Length)
+            else if (PercentEncoding.TryDecodeEscape(source[special..], upperCaseOnly: false, out byte escaped))
             {
-                int high = HexValue(source[special + 1]);
-                int low = HexValue(source[special + 2]);
-                if ((high | low) >= 0)
-                {
-                    b = (byte)((high << 4) | low);
-                    consumed = 3;
-                }
+                b = escaped;
+                consumed = 3;
             }
 
             destination[written++] = b;
             source = source[(special + consumed)..];
         }
-    }
-
-    private static int HexValue(byte b)
-    {
-        uint digit = (uint)b - '0';
-        if (digit <= 9)
-        {
-            return (int)digit;
-        }
-
-        uint letter = ((uint)b | 0x20) - 'a';
-        return letter <= 5 ? (int)letter + 10 : -1;
     }
 
     // Rewrites the first `length` bytes of `buffer` with U+FFFD for every maximal invalid subpart (what Node's

@@ -108,7 +108,7 @@ internal static class NetAddress
         {
             int start = i;
             int value = 0;
-            while (i < text.Length && i - start < 5 && HexValue(text[i]) is int digit and >= 0)
+            while (i < text.Length && i - start < 5 && AsciiDigits.HexValue(text[i]) is int digit and >= 0)
             {
                 value = (value << 4) | digit;
                 i++;
@@ -181,12 +181,4 @@ internal static class NetAddress
         address = value128;
         return true;
     }
-
-    private static int HexValue(byte b) => b switch
-    {
-        >= (byte)'0' and <= (byte)'9' => b - '0',
-        >= (byte)'a' and <= (byte)'f' => b - 'a' + 10,
-        >= (byte)'A' and <= (byte)'F' => b - 'A' + 10,
-        _ => -1,
-    };
 }

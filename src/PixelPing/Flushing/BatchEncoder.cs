@@ -22,7 +22,8 @@ internal static class BatchEncoder
 
     // Bytes JSON.stringify does not copy through unchanged: controls, '"', '\' and the start of any non-ASCII
     // sequence (which must be checked for valid UTF-8). DEL (0x7F) is written raw, as JSON.stringify does.
-    private static readonly SearchValues<byte> s_jsonSpecial = CreateJsonSpecial();
+    private static readonly SearchValues<byte> s_jsonSpecial =
+        SearchValues.Create([.. ByteSets.Range(0x00, 0x1F), (byte)'"', (byte)'\\', .. ByteSets.Range(0x80, 0xFF)]);
 
     private static ReadOnlySpan<byte> JsonField => "json="u8;
 
@@ -31,8 +32,6 @@ internal static class BatchEncoder
     private static ReadOnlySpan<byte> BatchField => "&batch="u8;
 
     private static ReadOnlySpan<byte> ReplacementCharacter => "\uFFFD"u8;
-
-    private static ReadOnlySpan<byte> UpperHex => "0123456789ABCDEF"u8;
 
     private static ReadOnlySpan<byte> LowerHex => "0123456789abcdef"u8;
 
@@ -67,14 +66,14 @@ internal static class BatchEncoder
     {
         var sink = new Sink(output);
         sink.WriteVerbatim(JsonField);
-        sink.Write((byte)'{');
+        sink.WriteEscaped((byte)'{');
         sink.Flush();
     }
 
     private static void WriteBodyEnd(IBufferWriter<byte> output, string batchId, string? secret)
     {
         var sink = new Sink(output);
-        sink.Write((byte)'}');
+        sink.WriteEscaped((byte)'}');
         if (secret is not null)
         {
             sink.WriteVerbatim(SecretField);
@@ -101,13 +100,13 @@ internal static class BatchEncoder
             KeyValuePair<byte[], long> entry = entries[i];
             if (i > 0)
             {
-                sink.Write((byte)',');
+                sink.WriteEscaped((byte)',');
             }
 
-            sink.Write((byte)'"');
+            sink.WriteEscaped((byte)'"');
             WriteJsonStringContent(entry.Key, ref sink);
-            sink.Write((byte)'"');
-            sink.Write((byte)':');
+            sink.WriteEscaped((byte)'"');
+            sink.WriteEscaped((byte)':');
             Utf8Formatter.TryFormat(entry.Value, digits, out int length);
             sink.Write(digits[..length]);
             written += sink.Flush();
@@ -183,25 +182,6 @@ internal static class BatchEncoder
         }
     }
 
-    private static SearchValues<byte> CreateJsonSpecial()
-    {
-        Span<byte> bytes = stackalloc byte[0x20 + 2 + 0x80];
-        int count = 0;
-        for (int b = 0; b < 0x20; b++)
-        {
-            bytes[count++] = (byte)b;
-        }
-
-        bytes[count++] = (byte)'"';
-        bytes[count++] = (byte)'\\';
-        for (int b = 0x80; b <= 0xFF; b++)
-        {
-            bytes[count++] = (byte)b;
-        }
-
-        return SearchValues.Create(bytes[..count]);
-    }
-
     /// <summary>
     /// Writes into an <see cref="IBufferWriter{T}"/> through a cached span, percent-encoding every content byte
     /// outside encodeURIComponent's set, so that JSON text goes straight into the form body without an intermediate copy.
@@ -218,18 +198,6 @@ internal static class BatchEncoder
             _output = output;
         }
 
-        public void Write(byte value)
-        {
-            if (!s_unreserved.Contains(value))
-            {
-                WritePercentEncoded(value);
-                return;
-            }
-
-            Reserve(1);
-            _span[_position++] = value;
-        }
-
         public void Write(scoped ReadOnlySpan<byte> content)
         {
             while (true)
@@ -242,7 +210,7 @@ internal static class BatchEncoder
                 }
 
                 WriteVerbatim(content[..reserved]);
-                WritePercentEncoded(content[reserved]);
+                WriteEscaped(content[reserved]);
                 content = content[(reserved + 1)..];
             }
         }
@@ -275,12 +243,11 @@ internal static class BatchEncoder
             return flushed;
         }
 
-        private void WritePercentEncoded(byte value)
+        // Also JSON's own punctuation ({ } , : "), none of which encodeURIComponent leaves alone.
+        public void WriteEscaped(byte value)
         {
             Reserve(3);
-            _span[_position] = (byte)'%';
-            _span[_position + 1] = UpperHex[value >> 4];
-            _span[_position + 2] = UpperHex[value & 0xF];
+            PercentEncoding.WriteEscape(value, _span[_position..]);
             _position += 3;
         }
 

@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using PixelPing.Tls;
 
 namespace PixelPing.Flushing;
 
@@ -34,7 +35,7 @@ internal sealed class EndpointClient
         _head = Encoding.ASCII.GetBytes(
             "POST " + target + " HTTP/1.1\r\n" +
             "Host: " + endpoint.Authority + "\r\n" +
-            "User-Agent: pixel-ping/" + CommandLine.Version + "\r\n" +
+            "User-Agent: pixel-ping/" + ProductVersion.Value + "\r\n" +
             "Content-Type: application/x-www-form-urlencoded\r\n" +
             "Connection: close\r\n");
     }
@@ -78,7 +79,7 @@ internal sealed class EndpointClient
                     RemoteCertificateValidationCallback = (_, _, chain, errors) =>
                     {
                         verification = errors;
-                        chainStatus = ChainStatus(chain);
+                        chainStatus = HandshakeFailure.ChainStatus(chain);
                         return errors == SslPolicyErrors.None;
                     },
                 };
@@ -101,8 +102,8 @@ internal sealed class EndpointClient
         catch (AuthenticationException e)
         {
             return FlushOutcome.Unreachable(verification != SslPolicyErrors.None
-                ? DescribeVerification(verification, chainStatus)
-                : DescribeHandshake(e));
+                ? HandshakeFailure.DescribeVerification(verification, chainStatus, _endpoint.IdnHost)
+                : HandshakeFailure.DescribeHandshake(e));
         }
         catch (Exception e) when (e is SocketException or IOException or InvalidDataException)
         {
@@ -396,98 +397,6 @@ internal sealed class EndpointClient
         }
 
         throw new InvalidDataException("the endpoint did not answer with an HTTP/1.x status line");
-    }
-
-    private static X509ChainStatusFlags ChainStatus(X509Chain? chain)
-    {
-        X509ChainStatusFlags flags = X509ChainStatusFlags.NoError;
-        if (chain is not null)
-        {
-            foreach (X509ChainStatus status in chain.ChainStatus)
-            {
-                flags |= status.Status;
-            }
-        }
-
-        return flags;
-    }
-
-    /// <summary>Why the endpoint's certificate was refused, in words: the runtime says only that the chain or the name failed.</summary>
-    internal string DescribeVerification(SslPolicyErrors errors, X509ChainStatusFlags chain)
-    {
-        var reasons = new List<string>(3);
-        if (errors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable))
-        {
-            reasons.Add("the endpoint sent no certificate");
-        }
-
-        if (errors.HasFlag(SslPolicyErrors.RemoteCertificateChainErrors))
-        {
-            var problems = new List<string>(2);
-            if (chain.HasFlag(X509ChainStatusFlags.UntrustedRoot))
-            {
-                problems.Add("it chains to a CA that is not trusted");
-            }
-
-            if (chain.HasFlag(X509ChainStatusFlags.PartialChain))
-            {
-                problems.Add("its issuer is unknown (a missing intermediate, or a CA that is not trusted)");
-            }
-
-            if (chain.HasFlag(X509ChainStatusFlags.NotTimeValid))
-            {
-                problems.Add("it or a certificate of its chain has expired or is not valid yet");
-            }
-
-            if (chain.HasFlag(X509ChainStatusFlags.Revoked))
-            {
-                problems.Add("it is revoked");
-            }
-
-            if (chain.HasFlag(X509ChainStatusFlags.NotSignatureValid))
-            {
-                problems.Add("a signature in its chain is invalid");
-            }
-
-            X509ChainStatusFlags known = X509ChainStatusFlags.UntrustedRoot | X509ChainStatusFlags.PartialChain |
-                X509ChainStatusFlags.NotTimeValid | X509ChainStatusFlags.Revoked | X509ChainStatusFlags.NotSignatureValid;
-            if (problems.Count == 0 || (chain & ~known) != 0)
-            {
-                problems.Add("chain status " + (chain & ~known).ToString());
-            }
-
-            reasons.Add("certificate not trusted: " + string.Join(", ", problems));
-        }
-
-        if (errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch))
-        {
-            reasons.Add($"the certificate is not valid for the host name {_endpoint.IdnHost}");
-        }
-
-        return "TLS certificate verification failed: " + string.Join("; ", reasons);
-    }
-
-    /// <summary>
-    /// A handshake that failed before any certificate was checked. The runtime's words for the two common causes speak
-    /// of frames and transport streams, so those are said as what they mean here; OpenSSL's own error text is readable
-    /// as it is.
-    /// </summary>
-    internal static string DescribeHandshake(Exception e)
-    {
-        while (e.InnerException is not null)
-        {
-            e = e.InnerException;
-        }
-
-        string reason = e.Message switch
-        {
-            "Cannot determine the frame size or a corrupted frame was received." =>
-                "the endpoint does not speak TLS on this port (a plain http:// server?)",
-            "Received an unexpected EOF or 0 bytes from the transport stream." =>
-                "the endpoint closed the connection during the handshake",
-            _ => e.Message.ReplaceLineEndings(" "),
-        };
-        return "TLS handshake failed: " + reason;
     }
 
     private static string Describe(Exception e) => e switch

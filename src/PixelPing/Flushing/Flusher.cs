@@ -49,14 +49,14 @@ internal sealed class Flusher
         _store = store;
         _client = client;
         _options = options;
-        _spool = client is null ? null : spool;
+        _spool = spool;
     }
 
     /// <summary>The oldest batch that failed (or came from the spool) and waits to be sent again, if any.</summary>
     public Batch? Kept => Volatile.Read(ref _pending) is [Batch first, ..] ? first : null;
 
-    /// <summary>Every batch waiting to be sent again, in the order they will be sent.</summary>
-    public IReadOnlyList<Batch> Pending => Volatile.Read(ref _pending);
+    /// <summary>How many batches wait to be sent again.</summary>
+    public int PendingCount => Volatile.Read(ref _pending).Length;
 
     /// <summary>POSTs the endpoint accepted since the start.</summary>
     public long Delivered => Interlocked.Read(ref _delivered);
@@ -125,8 +125,7 @@ internal sealed class Flusher
     /// <summary>One flush: the waiting batches first, oldest first, then the hits counted since. True when nothing is left undelivered.</summary>
     public async Task<bool> FlushAsync()
     {
-        await _gate.WaitAsync().ConfigureAwait(false);
-        try
+        using (await EnterGateAsync().ConfigureAwait(false))
         {
             if (_client is null)
             {
@@ -220,24 +219,6 @@ internal sealed class Flusher
 
             return false;
         }
-        finally
-        {
-            _gate.Release();
-        }
-    }
-
-    /// <summary>Adds a batch (from the spool file) to those sent first, after any already waiting, with its own id.</summary>
-    public void Restore(Batch batch)
-    {
-        _gate.Wait();
-        try
-        {
-            SetPending([.. _pending, batch]);
-        }
-        finally
-        {
-            _gate.Release();
-        }
     }
 
     /// <summary>
@@ -260,25 +241,17 @@ internal sealed class Flusher
             }
         }
 
-        switch (_spool.Load(out List<SpooledBatch> batches, out string reason))
+        switch (_spool.Load(out List<Batch> batches, out string reason))
         {
             case SpoolLoadStatus.Loaded:
-                long hits = 0;
-                int restored = 0;
-                foreach (SpooledBatch spooled in batches)
+                // Each with its own id, after any already waiting; the body's length and signature are this run's.
+                Batch[] restored = batches.Where(b => b.Entries.Length > 0).Select(b => MakeBatch(b.Entries, b.Id)).ToArray();
+                using (EnterGate())
                 {
-                    if (spooled.Entries.Length == 0)
-                    {
-                        continue;
-                    }
-
-                    Batch batch = MakeBatch(spooled.Entries, spooled.Id);
-                    hits += batch.Hits;
-                    restored++;
-                    Restore(batch);
+                    SetPending([.. _pending, .. restored]);
                 }
 
-                Log.Out(Invariant($"--- spool: loaded {hits} hits in {Batches(restored)} from {_spool.Path}; sending them first"));
+                Log.Out(Invariant($"--- spool: loaded {Batch.SumHits(restored)} hits in {Batches(restored.Length)} from {_spool.Path}; sending them first"));
                 break;
 
             case SpoolLoadStatus.Corrupt:
@@ -297,8 +270,7 @@ internal sealed class Flusher
     /// </summary>
     public async Task<long> SaveUndeliveredAsync()
     {
-        await _gate.WaitAsync().ConfigureAwait(false);
-        try
+        using (await EnterGateAsync().ConfigureAwait(false))
         {
             if (_client is null)
             {
@@ -313,11 +285,7 @@ internal sealed class Flusher
                 undelivered = [.. undelivered, MakeBatch(left.Entries)];
             }
 
-            long hits = 0;
-            foreach (Batch batch in undelivered)
-            {
-                hits += batch.Hits;
-            }
+            long hits = Batch.SumHits(undelivered);
 
             if (_spool is null)
             {
@@ -341,10 +309,6 @@ internal sealed class Flusher
             }
 
             return hits;
-        }
-        finally
-        {
-            _gate.Release();
         }
     }
 
@@ -373,15 +337,11 @@ internal sealed class Flusher
             undelivered = [.. undelivered, MakeBatch(left.Entries)];
         }
 
-        long hits = 0;
-        foreach (Batch batch in undelivered)
-        {
-            hits += batch.Hits;
-        }
+        long hits = Batch.SumHits(undelivered);
 
         if (_spool is not null)
         {
-            if (_spool.TrySaveLast(Array.ConvertAll(undelivered, b => new SpooledBatch(b.Id, b.Entries)), out string error))
+            if (_spool.TrySaveLast(undelivered, out string error))
             {
                 if (hits > 0)
                 {
@@ -409,7 +369,7 @@ internal sealed class Flusher
             mac?.AppendData(piece.Span);
         }
 
-        return new Batch(id, entries, length, mac is null ? null : Signature.Finish(mac));
+        return new Batch(id, entries) { BodyLength = length, Signature = mac is null ? null : Signature.Finish(mac) };
     }
 
     private async Task<bool> SendAsync(Batch batch)
@@ -445,6 +405,19 @@ internal sealed class Flusher
 
     private void SetPending(Batch[] batches) => Volatile.Write(ref _pending, batches);
 
+    // The flushes, the shutdown's save and the spool's restore take turns: one holds the gate at a time.
+    private async ValueTask<GateHeld> EnterGateAsync()
+    {
+        await _gate.WaitAsync().ConfigureAwait(false);
+        return new GateHeld(_gate);
+    }
+
+    private GateHeld EnterGate()
+    {
+        _gate.Wait();
+        return new GateHeld(_gate);
+    }
+
     /// <summary>Makes the spool file hold exactly the waiting batches (none: no file). False when the disk refused.</summary>
     private bool Checkpoint()
     {
@@ -453,14 +426,7 @@ internal sealed class Flusher
             return true;
         }
 
-        Batch[] pending = _pending;
-        var batches = new SpooledBatch[pending.Length];
-        for (int i = 0; i < pending.Length; i++)
-        {
-            batches[i] = new SpooledBatch(pending[i].Id, pending[i].Entries);
-        }
-
-        if (_spool.TrySave(batches, out string error))
+        if (_spool.TrySave(_pending, out string error))
         {
             return true;
         }
@@ -487,5 +453,10 @@ internal sealed class Flusher
 
         Log.Error(string.Create(CultureInfo.InvariantCulture,
             $"--- refused {snapshot.RefusedFull + snapshot.RefusedTooLong} hits: {snapshot.RefusedFull} with new keys past maxkeys ({_store.MaxKeys}), {snapshot.RefusedTooLong} with keys longer than maxkeylength ({_options.MaxKeyLength})"));
+    }
+
+    private readonly struct GateHeld(SemaphoreSlim gate) : IDisposable
+    {
+        public void Dispose() => gate.Release();
     }
 }

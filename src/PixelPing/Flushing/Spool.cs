@@ -1,15 +1,8 @@
-using System.Buffers;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
-using System.Text;
 using Microsoft.Win32.SafeHandles;
-using static System.FormattableString;
 
 namespace PixelPing.Flushing;
-
-/// <summary>A batch as the spool file holds it: its id and its counts (the body is encoded again when loaded).</summary>
-internal sealed record SpooledBatch(string Id, KeyValuePair<byte[], long>[] Entries);
 
 internal enum SpoolLoadStatus : byte
 {
@@ -23,17 +16,7 @@ internal enum SpoolLoadStatus : byte
 
 /// <summary>
 /// The spool file: every batch taken from memory that the endpoint has not accepted yet, so that a restart sends it
-/// again with its original id. The format is our own line format, readable with <c>less</c>:
-/// <code>
-/// pixel-ping spool 1
-/// batch &lt;id&gt; &lt;keys&gt; &lt;hits&gt;
-/// &lt;count&gt; &lt;key, percent-encoded&gt;        (one line per key)
-/// …                                  (more batches, in the order they are to be sent)
-/// end &lt;SHA-256 of every byte above this line, hex&gt;
-/// </code>
-/// Keys are arbitrary bytes: every byte outside <c>A–Z a–z 0–9 - . _ ~ : /</c> is written as <c>%XX</c>, so a key
-/// never holds a space or a line break and reads back byte for byte. The checksum line makes a truncated or altered
-/// file detectable: such a file is moved aside, never half-loaded.
+/// again with its original id. Its contents are <see cref="SpoolFormat"/>'s; this type does the file operations.
 /// </summary>
 /// <remarks>
 /// Writes are atomic (temporary file, fsync, rename over the old file, fsync of the directory), so a crash at any
@@ -43,17 +26,6 @@ internal enum SpoolLoadStatus : byte
 /// </remarks>
 internal sealed class Spool
 {
-    private const string Magic = "pixel-ping spool 1";
-    private const int MaxLineBytes = 1 << 20;
-    private const int MaxIdLength = 128;
-
-    // Bytes written as themselves; everything else is %XX. Safe in a line-and-space format and in a shell.
-    private static readonly SearchValues<byte> s_plain =
-        SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/"u8);
-
-    private static readonly SearchValues<char> s_idChars =
-        SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~");
-
     private readonly Lock _writeLock = new();
     private bool _closed;
 
@@ -71,15 +43,11 @@ internal sealed class Spool
 
     public string Directory { get; }
 
-    /// <summary>True when the id can be written on a spool line (ids this server makes always can).</summary>
-    public static bool IsValidId(string id) =>
-        id.Length is > 0 and <= MaxIdLength && !id.AsSpan().ContainsAnyExcept(s_idChars);
-
     /// <summary>
     /// Replaces the file with these batches, atomically; with none, removes the file. Returns false and one line of
     /// reason when the disk refused (full, read-only, the directory gone): the caller logs it and carries on.
     /// </summary>
-    public bool TrySave(IReadOnlyList<SpooledBatch> batches, out string error)
+    public bool TrySave(IReadOnlyList<Batch> batches, out string error)
     {
         // One writer at a time: the flush loop and the exit path of a second stop signal may both save.
         lock (_writeLock)
@@ -95,7 +63,7 @@ internal sealed class Spool
     }
 
     /// <summary>Saves these batches, then refuses every later save: what the process leaves behind when it exits at once.</summary>
-    public bool TrySaveLast(IReadOnlyList<SpooledBatch> batches, out string error)
+    public bool TrySaveLast(IReadOnlyList<Batch> batches, out string error)
     {
         lock (_writeLock)
         {
@@ -104,7 +72,7 @@ internal sealed class Spool
         }
     }
 
-    private bool TrySaveLocked(IReadOnlyList<SpooledBatch> batches, out string error)
+    private bool TrySaveLocked(IReadOnlyList<Batch> batches, out string error)
     {
         error = "";
         string temporary = FullPath + ".tmp";
@@ -118,38 +86,7 @@ internal sealed class Spool
 
             using (FileStream file = CreateTemporary(temporary))
             {
-                using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-                var line = new ArrayBufferWriter<byte>(4096);
-                WriteLine(file, hash, line, Encoding.ASCII.GetBytes(Magic));
-                foreach (SpooledBatch batch in batches)
-                {
-                    if (!IsValidId(batch.Id))
-                    {
-                        throw new ArgumentException("batch id cannot be spooled: " + batch.Id);
-                    }
-
-                    long hits = 0;
-                    foreach (KeyValuePair<byte[], long> entry in batch.Entries)
-                    {
-                        hits += entry.Value;
-                    }
-
-                    WriteLine(file, hash, line, Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture,
-                        $"batch {batch.Id} {batch.Entries.Length} {hits}")));
-                    foreach (KeyValuePair<byte[], long> entry in batch.Entries)
-                    {
-                        line.ResetWrittenCount();
-                        Span<byte> digits = line.GetSpan(24);
-                        entry.Value.TryFormat(digits, out int length, default, CultureInfo.InvariantCulture);
-                        digits[length++] = (byte)' ';
-                        line.Advance(length);
-                        EncodeKey(entry.Key, line);
-                        WriteLine(file, hash, line, ReadOnlySpan<byte>.Empty, reset: false);
-                    }
-                }
-
-                byte[] end = Encoding.ASCII.GetBytes("end " + Convert.ToHexStringLower(hash.GetHashAndReset()) + "\n");
-                file.Write(end);
+                SpoolFormat.Write(batches, file);
                 // fsync before the rename: the new name must never point at data still only in the page cache.
                 file.Flush(flushToDisk: true);
             }
@@ -217,7 +154,7 @@ internal sealed class Spool
     }
 
     /// <summary>Reads the file. Never throws: an unreadable or inconsistent file is <see cref="SpoolLoadStatus.Corrupt"/>.</summary>
-    public SpoolLoadStatus Load(out List<SpooledBatch> batches, out string problem)
+    public SpoolLoadStatus Load(out List<Batch> batches, out string problem)
     {
         batches = [];
         problem = "";
@@ -241,7 +178,7 @@ internal sealed class Spool
         {
             try
             {
-                if (Parse(new LineReader(file), batches, out problem))
+                if (SpoolFormat.TryRead(file, batches, out problem))
                 {
                     return SpoolLoadStatus.Loaded;
                 }
@@ -293,259 +230,6 @@ internal sealed class Spool
         return null;
     }
 
-    private static bool Parse(LineReader reader, List<SpooledBatch> batches, out string problem)
-    {
-        problem = "";
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        LineStatus status = reader.Next(out ReadOnlySpan<byte> line);
-        if (status == LineStatus.End)
-        {
-            problem = "the file is empty";
-            return false;
-        }
-
-        if (status != LineStatus.Line || !line.SequenceEqual(Encoding.ASCII.GetBytes(Magic)))
-        {
-            problem = "it does not start with \"" + Magic + "\"";
-            return false;
-        }
-
-        hash.AppendData(line);
-        hash.AppendData("\n"u8);
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        long lineNumber = 1;
-        while (true)
-        {
-            status = reader.Next(out line);
-            lineNumber++;
-            if (status != LineStatus.Line)
-            {
-                problem = status == LineStatus.TooLong
-                    ? Invariant($"line {lineNumber} is longer than {MaxLineBytes} bytes")
-                    : Invariant($"it is truncated: no \"end\" line after line {lineNumber - 1}");
-                return false;
-            }
-
-            if (line.StartsWith("end "u8))
-            {
-                byte[] expected = hash.GetHashAndReset();
-                if (!TryParseHex(line[4..], out byte[] actual) || !actual.AsSpan().SequenceEqual(expected))
-                {
-                    problem = Invariant($"the checksum on line {lineNumber} does not match its contents");
-                    return false;
-                }
-
-                if (reader.Next(out _) != LineStatus.End)
-                {
-                    problem = Invariant($"there is data after the \"end\" line (line {lineNumber})");
-                    return false;
-                }
-
-                return true;
-            }
-
-            hash.AppendData(line);
-            hash.AppendData("\n"u8);
-            if (!TryParseBatchLine(line, out string id, out int keys, out long hits))
-            {
-                problem = Invariant($"line {lineNumber} should be \"batch <id> <keys> <hits>\"");
-                return false;
-            }
-
-            if (!seen.Add(id))
-            {
-                problem = Invariant($"batch {id} appears twice (line {lineNumber})");
-                return false;
-            }
-
-            // The count comes from the file: never trust it for an allocation before the lines prove it.
-            var entries = new List<KeyValuePair<byte[], long>>(Math.Min(keys, 4096));
-            var keySet = new HashSet<byte[]>(Counting.KeyComparer.Instance);
-            long sum = 0;
-            for (int i = 0; i < keys; i++)
-            {
-                status = reader.Next(out line);
-                lineNumber++;
-                if (status != LineStatus.Line)
-                {
-                    problem = Invariant($"it is truncated inside batch {id} (line {lineNumber})");
-                    return false;
-                }
-
-                hash.AppendData(line);
-                hash.AppendData("\n"u8);
-                if (!TryParseEntry(line, out byte[] key, out long count) || !keySet.Add(key))
-                {
-                    problem = Invariant($"line {lineNumber} should be \"<count> <key>\" with a new key");
-                    return false;
-                }
-
-                sum += count;
-                entries.Add(new KeyValuePair<byte[], long>(key, count));
-            }
-
-            if (sum != hits)
-            {
-                problem = Invariant($"batch {id} says {hits} hits but its lines add up to {sum}");
-                return false;
-            }
-
-            batches.Add(new SpooledBatch(id, [.. entries]));
-        }
-    }
-
-    private static bool TryParseBatchLine(ReadOnlySpan<byte> line, out string id, out int keys, out long hits)
-    {
-        id = "";
-        keys = 0;
-        hits = 0;
-        if (!line.StartsWith("batch "u8))
-        {
-            return false;
-        }
-
-        line = line[6..];
-        int space = line.IndexOf((byte)' ');
-        if (space <= 0)
-        {
-            return false;
-        }
-
-        id = Encoding.ASCII.GetString(line[..space]);
-        line = line[(space + 1)..];
-        space = line.IndexOf((byte)' ');
-        if (!IsValidId(id) || space <= 0
-            || !TryParseCount(line[..space], out long keyCount) || keyCount > Array.MaxLength
-            || !TryParseCount(line[(space + 1)..], out hits))
-        {
-            return false;
-        }
-
-        keys = (int)keyCount;
-        return true;
-    }
-
-    private static bool TryParseEntry(ReadOnlySpan<byte> line, out byte[] key, out long count)
-    {
-        key = [];
-        count = 0;
-        int space = line.IndexOf((byte)' ');
-        return space > 0 && TryParseCount(line[..space], out count) && count > 0 && TryDecodeKey(line[(space + 1)..], out key);
-    }
-
-    // Decimal digits only (no sign, no spaces), as TrySave writes them.
-    private static bool TryParseCount(ReadOnlySpan<byte> digits, out long value)
-    {
-        value = 0;
-        if (digits.IsEmpty || digits.Length > 19)
-        {
-            return false;
-        }
-
-        foreach (byte digit in digits)
-        {
-            if (digit is < (byte)'0' or > (byte)'9')
-            {
-                return false;
-            }
-
-            value = (value * 10) + (digit - '0');
-        }
-
-        return value >= 0;
-    }
-
-    private static void EncodeKey(ReadOnlySpan<byte> key, ArrayBufferWriter<byte> output)
-    {
-        ReadOnlySpan<byte> hex = "0123456789ABCDEF"u8;
-        while (!key.IsEmpty)
-        {
-            int special = key.IndexOfAnyExcept(s_plain);
-            int plain = special < 0 ? key.Length : special;
-            output.Write(key[..plain]);
-            if (special < 0)
-            {
-                return;
-            }
-
-            Span<byte> escape = output.GetSpan(3);
-            byte value = key[special];
-            escape[0] = (byte)'%';
-            escape[1] = hex[value >> 4];
-            escape[2] = hex[value & 0xF];
-            output.Advance(3);
-            key = key[(special + 1)..];
-        }
-    }
-
-    private static bool TryDecodeKey(ReadOnlySpan<byte> encoded, out byte[] key)
-    {
-        key = [];
-        var decoded = new byte[encoded.Length];
-        int n = 0;
-        for (int i = 0; i < encoded.Length; i++)
-        {
-            byte b = encoded[i];
-            if (b == (byte)'%')
-            {
-                if (i + 2 >= encoded.Length || !IsUpperHex(encoded[i + 1]) || !IsUpperHex(encoded[i + 2]))
-                {
-                    return false;
-                }
-
-                decoded[n++] = (byte)((HexValue(encoded[i + 1]) << 4) | HexValue(encoded[i + 2]));
-                i += 2;
-            }
-            else if (s_plain.Contains(b))
-            {
-                decoded[n++] = b;
-            }
-            else
-            {
-                return false;
-            }
-        }
-
-        key = decoded.AsSpan(0, n).ToArray();
-        return true;
-    }
-
-    private static bool IsUpperHex(byte b) => b is (>= (byte)'0' and <= (byte)'9') or (>= (byte)'A' and <= (byte)'F');
-
-    private static int HexValue(byte b) => b <= '9' ? b - '0' : b - 'A' + 10;
-
-    private static bool TryParseHex(ReadOnlySpan<byte> text, out byte[] bytes)
-    {
-        bytes = [];
-        if (text.Length != 64)
-        {
-            return false;
-        }
-
-        try
-        {
-            bytes = Convert.FromHexString(Encoding.ASCII.GetString(text));
-            return true;
-        }
-        catch (FormatException)
-        {
-            return false;
-        }
-    }
-
-    private static void WriteLine(FileStream file, IncrementalHash hash, ArrayBufferWriter<byte> line, ReadOnlySpan<byte> text, bool reset = true)
-    {
-        if (reset)
-        {
-            line.ResetWrittenCount();
-            line.Write(text);
-        }
-
-        line.Write("\n"u8);
-        hash.AppendData(line.WrittenSpan);
-        file.Write(line.WrittenSpan);
-    }
-
     /// <summary>
     /// fsync of the directory, so that the rename itself survives a power cut (rename(2) is atomic but, until the
     /// directory is synced, not durable). .NET cannot open a directory as a file, hence the three libc calls.
@@ -576,73 +260,4 @@ internal sealed class Spool
 
     // rw------- : the keys are visitors' data, for this user only (and exactly this, whatever the umask).
     private const int FileMode0600 = 0x180;
-
-    private enum LineStatus : byte
-    {
-        Line,
-
-        /// <summary>Nothing more: the previous line was the last.</summary>
-        End,
-
-        /// <summary>The file ends in the middle of a line (a write cut short).</summary>
-        Partial,
-        TooLong,
-    }
-
-    /// <summary>Splits a stream into lines ending in '\n', without decoding, holding at most one line at a time.</summary>
-    private sealed class LineReader(Stream stream)
-    {
-        private byte[] _buffer = new byte[1 << 16];
-        private int _start;
-        private int _end;
-        private bool _eof;
-
-        public LineStatus Next(out ReadOnlySpan<byte> line)
-        {
-            line = default;
-            int scanned = 0;
-            while (true)
-            {
-                int newline = _buffer.AsSpan(_start + scanned, _end - _start - scanned).IndexOf((byte)'\n');
-                if (newline >= 0)
-                {
-                    int length = scanned + newline;
-                    line = _buffer.AsSpan(_start, length);
-                    _start += length + 1;
-                    return LineStatus.Line;
-                }
-
-                scanned = _end - _start;
-                if (_eof)
-                {
-                    return scanned == 0 ? LineStatus.End : LineStatus.Partial;
-                }
-
-                if (scanned >= MaxLineBytes)
-                {
-                    return LineStatus.TooLong;
-                }
-
-                if (_start > 0)
-                {
-                    Buffer.BlockCopy(_buffer, _start, _buffer, 0, scanned);
-                    _end = scanned;
-                    _start = 0;
-                }
-
-                if (_end == _buffer.Length)
-                {
-                    Array.Resize(ref _buffer, _buffer.Length * 2);
-                }
-
-                int read = stream.Read(_buffer, _end, _buffer.Length - _end);
-                if (read == 0)
-                {
-                    _eof = true;
-                }
-
-                _end += read;
-            }
-        }
-    }
 }

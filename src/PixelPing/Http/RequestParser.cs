@@ -34,10 +34,10 @@ internal struct RequestParser
 
     // Bytes that end a part of the request line or make it invalid: SP (RFC 9112 §3 separates the parts by exactly
     // one SP), all CTLs (HTAB too) and DEL. The line ends at the CR of CRLF. Bytes 0x80-0xFF are tolerated (raw UTF-8).
-    private static readonly SearchValues<byte> s_requestLineStop = SearchValues.Create([SP, .. Controls(includeHtab: true)]);
+    private static readonly SearchValues<byte> s_requestLineStop = SearchValues.Create([SP, .. ByteSets.Range(0x00, 0x1F), 0x7F]);
 
     // Bytes that end a field line or make it invalid: CTLs except HTAB, and DEL (RFC 9110 §5.5 field-vchar / obs-text).
-    private static readonly SearchValues<byte> s_fieldLineStop = SearchValues.Create(Controls(includeHtab: false));
+    private static readonly SearchValues<byte> s_fieldLineStop = SearchValues.Create([.. ByteSets.Range(0x00, 0x08), .. ByteSets.Range(0x0A, 0x1F), 0x7F]);
 
     // RFC 3986 host [ ":" port ]: unreserved, pct-encoded, sub-delims, ':' and the IP-literal brackets. Checked on the
     // Host header (RFC 9112 §3.2: an invalid Host value is a 400) and on an absolute-form authority, which also rules
@@ -590,16 +590,9 @@ internal struct RequestParser
         }
 
         fields.HasContentLength = true;
-        long length = 0;
-        foreach (byte b in value)
+        if (!AsciiDigits.TryParseDecimal(value, out long length))
         {
-            int digit = b - '0';
-            if ((uint)digit > 9 || length > (long.MaxValue - digit) / 10)
-            {
-                return RequestRejection.InvalidFraming;
-            }
-
-            length = (length * 10) + digit;
+            return RequestRejection.InvalidFraming;
         }
 
         fields.ContentLength = length;
@@ -630,23 +623,6 @@ internal struct RequestParser
 
             value = value[(comma + 1)..];
         }
-    }
-
-    private static byte[] Controls(bool includeHtab)
-    {
-        // 0x00-0x1F and DEL (0x7F), optionally without HTAB (0x09). Runs once, at type initialisation.
-        byte[] bytes = new byte[includeHtab ? 33 : 32];
-        int n = 0;
-        for (int b = 0; b < 0x20; b++)
-        {
-            if (includeHtab || b != '\t')
-            {
-                bytes[n++] = (byte)b;
-            }
-        }
-
-        bytes[n] = 0x7F;
-        return bytes;
     }
 
     private struct RequestLine

@@ -30,7 +30,7 @@ internal sealed class ServerMetrics(HitStore store, ServerContext pixelPort, Flu
     private void Write(MetricsWriter w)
     {
         w.Family("pixelping_build_info"u8, MetricType.Gauge, "Always 1; the version of the running executable is its label."u8);
-        w.Sample("pixelping_build_info"u8, "version"u8, CommandLine.Version, 1);
+        w.Sample("pixelping_build_info"u8, "version"u8, ProductVersion.Value, 1);
 
         StatsSnapshot stats = pixelPort.Stats.Read();
         w.Family("pixelping_hits_total"u8, MetricType.Counter, "Hits counted (pixel requests whose key was counted)."u8);
@@ -66,7 +66,7 @@ internal sealed class ServerMetrics(HitStore store, ServerContext pixelPort, Flu
         w.Family("pixelping_flushed_hits_total"u8, MetricType.Counter, "Hits in the batches the endpoint accepted."u8);
         w.Sample("pixelping_flushed_hits_total"u8, flusher.DeliveredHits);
         w.Family("pixelping_pending_batches"u8, MetricType.Gauge, "Batches taken from memory that the endpoint has not accepted yet."u8);
-        w.Sample("pixelping_pending_batches"u8, flusher.Pending.Count);
+        w.Sample("pixelping_pending_batches"u8, flusher.PendingCount);
         w.Family("pixelping_last_flush_success_timestamp_seconds"u8, MetricType.Gauge, "When the endpoint last accepted a batch, in Unix seconds; 0 before the first."u8);
         w.Sample("pixelping_last_flush_success_timestamp_seconds"u8, flusher.LastDeliveredUnixMs / 1000.0);
 

@@ -52,12 +52,6 @@ internal sealed class ServerCertificate
     /// <summary>The certificate new connections are served, with its private key.</summary>
     public X509Certificate2 Certificate => _options.ServerCertificateContext!.TargetCertificate;
 
-    /// <summary>The certificates sent after it (the root, which the client must already trust, is left out).</summary>
-    public IReadOnlyList<X509Certificate2> Intermediates => _options.ServerCertificateContext!.IntermediateCertificates;
-
-    /// <summary>The options every handshake uses; replaced, never changed, on reload.</summary>
-    internal SslServerAuthenticationOptions Options => _options;
-
     /// <summary>
     /// Loads and checks the files. <paramref name="file"/> is the config file, named first in every message.
     /// A certificate outside its validity period is a warning: the server still starts, and says so.
@@ -94,10 +88,7 @@ internal sealed class ServerCertificate
     {
         var warnings = new List<string>();
         bool reloaded = TryReload(warnings, out string error);
-        foreach (string warning in warnings)
-        {
-            Log.Error("pixel-ping: warning: " + warning);
-        }
+        Log.Warnings(warnings);
 
         if (reloaded)
         {

@@ -27,8 +27,20 @@ internal sealed class TlsFiles
     public Func<SslClientAuthenticationOptions, SslClientAuthenticationOptions>? EndpointOptions =>
         EndpointRoots is null ? null : EndpointTrust.TrustOnly(EndpointRoots);
 
-    /// <summary>Loads what the settings name; null and one line naming the config, the key, the file and the reason.</summary>
-    public static TlsFiles? TryLoad(Settings settings, List<string> warnings, out string error)
+    /// <summary>
+    /// Loads what the settings name, as the start and <c>--check</c> both do: warnings (an expired certificate) are
+    /// logged and do not stop it; null and one line naming the config, the key, the file and the reason when a file
+    /// does not load.
+    /// </summary>
+    public static TlsFiles? LoadOrExplain(Settings settings, out string error)
+    {
+        var warnings = new List<string>();
+        TlsFiles? files = TryLoad(settings, warnings, out error);
+        Log.Warnings(warnings);
+        return files;
+    }
+
+    private static TlsFiles? TryLoad(Settings settings, List<string> warnings, out string error)
     {
         ArgumentNullException.ThrowIfNull(settings);
         error = "";

@@ -44,17 +44,21 @@ public sealed class HitStoreTests
         var store = new HitStore(3);
         int signals = 0;
         store.CapReached += () => Interlocked.Increment(ref signals);
-        Assert.Equal(RecordResult.Counted, store.Record(K("1")));
-        Assert.Equal(RecordResult.Counted, store.Record(K("2")));
-        Assert.Equal(RecordResult.Counted, store.Record(K("3")));
+        store.Record(K("1"));
+        store.Record(K("2"));
+        store.Record(K("3"));
         Assert.Equal(1, signals);
-        Assert.Equal(RecordResult.RefusedFull, store.Record(K("4")));
-        Assert.Equal(RecordResult.Counted, store.Record(K("1")));
+        store.Record(K("4"));
+        Assert.Equal(1, store.RefusedFullTotal);
+        store.Record(K("1"));
         Assert.Equal(1, signals);
         Snapshot taken = store.Take();
         Assert.Equal(1, taken.RefusedFull);
         Assert.Equal(4, taken.Hits);
-        Assert.Equal(RecordResult.Counted, store.Record(K("4")));
+        Assert.Equal([("1", 2L), ("2", 1L), ("3", 1L)], taken.Entries.Select(e => (Encoding.UTF8.GetString(e.Key), e.Value)).Order());
+        store.Record(K("4"));
+        Assert.Equal(1, store.RefusedFullTotal);
+        Assert.Equal([("4", 1L)], store.Take().Entries.Select(e => (Encoding.UTF8.GetString(e.Key), e.Value)));
     }
 
     [Fact]

@@ -100,7 +100,7 @@ public sealed class RestartTests(ITestOutputHelper output)
             Assert.True(File.Exists(SpoolPath));
         }
 
-        Assert.True(new Spool(SpoolPath).Load(out List<SpooledBatch> batches, out _) == SpoolLoadStatus.Loaded);
+        Assert.True(new Spool(SpoolPath).Load(out List<Batch> batches, out _) == SpoolLoadStatus.Loaded);
         output.WriteLine($"after three runs: {batches.Count} batches spooled, {answered.Values.Sum()} answered, {receiver.TotalHits} stored");
         receiver.Mode = ReceiverMode.Accept;
         using (ServerProcess last = Start(receiver, out _))
@@ -166,7 +166,7 @@ public sealed class RestartTests(ITestOutputHelper output)
     public async Task A_spool_file_that_cannot_be_trusted_is_moved_aside_with_a_clear_line_and_the_server_starts(string damage)
     {
         var good = new Spool(SpoolPath);
-        Assert.True(good.TrySave([new SpooledBatch("aaaaaaaaaaaa-1", [new("k"u8.ToArray(), 3), new("j"u8.ToArray(), 4)])], out _));
+        Assert.True(good.TrySave([new Batch("aaaaaaaaaaaa-1", [new("k"u8.ToArray(), 3), new("j"u8.ToArray(), 4)])], out _));
         byte[] bytes = File.ReadAllBytes(SpoolPath);
         byte[] damaged = damage switch
         {

@@ -65,7 +65,7 @@ public sealed class StopSignalTests
         Assert.Equal(spool, File.Exists(spoolPath));
         if (spool)
         {
-            Assert.Equal(SpoolLoadStatus.Loaded, new Spool(spoolPath).Load(out List<SpooledBatch> batches, out string problem));
+            Assert.Equal(SpoolLoadStatus.Loaded, new Spool(spoolPath).Load(out List<Batch> batches, out string problem));
             Assert.Equal("", problem);
             Assert.Equal(3, batches.Sum(b => b.Entries.Sum(e => e.Value)));
         }

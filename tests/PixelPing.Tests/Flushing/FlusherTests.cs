@@ -22,9 +22,9 @@ public sealed class FlusherTests
         }
     }
 
-    private List<SpooledBatch> ReadSpool()
+    private List<Batch> ReadSpool()
     {
-        Assert.Equal(SpoolLoadStatus.Loaded, new Spool(SpoolPath).Load(out List<SpooledBatch> batches, out string problem));
+        Assert.Equal(SpoolLoadStatus.Loaded, new Spool(SpoolPath).Load(out List<Batch> batches, out string problem));
         Assert.Equal("", problem);
         return batches;
     }
@@ -41,7 +41,7 @@ public sealed class FlusherTests
         // The receiver has the batch and has not answered: a crash now must not lose it, so it is on disk.
         Assert.True(await receiver.WaitForRequestsAsync(1, Deadline));
         string id = receiver.Received.First().Form["batch"];
-        SpooledBatch spooled = Assert.Single(ReadSpool());
+        Batch spooled = Assert.Single(ReadSpool());
         Assert.Equal(id, spooled.Id);
         Assert.Equal(4, spooled.Entries.Single().Value);
         Assert.False(await flush);
@@ -72,10 +72,10 @@ public sealed class FlusherTests
     [Fact]
     public async Task Spooled_batches_are_sent_first_in_order_with_their_ids_before_newer_hits()
     {
-        SpooledBatch[] spooled =
+        Batch[] spooled =
         [
-            new SpooledBatch("0ld0ld0ld0ld-41", [new("kept"u8.ToArray(), 5)]),
-            new SpooledBatch("0ld0ld0ld0ld-42", [new("live"u8.ToArray(), 7), new("kept"u8.ToArray(), 1)]),
+            new Batch("0ld0ld0ld0ld-41", [new("kept"u8.ToArray(), 5)]),
+            new Batch("0ld0ld0ld0ld-42", [new("live"u8.ToArray(), 7), new("kept"u8.ToArray(), 1)]),
         ];
         Assert.True(new Spool(SpoolPath).TrySave(spooled, out string error), error);
         await using var receiver = new EndpointReceiver();
@@ -83,7 +83,7 @@ public sealed class FlusherTests
         await using var server = InProcessServer.Start(InProcessServer.Defaults(receiver) with { Spool = SpoolPath });
 
         // Both wait, in order, while the endpoint is down; hits counted meanwhile stay behind them.
-        Assert.Equal(["0ld0ld0ld0ld-41", "0ld0ld0ld0ld-42"], server.Server.Flusher.Pending.Select(b => b.Id));
+        Assert.Equal(2, server.Server.Flusher.PendingCount);
         Hit(server, "new", 2);
         receiver.Listen();
 
@@ -112,7 +112,7 @@ public sealed class FlusherTests
             Assert.False(await first.Server.StopAsync());
         }
 
-        List<SpooledBatch> batches = ReadSpool();
+        List<Batch> batches = ReadSpool();
         Assert.Equal(2, batches.Count);
         Assert.Equal(keptId, batches[0].Id);
         Assert.Equal([("before", 3L)], batches[0].Entries.Select(e => (System.Text.Encoding.UTF8.GetString(e.Key), e.Value)));
@@ -142,7 +142,7 @@ public sealed class FlusherTests
         Assert.False(File.Exists(SpoolPath));
         string aside = Assert.Single(Directory.GetFiles(_dir, "spool.txt.corrupt-*"));
         Assert.Equal("pixel-ping spool 1\nbatch x 1 1\n1 a\n", File.ReadAllText(aside));
-        Assert.Empty(server.Server.Flusher.Pending);
+        Assert.Equal(0, server.Server.Flusher.PendingCount);
         Hit(server, "works", 1);
         Assert.True(await receiver.WaitForTotalAsync(1, Deadline));
     }
@@ -171,7 +171,7 @@ public sealed class FlusherTests
 
         Assert.False(await server.Server.Flusher.FlushAsync());
 
-        Assert.Empty(server.Server.Flusher.Pending);
+        Assert.Equal(0, server.Server.Flusher.PendingCount);
         Assert.False(File.Exists(SpoolPath));
     }
 

@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using System.Text;
 using PixelPing.Flushing;
 using PixelPing.Tests.Support;
 
@@ -13,13 +12,13 @@ public sealed partial class SpoolTests
 
     private static KeyValuePair<byte[], long> Entry(byte[] key, long count) => new(key, count);
 
-    private static SpooledBatch[] Sample() =>
+    private static Batch[] Sample() =>
     [
-        new SpooledBatch("a1b2c3d4e5f6-7", [Entry("document:42"u8.ToArray(), 3), Entry("caf\u00E9 au lait"u8.ToArray(), 2)]),
-        new SpooledBatch("a1b2c3d4e5f6-8", [Entry("x"u8.ToArray(), long.MaxValue / 4)]),
+        new Batch("a1b2c3d4e5f6-7", [Entry("document:42"u8.ToArray(), 3), Entry("caf\u00E9 au lait"u8.ToArray(), 2)]),
+        new Batch("a1b2c3d4e5f6-8", [Entry("x"u8.ToArray(), long.MaxValue / 4)]),
     ];
 
-    private static void AssertSame(IReadOnlyList<SpooledBatch> expected, IReadOnlyList<SpooledBatch> actual)
+    internal static void AssertSame(IReadOnlyList<Batch> expected, IReadOnlyList<Batch> actual)
     {
         Assert.Equal(expected.Count, actual.Count);
         for (int b = 0; b < expected.Count; b++)
@@ -40,53 +39,17 @@ public sealed partial class SpoolTests
         Spool spool = NewSpool();
         Assert.True(spool.TrySave(Sample(), out string error), error);
 
-        Assert.Equal(SpoolLoadStatus.Loaded, spool.Load(out List<SpooledBatch> loaded, out string problem));
+        Assert.Equal(SpoolLoadStatus.Loaded, spool.Load(out List<Batch> loaded, out string problem));
         Assert.Equal("", problem);
         AssertSame(Sample(), loaded);
         Assert.False(File.Exists(spool.FullPath + ".tmp"));
     }
 
     [Fact]
-    public void Every_byte_value_in_a_key_round_trips_exactly()
-    {
-        // Keys are bytes: every value, lone UTF-8 fragments, the format's own separators, a long key.
-        byte[] all = Enumerable.Range(0, 256).Select(b => (byte)b).ToArray();
-        SpooledBatch[] batches =
-        [
-            new SpooledBatch("k", [
-                Entry(all, 1), Entry([.. all.Reverse()], 2), Entry(" \n\r%25%zz+&= "u8.ToArray(), 3), Entry([0xFF], 4),
-                Entry([0xED, 0xA0, 0x80], 5), Entry([], 6), Entry(Encoding.UTF8.GetBytes(new string('\u2028', 30000)), 7),
-            ]),
-        ];
-        Spool spool = NewSpool();
-        Assert.True(spool.TrySave(batches, out string error), error);
-
-        Assert.Equal(SpoolLoadStatus.Loaded, spool.Load(out List<SpooledBatch> loaded, out _));
-        AssertSame(batches, loaded);
-        // One line per key plus the header, the batch line and the end line: no key broke a line.
-        Assert.Equal(3 + batches[0].Entries.Length, File.ReadAllText(spool.FullPath).Count(c => c == '\n'));
-    }
-
-    [Fact]
-    public void The_file_is_readable_text()
-    {
-        Spool spool = NewSpool();
-        Assert.True(spool.TrySave(Sample(), out _));
-
-        string[] lines = File.ReadAllLines(spool.FullPath);
-        Assert.Equal("pixel-ping spool 1", lines[0]);
-        Assert.Equal("batch a1b2c3d4e5f6-7 2 5", lines[1]);
-        Assert.Equal("3 document:42", lines[2]);
-        Assert.Equal("2 caf%C3%A9%20au%20lait", lines[3]);
-        Assert.Equal($"batch a1b2c3d4e5f6-8 1 {long.MaxValue / 4}", lines[4]);
-        Assert.Matches("^end [0-9a-f]{64}$", lines[^1]);
-    }
-
-    [Fact]
     public void Saving_nothing_removes_the_file_and_a_missing_file_is_missing()
     {
         Spool spool = NewSpool();
-        Assert.Equal(SpoolLoadStatus.Missing, spool.Load(out List<SpooledBatch> none, out _));
+        Assert.Equal(SpoolLoadStatus.Missing, spool.Load(out List<Batch> none, out _));
         Assert.Empty(none);
         Assert.True(spool.TrySave(Sample(), out _));
         Assert.True(File.Exists(spool.FullPath));
@@ -102,94 +65,13 @@ public sealed partial class SpoolTests
     {
         Spool spool = NewSpool();
         Assert.True(spool.TrySave(Sample(), out _));
-        SpooledBatch[] second = [new SpooledBatch("z-1", [Entry("only"u8.ToArray(), 9)])];
+        Batch[] second = [new Batch("z-1", [Entry("only"u8.ToArray(), 9)])];
 
         Assert.True(spool.TrySave(second, out _));
 
-        Assert.Equal(SpoolLoadStatus.Loaded, spool.Load(out List<SpooledBatch> loaded, out _));
+        Assert.Equal(SpoolLoadStatus.Loaded, spool.Load(out List<Batch> loaded, out _));
         AssertSame(second, loaded);
         Assert.Equal([spool.FullPath], Directory.GetFiles(_dir));
-    }
-
-    [Fact]
-    public void Every_truncation_of_a_file_is_corrupt_never_a_partial_load()
-    {
-        Spool spool = NewSpool();
-        Assert.True(spool.TrySave(Sample(), out _));
-        byte[] whole = File.ReadAllBytes(spool.FullPath);
-
-        for (int length = 0; length < whole.Length; length++)
-        {
-            File.WriteAllBytes(spool.FullPath, whole[..length]);
-            Assert.True(spool.Load(out List<SpooledBatch> loaded, out string problem) == SpoolLoadStatus.Corrupt, $"prefix of {length} bytes loaded");
-            Assert.Empty(loaded);
-            Assert.NotEqual("", problem);
-        }
-    }
-
-    [Fact]
-    public void Any_changed_byte_or_trailing_data_is_corrupt()
-    {
-        Spool spool = NewSpool();
-        Assert.True(spool.TrySave(Sample(), out _));
-        byte[] whole = File.ReadAllBytes(spool.FullPath);
-        var random = new Random(5);
-
-        for (int i = 0; i < whole.Length; i++)
-        {
-            byte[] changed = [.. whole];
-            changed[i] ^= (byte)(1 + random.Next(255));
-            File.WriteAllBytes(spool.FullPath, changed);
-            Assert.True(spool.Load(out List<SpooledBatch> loaded, out _) == SpoolLoadStatus.Corrupt, $"byte {i} changed and still loaded");
-            Assert.Empty(loaded);
-        }
-
-        File.WriteAllBytes(spool.FullPath, [.. whole, .. "x"u8]);
-        Assert.Equal(SpoolLoadStatus.Corrupt, spool.Load(out _, out string trailing));
-        Assert.Contains("after the \"end\" line", trailing, StringComparison.Ordinal);
-    }
-
-    [Theory]
-    [InlineData("", "empty")]
-    [InlineData("{\"json\": true}\n", "does not start with")]
-    [InlineData("pixel-ping spool 1\n", "truncated")]
-    [InlineData("pixel-ping spool 1\nbatch x 1 1\n1 a\n", "truncated")]
-    [InlineData("pixel-ping spool 1\nbatch x 2 2\n1 a\n", "truncated inside batch x")]
-    [InlineData("pixel-ping spool 1\nbatch x 2000000000 5\n1 a\n", "truncated inside batch x")]
-    [InlineData("pixel-ping spool 1\nbatch x y 1\n", "should be \"batch")]
-    [InlineData("pixel-ping spool 1\nbatch x 1 2\n1 a\nend 00\n", "says 2 hits")]
-    [InlineData("pixel-ping spool 1\nbatch x 1 1\n1 %zz\nend 00\n", "should be \"<count> <key>\"")]
-    [InlineData("pixel-ping spool 1\nbatch x 1 1\n-1 a\nend 00\n", "should be \"<count> <key>\"")]
-    [InlineData("pixel-ping spool 1\nbatch x 2 2\n1 a\n1 a\nend 00\n", "new key")]
-    [InlineData("pixel-ping spool 1\nbatch x 1 1\n1 a\nend 00\n", "checksum")]
-    [InlineData("pixel-ping spool 1\nbatch x 1 1\n1 a\nbatch x 1 1\n1 b\nend 00\n", "appears twice")]
-    public void Inconsistent_files_are_corrupt_and_say_why(string text, string reason)
-    {
-        Spool spool = NewSpool();
-        File.WriteAllText(spool.FullPath, text);
-
-        Assert.Equal(SpoolLoadStatus.Corrupt, spool.Load(out List<SpooledBatch> loaded, out string problem));
-        Assert.Empty(loaded);
-        Assert.Contains(reason, problem, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public void A_file_that_is_not_a_spool_at_all_is_corrupt_whatever_its_bytes()
-    {
-        Spool spool = NewSpool();
-        var random = new Random(11);
-        for (int i = 0; i < 300; i++)
-        {
-            byte[] noise = new byte[random.Next(0, 3000)];
-            random.NextBytes(noise);
-            if (i % 2 == 0)
-            {
-                noise = [.. "pixel-ping spool 1\n"u8, .. noise];
-            }
-
-            File.WriteAllBytes(spool.FullPath, noise);
-            Assert.Equal(SpoolLoadStatus.Corrupt, spool.Load(out _, out _));
-        }
     }
 
     [Fact]
@@ -227,10 +109,10 @@ public sealed partial class SpoolTests
     [InlineData("new\nline", false)]
     public void Only_ids_that_fit_a_line_are_spooled(string id, bool valid)
     {
-        Assert.Equal(valid, Spool.IsValidId(id));
+        Assert.Equal(valid, SpoolFormat.IsValidId(id));
         if (!valid)
         {
-            Assert.False(NewSpool().TrySave([new SpooledBatch(id, [Entry("k"u8.ToArray(), 1)])], out _));
+            Assert.False(NewSpool().TrySave([new Batch(id, [Entry("k"u8.ToArray(), 1)])], out _));
         }
     }
 
@@ -258,7 +140,7 @@ public sealed partial class SpoolTests
 
         Assert.Equal("not yours", File.ReadAllText(victim));
         Assert.Null(new FileInfo(spool.FullPath).LinkTarget);
-        Assert.Equal(SpoolLoadStatus.Loaded, spool.Load(out List<SpooledBatch> loaded, out _));
+        Assert.Equal(SpoolLoadStatus.Loaded, spool.Load(out List<Batch> loaded, out _));
         AssertSame(Sample(), loaded);
         Assert.False(File.Exists(temporary));
     }
@@ -282,11 +164,11 @@ public sealed partial class SpoolTests
         Spool spool = NewSpool();
         File.CreateSymbolicLink(spool.FullPath, elsewhere.FullPath);
 
-        Assert.Equal(SpoolLoadStatus.Corrupt, spool.Load(out List<SpooledBatch> loaded, out string problem));
+        Assert.Equal(SpoolLoadStatus.Corrupt, spool.Load(out List<Batch> loaded, out string problem));
         Assert.Empty(loaded);
         Assert.Contains("symbolic link", problem, StringComparison.Ordinal);
 
-        SpooledBatch[] other = [new SpooledBatch("z", [Entry("mine"u8.ToArray(), 1)])];
+        Batch[] other = [new Batch("z", [Entry("mine"u8.ToArray(), 1)])];
         Assert.True(spool.TrySave(other, out error), error);
         Assert.Equal(before, File.ReadAllText(elsewhere.FullPath));
         Assert.Null(new FileInfo(spool.FullPath).LinkTarget);
