@@ -66,7 +66,7 @@ public sealed class ProxyHeadersTests
         Assert.Equal(Address(expected), Client(peer, xForwardedFor, forwarded));
 
     [Fact]
-    public void AForwardedHeaderWithMoreHopsThanItReadsGivesThePeer()
+    public void A_forwarded_header_with_more_hops_than_it_reads_gives_the_peer()
     {
         string many = string.Join(", ", Enumerable.Repeat("for=203.0.113.1", 100));
         Assert.Equal(Address("10.0.0.1"), Client("10.0.0.1", null, many));
