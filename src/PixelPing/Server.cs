@@ -40,10 +40,6 @@ internal sealed class Server : IAsyncDisposable
 
     /// <summary>Where the status listener (/livez, /readyz, /metrics) listens; null when "status" is not set.</summary>
     public IPEndPoint? StatusEndPoint => _status?.EndPoints[0];
-    public int Port => _listener.EndPoints[0].Port;
-
-    /// <summary>The listening port's certificate; null when it serves plain HTTP.</summary>
-    public ServerCertificate? Certificate => Context.Tls;
 
     /// <summary>
     /// Loads the certificate files and binds the port; null and one line of error when a file does not load or the

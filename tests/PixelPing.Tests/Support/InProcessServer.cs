@@ -12,7 +12,7 @@ internal sealed class InProcessServer : IAsyncDisposable
 
     public Server Server { get; }
 
-    public int Port => Server.Port;
+    public int Port => Server.EndPoints[0].Port;
 
     public static InProcessServer Start(Settings settings)
     {

@@ -260,7 +260,7 @@ public sealed class TlsConnectionTests : IAsyncLifetime
     public async Task Tls_sent_to_a_plain_port_is_answered_400_and_closed()
     {
         InProcessServer server = Start(tls: false);
-        Assert.Null(server.Server.Certificate);
+        Assert.Null(server.Server.Context.Tls);
 
         // The ClientHello is a malformed request line to the HTTP parser: 400, then close; the handshake fails.
         Assert.ThrowsAny<Exception>(() => RawHttpClient.ConnectTls(server.Port, _root));
