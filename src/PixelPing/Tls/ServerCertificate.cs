@@ -19,10 +19,8 @@ internal sealed class ServerCertificate
     private readonly string _certPath;
     private readonly string? _caPath;
     private readonly Lock _reloadLock = new();
-    // TLS 1.2 with forward secrecy and AEAD only (ECDHE with AES-GCM or ChaCha20-Poly1305), as the widely used
-    // "intermediate" server profile has it: the CBC suites OpenSSL would also offer are open to padding-oracle timing
-    // attacks (Lucky Thirteen). TLS 1.3's three suites are all AEAD and stay as they are. (A cipher suite policy is not
-    // available on Windows, which this executable is never built for.)
+    // The TLS 1.2 suites as a policy: only when OpenSSL refused them as its default (see TlsSuites). A cipher suite
+    // policy is not available on Windows, which this executable is never built for.
 #pragma warning disable CA1416
     private static readonly CipherSuitesPolicy s_cipherSuites = new(
     [
@@ -136,6 +134,8 @@ internal sealed class ServerCertificate
     {
         options = null;
         error = "";
+        // First, before .NET sets up its TLS layer (which reads OpenSSL's default cipher list once).
+        bool suitesApplied = TlsSuites.Applied;
         if (!PemFile.TryReadCertificates(certPath, out X509Certificate2Collection certificates, out string reason))
         {
             error = $"{file}: \"sslcert\" {certPath}: {reason}";
@@ -211,7 +211,7 @@ internal sealed class ServerCertificate
             // A client-initiated renegotiation is a cheap way to make the server do handshake work again.
             AllowRenegotiation = false,
 #pragma warning disable CA1416 // as above: Linux only
-            CipherSuitesPolicy = s_cipherSuites,
+            CipherSuitesPolicy = suitesApplied ? null : s_cipherSuites,
 #pragma warning restore CA1416
         };
         return true;

@@ -256,6 +256,30 @@ public sealed partial class TlsBinaryTests
         Assert.Contains("HTTP/1.1 200 OK", tls13, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("-tls1_2")]
+    [InlineData("-tls1_3")]
+    public void A_returning_client_resumes_its_session_with_the_suites_still_limited(string protocol)
+    {
+        // Resumption needs the OpenSSL context that the server keeps from one handshake to the next; a cipher suite
+        // policy would make .NET build a new one per handshake (no resumption, and the full setup cost every time).
+        using X509Certificate2 leaf = Pki.IssueLeaf();
+        ServerFiles files = Pki.WriteServerFiles(_dir, leaf);
+        using ServerProcess server = Start(Config(files), out int port);
+        string session = Path.Combine(_dir, "session" + protocol + ".pem");
+
+        (_, string first) = SClient(port, files.Root, $"{protocol} -sess_out {session}");
+        Assert.Contains("HTTP/1.1 200 OK", first, StringComparison.Ordinal);
+        Assert.Contains("New, TLSv1.", first, StringComparison.Ordinal);
+        (_, string second) = SClient(port, files.Root, $"{protocol} -sess_in {session}");
+        Assert.Contains("HTTP/1.1 200 OK", second, StringComparison.Ordinal);
+        Assert.Contains("Reused, TLSv1.", second, StringComparison.Ordinal);
+
+        // Still no CBC suite for TLS 1.2.
+        (int code, _) = SClient(port, files.Root, "-tls1_2 -cipher ECDHE-ECDSA-AES128-SHA256:ECDHE-RSA-AES128-SHA256");
+        Assert.NotEqual(0, code);
+    }
+
     [Fact]
     public async Task Hits_over_https_flush_to_an_https_endpoint_and_a_refused_certificate_keeps_the_batch()
     {
