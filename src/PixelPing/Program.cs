@@ -107,6 +107,14 @@ internal static class Program
                 return 1;
             }
 
+            // The addresses as the start binds them (without listening): a host that does not resolve or is not this
+            // machine's, a port in use or below 1024 without the privilege fail the check as they would fail the start.
+            if (!Listener.CanBind(settings.Host, settings.Port, out error))
+            {
+                Log.Error($"pixel-ping: {settings.ConfigPath}: {error}");
+                return 1;
+            }
+
             if (settings.Status is { } status && !Listener.CanBind(status.Address.ToString(), status.Port, out error))
             {
                 Log.Error($"pixel-ping: {settings.ConfigPath}: \"status\": {error}");

@@ -66,6 +66,7 @@ internal sealed class Server : IAsyncDisposable
         Listener? listener = Listener.TryBind(settings.Host, settings.Port, context, out error);
         if (listener is null)
         {
+            error = $"{settings.ConfigPath}: {error}";
             return null;
         }
 

@@ -67,21 +67,9 @@ internal static class SmallFile
                 length += read;
             }
         }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
-            reason = "no such file or directory";
-        }
-        catch (UnauthorizedAccessException)
-        {
-            reason = "permission denied";
-        }
-        catch (PathTooLongException)
-        {
-            reason = "the path is too long";
-        }
-        catch (Exception e) when (e is IOException or ArgumentException or NotSupportedException)
-        {
-            reason = e.Message.ReplaceLineEndings(" ");
+            reason = ErrorText.Of(e);
         }
 
         return SmallFileError.Unreadable;

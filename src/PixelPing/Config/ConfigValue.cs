@@ -64,9 +64,10 @@ internal readonly struct ConfigValue(ConfigValueKind kind, string text, double n
                 }
             }
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
-            // Not JSON ("https://…", "127.0.0.1:9188", "1.5s"): the text as it is.
+            // Not JSON ("https://…", "127.0.0.1:9188", "1.5s"), or an array holding a string that cannot be decoded
+            // (a lone surrogate escape, "\ud800"): the text as it is, which the key's own check then refuses or takes.
         }
 
         return takesList

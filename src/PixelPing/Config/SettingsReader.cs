@@ -76,6 +76,7 @@ internal static class SettingsReader
         });
         Settings draft = settings;
         var sources = new Dictionary<string, string>(StringComparer.Ordinal);
+        string? key = null; // the key whose value is being read, for a message about it
         try
         {
             reader.Read();
@@ -88,7 +89,8 @@ internal static class SettingsReader
             var seen = new HashSet<string>(StringComparer.Ordinal);
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                string key = reader.GetString()!;
+                key = null;
+                key = reader.GetString()!;
                 reader.Read();
                 if (!seen.Add(key))
                 {
@@ -128,6 +130,12 @@ internal static class SettingsReader
             // The root object has ended; this throws if anything but whitespace and comments follows it.
             reader.Read();
         }
+        catch (JsonException) when (OnlyComments(utf8Json))
+        {
+            // The reader's own words for this speak of its API ("when isFinalBlock is true").
+            error = $"{file}: the file holds only comments; it must hold a JSON object such as {{\"endpoint\": \"https://example.org/hits\"}}";
+            return false;
+        }
         catch (JsonException e)
         {
             long line = (e.LineNumber ?? 0) + 1;
@@ -135,10 +143,12 @@ internal static class SettingsReader
             error = Invariant($"{file}: invalid JSON at line {line}, byte {column}: {CleanJsonReason(e.Message)}");
             return false;
         }
-        catch (InvalidOperationException e)
+        catch (InvalidOperationException)
         {
-            // Not expected after the UTF-8 check; kept so no input can make a start print a stack trace.
-            error = $"{file}: invalid JSON: {OneLine(e.Message)}";
+            // The one way a string of valid UTF-8 fails to decode: a \u escape of half a surrogate pair ("\ud800"
+            // alone), which no character is. The reader stands on that string, a key or a value.
+            string where = key is null ? "a key name" : $"the value of {Quote(key)}";
+            error = $"{file}: invalid JSON at {Position(utf8Json, (int)reader.TokenStartIndex)}: {where}: {LoneSurrogate}";
             return false;
         }
 
@@ -226,54 +236,42 @@ internal static class SettingsReader
 
     private static string OneLine(string text) => text.ReplaceLineEndings(" ");
 
+    /// <summary>Why a JSON string holding half of a UTF-16 surrogate pair cannot be read.</summary>
+    private const string LoneSurrogate =
+        "a \\u escape is half of a UTF-16 surrogate pair (\\ud800 to \\udfff) without its other half; " +
+        "write the character itself, or both halves";
+
     /// <summary>
-    /// Makes a <see cref="JsonException"/> message fit after our own "line L, byte B": drops the reader's
-    /// zero-based position suffix, and, in the trimmed binary (UseSystemResourceKeys), turns the bare
-    /// resource key it gets instead of a sentence ("ExpectedStartOfValueNotFound, '}'") into words.
+    /// Makes a <see cref="JsonException"/> message fit after our own "line L, byte B": one line, without the reader's
+    /// zero-based position suffix.
     /// </summary>
     internal static string CleanJsonReason(string message)
     {
-        int suffix = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
-        if (suffix < 0)
-        {
-            suffix = message.IndexOf("LineNumber:", StringComparison.Ordinal);
-        }
+        int suffix = message.IndexOf("LineNumber:", StringComparison.Ordinal);
+        string reason = OneLine(suffix >= 0 ? message[..suffix] : message).Trim().TrimEnd(',');
+        return reason.Length == 0 ? "syntax error" : reason;
+    }
 
-        string reason = (suffix >= 0 ? message[..suffix] : message).Trim().TrimEnd(',');
-        int end = reason.IndexOf(',', StringComparison.Ordinal);
-        string head = end < 0 ? reason : reason[..end];
-        string? known = head switch
+    private static bool OnlyComments(ReadOnlySpan<byte> utf8Json)
+    {
+        var reader = new Utf8JsonReader(utf8Json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Allow });
+        try
         {
-            // The two keys whose words alone would not tell a user what is wrong.
-            "ZeroDepthAtEnd" => "unexpected end of file: an object or array is not closed",
-            "ExpectedJsonTokens" => "no JSON value in the file",
-            _ => null,
-        };
-        if (known is not null)
-        {
-            reason = known;
-        }
-        else if (head.Length > 1 && char.IsAsciiLetterUpper(head[0]) && head.All(char.IsAsciiLetter))
-        {
-            var words = new StringBuilder(reason.Length + 8);
-            words.Append(head[0]);
-            for (int i = 1; i < head.Length; i++)
+            while (reader.Read())
             {
-                if (char.IsAsciiLetterUpper(head[i]))
+                if (reader.TokenType != JsonTokenType.Comment)
                 {
-                    words.Append(' ').Append(char.ToLowerInvariant(head[i]));
-                }
-                else
-                {
-                    words.Append(head[i]);
+                    return false;
                 }
             }
 
-            reason = words.Append(reason.AsSpan(head.Length)).ToString();
+            return true;
         }
-
-        reason = OneLine(reason);
-        return reason.Length == 0 ? "syntax error" : reason;
+        catch (JsonException)
+        {
+            // The end of the file after comments, or something after them that is not JSON.
+            return reader.TokenType == JsonTokenType.Comment && utf8Json[(int)reader.BytesConsumed..].TrimStart(" \t\r\n"u8).IsEmpty;
+        }
     }
 
     private static int FirstInvalidUtf8(ReadOnlySpan<byte> bytes)

@@ -18,6 +18,9 @@ namespace PixelPing.Flushing;
 internal sealed class EndpointClient
 {
     private const int MaxStatusLine = 8192;
+
+    /// <summary>RFC 8305 §5's recommended Connection Attempt Delay: how long one address has before the next is tried too.</summary>
+    private static readonly TimeSpan AttemptDelay = TimeSpan.FromMilliseconds(250);
     private readonly Uri _endpoint;
     private readonly TimeSpan _timeout;
     private readonly byte[] _head;
@@ -50,9 +53,10 @@ internal sealed class EndpointClient
         Stream? stream = null;
         SslPolicyErrors verification = SslPolicyErrors.None;
         X509ChainStatusFlags chainStatus = X509ChainStatusFlags.NoError;
+        var attempts = new ConnectAttempts();
         try
         {
-            socket = await ConnectAsync(deadline.Token).ConfigureAwait(false);
+            socket = await ConnectAsync(attempts, deadline.Token).ConfigureAwait(false);
             // The body goes out in large pieces; without this, Nagle would hold back the last small one for an ACK.
             socket.NoDelay = true;
             stream = new NetworkStream(socket, ownsSocket: true);
@@ -93,7 +97,7 @@ internal sealed class EndpointClient
         }
         catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
         {
-            return FlushOutcome.Unreachable($"timed out after {_timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)}s");
+            return FlushOutcome.Unreachable($"timed out after {_timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)}s{attempts.Detail()}");
         }
         catch (AuthenticationException e)
         {
@@ -116,54 +120,156 @@ internal sealed class EndpointClient
         }
     }
 
-    private async Task<Socket> ConnectAsync(CancellationToken cancellation)
+    /// <summary>
+    /// Connects to the endpoint. A host name with several addresses is tried as RFC 8305 ("Happy Eyeballs") does: in
+    /// the resolver's order (RFC 6724) with the families interleaved, each next address started when the attempt before
+    /// it fails or after <see cref="AttemptDelay"/>, whichever comes first; the first connection wins and the others
+    /// are cancelled and closed. So an address whose packets vanish costs 250 ms, not the whole <c>timeout</c>.
+    /// </summary>
+    private async Task<Socket> ConnectAsync(ConnectAttempts attempts, CancellationToken cancellation)
     {
         string host = _endpoint.IdnHost;
         int port = _endpoint.Port;
-        if (IPAddress.TryParse(host.Trim('[', ']'), out IPAddress? address))
+        IPAddress[] addresses = IPAddress.TryParse(host.Trim('[', ']'), out IPAddress? literal)
+            ? [literal]
+            : Interleave(await Dns.GetHostAddressesAsync(host, cancellation).ConfigureAwait(false));
+        if (addresses.Length == 0)
         {
-            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-            try
-            {
-                await socket.ConnectAsync(new IPEndPoint(address, port), cancellation).ConfigureAwait(false);
-                return socket;
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
+            throw new SocketException((int)SocketError.HostNotFound);
         }
 
-        // A host name: try each address it resolves to, in order, until one connects.
-        IPAddress[] addresses = await Dns.GetHostAddressesAsync(host, cancellation).ConfigureAwait(false);
-        SocketException? last = null;
-        foreach (IPAddress candidate in addresses)
+        if (addresses.Length == 1)
         {
-            if (candidate.AddressFamily == AddressFamily.InterNetworkV6 && !Socket.OSSupportsIPv6)
-            {
-                continue;
-            }
-
-            var socket = new Socket(candidate.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-            try
-            {
-                await socket.ConnectAsync(new IPEndPoint(candidate, port), cancellation).ConfigureAwait(false);
-                return socket;
-            }
-            catch (SocketException e)
-            {
-                socket.Dispose();
-                last = e;
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
+            // One address: its own error, as it is ("connection refused").
+            return await AttemptAsync(new IPEndPoint(addresses[0], port), cancellation).ConfigureAwait(false);
         }
 
-        throw last ?? new SocketException((int)SocketError.HostNotFound);
+        using var others = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        var running = new List<(Task<Socket> Connect, IPEndPoint Address)>(addresses.Length);
+        int next = 0;
+        bool startNext = true;
+        try
+        {
+            while (true)
+            {
+                if (startNext && next < addresses.Length)
+                {
+                    var address = new IPEndPoint(addresses[next++], port);
+                    running.Add((AttemptAsync(address, others.Token), address));
+                }
+
+                if (running.Count == 0)
+                {
+                    throw new IOException($"every address of {host} failed: {string.Join(", ", attempts.Failed)}");
+                }
+
+                var waits = new List<Task>(running.Count + 1);
+                waits.AddRange(running.Select(static r => (Task)r.Connect));
+                Task? delay = next < addresses.Length ? Task.Delay(AttemptDelay, others.Token) : null;
+                if (delay is not null)
+                {
+                    waits.Add(delay);
+                }
+
+                Task done = await Task.WhenAny(waits).ConfigureAwait(false);
+                cancellation.ThrowIfCancellationRequested();
+                startNext = true;
+                if (done == delay)
+                {
+                    continue;
+                }
+
+                int index = running.FindIndex(r => r.Connect == done);
+                (Task<Socket> connect, IPEndPoint failedOrWon) = running[index];
+                running.RemoveAt(index);
+                if (connect.IsCompletedSuccessfully)
+                {
+                    return connect.Result;
+                }
+
+                attempts.Failed.Add($"{failedOrWon}: {Describe(connect.Exception!.InnerException!)}");
+            }
+        }
+        finally
+        {
+            // The attempts still under way lost (or the deadline passed): cancelled, and closed if they connected since.
+            await others.CancelAsync().ConfigureAwait(false);
+            foreach ((Task<Socket> connect, IPEndPoint address) in running)
+            {
+                try
+                {
+                    (await connect.ConfigureAwait(false)).Dispose();
+                }
+                catch (Exception e) when (e is SocketException or OperationCanceledException)
+                {
+                    attempts.Unanswered.Add(address.ToString());
+                }
+            }
+        }
+    }
+
+    private static async Task<Socket> AttemptAsync(IPEndPoint address, CancellationToken cancellation)
+    {
+        var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            await socket.ConnectAsync(address, cancellation).ConfigureAwait(false);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The resolver's order (RFC 6724) with the two families alternating from the first address's (RFC 8305 §4), so
+    /// that a family that does not work costs one attempt, not all of its addresses; IPv6 only where the system has it.
+    /// </summary>
+    private static IPAddress[] Interleave(IPAddress[] resolved)
+    {
+        IPAddress[] usable = [.. resolved.Where(static a => a.AddressFamily == AddressFamily.InterNetwork
+            || (a.AddressFamily == AddressFamily.InterNetworkV6 && Socket.OSSupportsIPv6)).Distinct()];
+        if (usable.Length == 0)
+        {
+            return usable;
+        }
+
+        var first = new Queue<IPAddress>(usable.Where(a => a.AddressFamily == usable[0].AddressFamily));
+        var second = new Queue<IPAddress>(usable.Where(a => a.AddressFamily != usable[0].AddressFamily));
+        var order = new IPAddress[usable.Length];
+        for (int i = 0; i < order.Length; i++)
+        {
+            order[i] = (i % 2 == 0 || second.Count == 0) && first.Count > 0 ? first.Dequeue() : second.Dequeue();
+        }
+
+        return order;
+    }
+
+    /// <summary>What became of the addresses of a host name tried in turn, for the log line of a flush that failed.</summary>
+    private sealed class ConnectAttempts
+    {
+        public List<string> Failed { get; } = [];
+
+        public List<string> Unanswered { get; } = [];
+
+        /// <summary>" (…)" after "timed out after 10s", when several addresses were tried.</summary>
+        public string Detail()
+        {
+            var parts = new List<string>(2);
+            if (Failed.Count > 0)
+            {
+                parts.Add(string.Join(", ", Failed));
+            }
+
+            if (Unanswered.Count > 0)
+            {
+                parts.Add("no answer from " + string.Join(", ", Unanswered));
+            }
+
+            return parts.Count == 0 ? "" : " (" + string.Join("; ", parts) + ")";
+        }
     }
 
     private byte[] ComposeHead(long contentLength, string? signature)

@@ -130,11 +130,16 @@ internal sealed class Spool
     }
 
     /// <summary>
-    /// Why the spool file could not be written where it is configured, or null when it can: its directory must exist
-    /// and be writable by this process (checked by <c>--check</c> and at start, before the first save needs it).
+    /// Why the spool file could not be written where it is configured, or null when it can: the path must not be a
+    /// directory, and its directory must exist and be writable by this process (checked by <c>--check</c> and at start, before the first save needs it).
     /// </summary>
     public string? CheckDirectory()
     {
+        if (System.IO.Directory.Exists(FullPath))
+        {
+            return $"{Path} is a directory, not a file path; undelivered hits cannot be saved";
+        }
+
         if (!System.IO.Directory.Exists(Directory))
         {
             return $"the directory of {Path} does not exist; undelivered hits cannot be saved";

@@ -94,7 +94,7 @@ internal sealed class Listener : IAsyncDisposable
             }
             catch (SocketException e)
             {
-                error = $"cannot resolve host \"{host}\": {e.Message}";
+                error = $"cannot resolve host {Quoting.Quote(host)}: {e.Message}";
                 return null;
             }
 

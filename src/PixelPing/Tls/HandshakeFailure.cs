@@ -34,7 +34,7 @@ internal static class HandshakeFailure
         return flags;
     }
 
-    /// <summary>Why the endpoint's certificate was refused, in words (the runtime's own text is a resource key here).</summary>
+    /// <summary>Why the endpoint's certificate was refused, in words: the runtime says only that the chain or the name failed.</summary>
     public static string DescribeVerification(SslPolicyErrors errors, X509ChainStatusFlags chain, string host)
     {
         var reasons = new List<string>(3);
@@ -73,9 +73,9 @@ internal static class HandshakeFailure
     }
 
     /// <summary>
-    /// A handshake that failed before any certificate was checked. The common causes come from the runtime as
-    /// resource keys in this build (UseSystemResourceKeys), so those are put in words; OpenSSL's own error text is
-    /// readable as it is.
+    /// A handshake that failed before any certificate was checked. The runtime's words for the two common causes speak
+    /// of frames and transport streams, so those are said as what they mean here; OpenSSL's own error text is readable
+    /// as it is.
     /// </summary>
     public static string DescribeHandshake(Exception e)
     {
@@ -86,11 +86,11 @@ internal static class HandshakeFailure
 
         string reason = e.Message switch
         {
-            "net_frame_read_size" or "Cannot determine the frame size or a corrupted frame was received." =>
+            "Cannot determine the frame size or a corrupted frame was received." =>
                 "the endpoint does not speak TLS on this port (a plain http:// server?)",
-            "net_io_eof" or "Received an unexpected EOF or 0 bytes from the transport stream." =>
+            "Received an unexpected EOF or 0 bytes from the transport stream." =>
                 "the endpoint closed the connection during the handshake",
-            _ => e.Message,
+            _ => e.Message.ReplaceLineEndings(" "),
         };
         return "TLS handshake failed: " + reason;
     }

@@ -5,7 +5,7 @@ namespace PixelPing.Tls;
 
 /// <summary>
 /// Reads PEM certificates and private keys with one readable reason per failure. Exception messages are not used:
-/// the binary is built with <c>UseSystemResourceKeys</c>, so they would print as resource names.
+/// the runtime's say which call failed inside the decoder, not what is wrong with the file.
 /// </summary>
 internal static class PemFile
 {

@@ -54,6 +54,7 @@ public sealed class EndpointReceiver : IAsyncDisposable
     private readonly ConcurrentDictionary<string, bool> _batches = new();
     private readonly ConcurrentDictionary<string, long> _totals = new();
     private readonly CancellationTokenSource _stop = new();
+    private readonly IPAddress _address;
     private readonly List<Socket> _clients = [];
     private Socket _listener;
     private Task _acceptLoop;
@@ -61,9 +62,11 @@ public sealed class EndpointReceiver : IAsyncDisposable
     private long _totalHits;
     private volatile SslStreamCertificateContext? _tls;
 
-    public EndpointReceiver(int port = 0)
+    /// <summary>A plain-HTTP receiver on <paramref name="address"/> (127.0.0.1 unless given) and the port given, or a free one.</summary>
+    public EndpointReceiver(int port = 0, IPAddress? address = null)
     {
-        _listener = Bind(port);
+        _address = address ?? IPAddress.Loopback;
+        _listener = Bind(_address, port);
         Port = ((IPEndPoint)_listener.LocalEndPoint!).Port;
         _acceptLoop = AcceptLoopAsync(_listener);
     }
@@ -129,7 +132,7 @@ public sealed class EndpointReceiver : IAsyncDisposable
 
     public void Listen()
     {
-        _listener = Bind(Port);
+        _listener = Bind(_address, Port);
         _acceptLoop = AcceptLoopAsync(_listener);
     }
 
@@ -160,11 +163,11 @@ public sealed class EndpointReceiver : IAsyncDisposable
         return Requests >= count;
     }
 
-    private static Socket Bind(int port)
+    private static Socket Bind(IPAddress address, int port)
     {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, port));
+        socket.Bind(new IPEndPoint(address, port));
         socket.Listen(128);
         return socket;
     }
