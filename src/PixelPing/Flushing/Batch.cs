@@ -4,7 +4,8 @@ namespace PixelPing.Flushing;
 /// Counts taken from the store in one flush, with the id that stays with them until the endpoint accepts them; the
 /// spool file holds exactly these two. The body is not held: it is encoded again, piece by piece, for each attempt
 /// (the same entries, id and secret give the same bytes, so a resend is byte for byte the same request); only its
-/// length and signature are kept, set by the flusher that made or restored the batch.
+/// length and signature are kept, set by the flusher that made or restored the batch. Once the batch is delivered or
+/// discarded, the flusher clears its entries, so that its keys do not outlive it in memory.
 /// </summary>
 internal sealed record Batch(string Id, KeyValuePair<byte[], long>[] Entries)
 {

@@ -11,10 +11,7 @@ namespace PixelPing.Net;
 /// </summary>
 internal sealed class AcceptErrors
 {
-    private const long LogPeriodMs = 1000;
-    private readonly Lock _lock = new();
-    private long _lastLogged = long.MinValue / 2;
-    private long _unlogged;
+    private readonly LogThrottle _throttle = new();
 
     /// <summary>How long to wait before the next accept after <paramref name="error"/> (zero: at once).</summary>
     public static TimeSpan Backoff(SocketError error) =>
@@ -28,23 +25,16 @@ internal sealed class AcceptErrors
             return null;
         }
 
-        lock (_lock)
+        if (!_throttle.Take(nowMs, out long count))
         {
-            _unlogged++;
-            if (nowMs - _lastLogged < LogPeriodMs)
-            {
-                return null;
-            }
-
-            long count = _unlogged;
-            _unlogged = 0;
-            _lastLogged = nowMs;
-            string what = IsShortage(error)
-                ? "out of descriptors or memory, new connections wait; raise the open-file limit or lower \"maxconnections\""
-                : "";
-            return string.Create(CultureInfo.InvariantCulture,
-                $"--- accept failed: {message}{(what.Length > 0 ? " (" + what + ")" : "")}{(count > 1 ? $"; {count} failures since the last such line" : "")}");
+            return null;
         }
+
+        string what = IsShortage(error)
+            ? "out of descriptors or memory, new connections wait; raise the open-file limit or lower \"maxconnections\""
+            : "";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"--- accept failed: {message}{(what.Length > 0 ? " (" + what + ")" : "")}{(count > 1 ? $"; {count} failures since the last such line" : "")}");
     }
 
     private static bool IsShortage(SocketError error) =>

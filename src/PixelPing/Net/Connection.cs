@@ -178,8 +178,12 @@ internal sealed class Connection
         }
         catch (Exception e)
         {
+            // A bug (in the handler, say): this connection closes, the loop and its other connections carry on.
             StatsShard.Increment(ref _stats.Errors);
-            Log.Error($"--- connection error from {_socket.Peer}: {e.GetType().Name}: {e.Message}");
+            if (_server.Errors.Report(_socket.Peer, e, Environment.TickCount64) is { } line)
+            {
+                Log.Error(line);
+            }
         }
         finally
         {

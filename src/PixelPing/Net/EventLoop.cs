@@ -120,7 +120,14 @@ internal sealed class EventLoop
             Connection? connection = _entries[i].Connection;
             if (connection is not null && (connection.Deadline <= now || (draining && connection.IsIdle)))
             {
-                connection.Abort();
+                try
+                {
+                    connection.Abort();
+                }
+                catch (Exception e)
+                {
+                    Failed(i, e);
+                }
             }
         }
     }
@@ -203,7 +210,15 @@ internal sealed class EventLoop
 
                 for (int i = 0; i < n; i++)
                 {
-                    Dispatch(Libc.EventData(events, i), Libc.EventMask(events, i));
+                    ulong data = Libc.EventData(events, i);
+                    try
+                    {
+                        Dispatch(data, Libc.EventMask(events, i));
+                    }
+                    catch (Exception e)
+                    {
+                        Failed(SlotOf(data), e);
+                    }
                 }
 
                 now = Environment.TickCount64;
@@ -221,8 +236,8 @@ internal sealed class EventLoop
         }
         catch (Exception e)
         {
-            // Not expected: the connections' own errors are caught in their loops. Logged, and the loop's
-            // connections are closed rather than left hanging.
+            // Not expected (an event's error is caught above, and epoll_wait fails only on a bad descriptor). Logged,
+            // and the loop's connections are closed rather than left hanging.
             Log.Error($"--- event loop failed: {e.GetType().Name}: {e.Message}");
         }
         finally
@@ -250,15 +265,54 @@ internal sealed class EventLoop
                 Accept(_listeners[(int)(uint)data]);
             }
         }
-        else
+        else if (SlotOf(data) is >= 0 and int slot)
         {
-            int slot = (int)(uint)data;
-            ref Entry entry = ref _entries[slot];
-            if (entry.Stream is { } stream && entry.Generation == (uint)(data >> 32))
-            {
-                stream.OnEvents(mask);
-            }
+            _entries[slot].Stream!.OnEvents(mask);
         }
+    }
+
+    /// <summary>The connection an event's token names, or -1: the wake-up, a listener, or a connection closed since.</summary>
+    private int SlotOf(ulong data)
+    {
+        if (data == WakeToken || (data & ListenerFlag) != 0)
+        {
+            return -1;
+        }
+
+        int slot = (int)(uint)data;
+        return _entries[slot].Stream is not null && _entries[slot].Generation == (uint)(data >> 32) ? slot : -1;
+    }
+
+    /// <summary>
+    /// An exception from handling one event (a bug: a connection's own errors are caught in its own loop) must not
+    /// stop this loop and every other connection on it. The connection the event was for, if any
+    /// (<paramref name="slot"/> ≥ 0), is closed; the error is counted and logged at most once a second.
+    /// </summary>
+    private void Failed(int slot, Exception error)
+    {
+        StatsShard.Increment(ref _stats.Errors);
+        LoopStream? stream = slot >= 0 ? _entries[slot].Stream : null;
+        if (_server.Errors.Report(stream?.Peer, error, Environment.TickCount64) is { } line)
+        {
+            Log.Error(line);
+        }
+
+        if (stream is null)
+        {
+            return;
+        }
+
+        try
+        {
+            // Ends the connection's waiting read or write, so that it unwinds and returns its buffers.
+            stream.Abort();
+        }
+        catch (Exception)
+        {
+            // It may be what threw in the first place; the socket is closed below all the same.
+        }
+
+        stream.Dispose();
     }
 
     private void RunCommands()
@@ -333,7 +387,15 @@ internal sealed class EventLoop
             _entries[slot].Stream = stream;
             _entries[slot].Connection = connection;
             stream.Slot = slot;
-            Libc.EpollControl(_epoll, Libc.EPOLL_CTL_ADD, fd, ConnectionEvents, Token(slot));
+            if (Libc.EpollControl(_epoll, Libc.EPOLL_CTL_ADD, fd, ConnectionEvents, Token(slot)) < 0)
+            {
+                // No memory for the watch (or the user's epoll watch limit reached): the connection could never be
+                // woken, so it is closed now rather than left to its timeout.
+                Failed(slot, new IOException("cannot watch the connection: " + Libc.Describe(Libc.Errno)));
+                StatsShard.Increment(ref _stats.Closed);
+                continue;
+            }
+
             connection.Start();
         }
     }

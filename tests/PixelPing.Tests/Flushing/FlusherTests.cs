@@ -176,6 +176,31 @@ public sealed class FlusherTests
     }
 
     [Fact]
+    public async Task The_keys_of_a_delivered_batch_are_handed_back_without_waiting_for_the_runtime_to_collect()
+    {
+        // A key flood's batches die in the oldest generation, which the runtime left uncollected through four or five
+        // batches (70 MB where the README's memory bound counts one batch of garbage): the flusher collects itself.
+        await using var receiver = new EndpointReceiver { KeepRequests = false };
+        await using var server = InProcessServer.Start(InProcessServer.Defaults(receiver, intervalSeconds: 3600));
+        const int keys = 60_000;
+        for (int i = 0; i < keys; i++)
+        {
+            server.Server.Store.Record(System.Text.Encoding.ASCII.GetBytes("released-key-" + i));
+        }
+
+        WeakReference[] held = WeakKeys(server.Server.Store);
+        Assert.Equal(keys, held.Length);
+
+        server.Server.Flusher.Request();
+        Assert.True(await receiver.WaitForTotalAsync(keys, Deadline), "the batch was not delivered");
+        await Wait.Until(() => held.All(w => !w.IsAlive), "the delivered batch's keys are still in memory", TimeSpan.FromSeconds(10));
+    }
+
+    // Not inlined, so that no reference to a key outlives it on the test's stack.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static WeakReference[] WeakKeys(HitStore store) => [.. store.Peek().Entries.Select(e => new WeakReference(e.Key))];
+
+    [Fact]
     public async Task Flush_requests_racing_the_interval_never_throw()
     {
         // A 1 ms interval makes timed-out waits race the requests all the time; a wake-up count capped at one used to

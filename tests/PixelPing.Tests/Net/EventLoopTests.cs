@@ -38,6 +38,13 @@ public sealed class EventLoopTests : IAsyncLifetime
             request.Head.StartsWith("GET /big "u8) ? s_big : pixel.Handle(request, stats);
     }
 
+    /// <summary>The pixel application, with a bug: "/boom" throws.</summary>
+    private sealed class ThrowsOnBoom(IRequestHandler pixel) : IRequestHandler
+    {
+        public byte[] Handle(in HttpRequest request, StatsShard stats) =>
+            request.Head.StartsWith("GET /boom "u8) ? throw new InvalidOperationException("a bug in the handler") : pixel.Handle(request, stats);
+    }
+
     /// <summary>The pixel application, noting how much its loop's thread had allocated when each request came.</summary>
     private sealed class AllocationProbe(IRequestHandler pixel) : IRequestHandler
     {
@@ -170,6 +177,33 @@ public sealed class EventLoopTests : IAsyncLifetime
         Assert.Equal(200, client.Request("/pixel.gif?key=next").Status);
         Assert.DoesNotContain(store.Peek().Entries, e => Encoding.UTF8.GetString(e.Key) == "half");
         Assert.Equal(0, context.Stats.Read().Errors);
+    }
+
+    [Fact]
+    public async Task A_handler_that_throws_closes_only_its_connection_is_counted_and_the_loop_serves_the_others()
+    {
+        (ServerContext context, int port, HitStore store) = Start(pixel => new ThrowsOnBoom(pixel));
+        using var before = new RawHttpClient(port);
+        Assert.Equal(200, before.Request("/pixel.gif?key=before").Status);
+
+        const int failures = 20;
+        for (int i = 0; i < failures; i++)
+        {
+            using var failing = new RawHttpClient(port);
+            failing.Send(RawHttpClient.Get("/boom"));
+            Assert.True(failing.IsClosedByServer(), "the connection whose request threw was not closed");
+        }
+
+        // The connection opened before, on the same (single) loop, is still served; so is a new one.
+        Assert.Equal(200, before.Request("/pixel.gif?key=before").Status);
+        using (var after = new RawHttpClient(port))
+        {
+            Assert.Equal(200, after.Request("/pixel.gif?key=after").Status);
+        }
+
+        await WaitUntil(() => context.Tracker.Open == 1, "the failed connections are closed");
+        Assert.Equal(failures, context.Stats.Read().Errors);
+        Assert.Equal(2, store.Peek().Entries.Single(e => Encoding.UTF8.GetString(e.Key) == "before").Value);
     }
 
     [Fact]
