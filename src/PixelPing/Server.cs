@@ -24,26 +24,20 @@ internal sealed class Server : IAsyncDisposable
     private volatile bool _accepting;
     private volatile bool _stopping;
 
-    private Server(Settings settings, HitStore store, ServerContext context, Listener listener, Flusher flusher)
+    private Server(Settings settings, ServerContext context, Listener listener, Flusher flusher)
     {
         _settings = settings;
-        Store = store;
         Context = context;
         _listener = listener;
         Flusher = flusher;
     }
 
-    public HitStore Store { get; }
     public ServerContext Context { get; }
     public Flusher Flusher { get; }
     public IReadOnlyList<IPEndPoint> EndPoints => _listener.EndPoints;
 
     /// <summary>Where the status listener (/livez, /readyz, /metrics) listens; null when "status" is not set.</summary>
     public IPEndPoint? StatusEndPoint => _status?.EndPoints[0];
-    public int Port => _listener.EndPoints[0].Port;
-
-    /// <summary>The listening port's certificate; null when it serves plain HTTP.</summary>
-    public ServerCertificate? Certificate => Context.Tls;
 
     /// <summary>
     /// Loads the certificate files and binds the port; null and one line of error when a file does not load or the
@@ -81,7 +75,7 @@ internal sealed class Server : IAsyncDisposable
         Spool? spool = settings.Spool is null ? null : new Spool(settings.Spool);
         var flusher = new Flusher(store, client, new FlushOptions(settings.Interval, settings.Secret, settings.Discard, settings.Log, settings.MaxKeyLength), spool);
         store.CapReached += flusher.Request;
-        var server = new Server(settings, store, context, listener, flusher);
+        var server = new Server(settings, context, listener, flusher);
         if (settings.Status is IPEndPoint status)
         {
             // The same parser, limits and timeouts as the pixel port; a handful of connections is plenty for probes

@@ -23,7 +23,7 @@ public sealed class CommandLineTests
     // The kind travels as its name: CommandKind is internal and a public test method cannot take it.
     [Theory]
     [MemberData(nameof(Accepted))]
-    public void Parse_ValidForms(string[] args, string kind, string? path)
+    public void Parse_valid_forms(string[] args, string kind, string? path)
     {
         Command command = CommandLine.Parse(args);
 
@@ -57,7 +57,7 @@ public sealed class CommandLineTests
 
     [Theory]
     [MemberData(nameof(Rejected))]
-    public void Parse_UsageErrors(string[] args, string error)
+    public void Parse_usage_errors(string[] args, string error)
     {
         Command command = CommandLine.Parse(args);
 
@@ -68,7 +68,7 @@ public sealed class CommandLineTests
     }
 
     [Fact]
-    public void UsageText_StartsWithTheOriginalLine_AndListsTheOptions()
+    public void Usage_text_starts_with_the_original_line_and_lists_the_options()
     {
         string[] lines = CommandLine.UsageText.Split('\n');
 
@@ -79,7 +79,7 @@ public sealed class CommandLineTests
     }
 
     [Fact]
-    public void VersionText_MatchesTheProjectVersion()
+    public void Version_text_matches_the_project_version()
     {
         string? informational = typeof(CommandLine).Assembly
             .GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;

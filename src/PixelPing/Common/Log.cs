@@ -57,17 +57,8 @@ internal static class Log
     /// </summary>
     public static void FlushResult(string line, bool delivered, int? status, long hits, string batch, double durationMs)
     {
-        Stream stream = delivered ? s_out : s_err;
-        if (!s_json)
+        Write(delivered ? s_out : s_err, delivered ? Level.Info : Level.Error, line, json =>
         {
-            Write(stream, Level.Info, line);
-            return;
-        }
-
-        var buffer = new ArrayBufferWriter<byte>(256);
-        using (var json = new Utf8JsonWriter(buffer, s_jsonOptions))
-        {
-            Start(json, delivered ? Level.Info : Level.Error, Message(line));
             if (status is int code)
             {
                 json.WriteNumber("status"u8, code);
@@ -80,11 +71,7 @@ internal static class Log
             json.WriteNumber("hits"u8, hits);
             json.WriteString("batch"u8, batch);
             json.WriteNumber("duration_ms"u8, Math.Round(durationMs, 3));
-            json.WriteEndObject();
-        }
-
-        buffer.Write("\n"u8);
-        WriteBytes(stream, buffer.WrittenSpan);
+        });
     }
 
     /// <summary>
@@ -98,35 +85,25 @@ internal static class Log
             return;
         }
 
-        if (!s_json)
+        IgnoredHits tally = ignored;
+        Write(s_out, Level.Info, line, json =>
         {
-            Write(s_out, Level.Info, line);
-            return;
-        }
-
-        var buffer = new ArrayBufferWriter<byte>(256);
-        using (var json = new Utf8JsonWriter(buffer, s_jsonOptions))
-        {
-            Start(json, Level.Info, Message(line));
-            json.WriteNumber("ignored"u8, ignored.Total);
+            json.WriteNumber("ignored"u8, tally.Total);
             json.WriteStartObject("reasons"u8);
             foreach (IgnoreReason reason in Enum.GetValues<IgnoreReason>())
             {
-                if (reason != IgnoreReason.None && ignored[reason] > 0)
+                if (reason != IgnoreReason.None && tally[reason] > 0)
                 {
-                    json.WriteNumber(IgnoredHits.Name(reason), ignored[reason]);
+                    json.WriteNumber(IgnoredHits.Name(reason), tally[reason]);
                 }
             }
 
             json.WriteEndObject();
-            json.WriteEndObject();
-        }
-
-        buffer.Write("\n"u8);
-        WriteBytes(s_out, buffer.WrittenSpan);
+        });
     }
 
-    private static void Write(Stream stream, Level level, string line)
+    /// <summary>One line: the text as it is, or in JSON the usual fields and whatever <paramref name="fields"/> adds.</summary>
+    private static void Write(Stream stream, Level level, string line, Action<Utf8JsonWriter>? fields = null)
     {
         if (s_json)
         {
@@ -134,6 +111,7 @@ internal static class Log
             using (var json = new Utf8JsonWriter(buffer, s_jsonOptions))
             {
                 Start(json, level, Message(line));
+                fields?.Invoke(json);
                 json.WriteEndObject();
             }
 

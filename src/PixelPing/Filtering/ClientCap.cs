@@ -47,11 +47,7 @@ internal sealed class ClientCap
         }
 
         _shardMask = shards - 1;
-        MaxEntries = perShard * shards;
     }
-
-    /// <summary>The table's capacity in (client, key) pairs, as reported when it is full.</summary>
-    public int MaxEntries { get; }
 
     public CapResult Admit(UInt128 client, ReadOnlySpan<byte> key)
     {

@@ -45,9 +45,7 @@ internal static class ProxyHeaders
                     return false;
                 }
 
-                client = address;
-                any = true;
-                if (!AddressRange.AnyContains(trusted, address))
+                if (IsClient(address, trusted, ref client, ref any))
                 {
                     return true;
                 }
@@ -91,15 +89,22 @@ internal static class ProxyHeaders
                 return false;
             }
 
-            client = address;
-            any = true;
-            if (!AddressRange.AnyContains(trusted, address))
+            if (IsClient(address, trusted, ref client, ref any))
             {
                 return true;
             }
         }
 
         return any;
+    }
+
+    // One step of the walk from the nearest hop outwards: the address is the client so far, and the client for good
+    // unless it is one of the trusted proxies.
+    private static bool IsClient(UInt128 address, AddressRange[] trusted, ref UInt128 client, ref bool any)
+    {
+        client = address;
+        any = true;
+        return !AddressRange.AnyContains(trusted, address);
     }
 
     private static bool TryFindFor(ReadOnlySpan<byte> element, out ReadOnlySpan<byte> node)

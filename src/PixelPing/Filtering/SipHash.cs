@@ -36,11 +36,7 @@ internal readonly struct SipHash
         int whole = data.Length & ~7;
         for (int i = 0; i < whole; i += 8)
         {
-            ulong m = BinaryPrimitives.ReadUInt64LittleEndian(data[i..]);
-            v3 ^= m;
-            Round(ref v0, ref v1, ref v2, ref v3);
-            Round(ref v0, ref v1, ref v2, ref v3);
-            v0 ^= m;
+            Compress(BinaryPrimitives.ReadUInt64LittleEndian(data[i..]), ref v0, ref v1, ref v2, ref v3);
         }
 
         ulong last = (ulong)data.Length << 56;
@@ -49,10 +45,7 @@ internal readonly struct SipHash
             last |= (ulong)data[i] << (8 * (i - whole));
         }
 
-        v3 ^= last;
-        Round(ref v0, ref v1, ref v2, ref v3);
-        Round(ref v0, ref v1, ref v2, ref v3);
-        v0 ^= last;
+        Compress(last, ref v0, ref v1, ref v2, ref v3);
         v2 ^= 0xff;
         for (int r = 0; r < 4; r++)
         {
@@ -60,6 +53,15 @@ internal readonly struct SipHash
         }
 
         return v0 ^ v1 ^ v2 ^ v3;
+    }
+
+    // SipHash-2-4: two rounds per 8-byte word.
+    private static void Compress(ulong m, ref ulong v0, ref ulong v1, ref ulong v2, ref ulong v3)
+    {
+        v3 ^= m;
+        Round(ref v0, ref v1, ref v2, ref v3);
+        Round(ref v0, ref v1, ref v2, ref v3);
+        v0 ^= m;
     }
 
     private static void Round(ref ulong v0, ref ulong v1, ref ulong v2, ref ulong v3)

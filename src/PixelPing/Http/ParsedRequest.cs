@@ -21,34 +21,11 @@ internal enum RequestMethod : byte
 /// </summary>
 internal readonly struct ParsedRequest
 {
-    private ParsedRequest(
-        ParseStatus status,
-        RequestRejection rejection,
-        int headLength,
-        RequestMethod method,
-        bool isPixel,
-        int pathStart,
-        int pathLength,
-        int queryStart,
-        int queryLength,
-        bool keepAlive,
-        bool isHttp10,
-        long contentLength,
-        in CapturedValues captured)
+    private ParsedRequest(ParseStatus status, RequestRejection rejection)
     {
         Status = status;
         Rejection = rejection;
-        HeadLength = headLength;
-        Method = method;
-        IsPixel = isPixel;
-        PathStart = pathStart;
-        PathLength = pathLength;
-        QueryStart = queryStart;
-        QueryLength = queryLength;
-        KeepAlive = keepAlive;
-        IsHttp10 = isHttp10;
-        ContentLength = contentLength;
-        _captured = captured;
+        Method = RequestMethod.Other;
     }
 
     private readonly CapturedValues _captured;
@@ -59,37 +36,41 @@ internal readonly struct ParsedRequest
     public RequestRejection Rejection { get; }
 
     /// <summary>When Complete: bytes of the request line, the headers and the final CRLF; the body is not included.</summary>
-    public int HeadLength { get; }
+    public int HeadLength { get; private init; }
 
-    public RequestMethod Method { get; }
+    public RequestMethod Method { get; private init; }
 
     /// <summary>The path is exactly <c>/pixel.gif</c>.</summary>
-    public bool IsPixel { get; }
+    public bool IsPixel { get; private init; }
 
     /// <summary>Offset of the path (after the authority of an absolute-form target); it ends at '?', '#' or the target's end.</summary>
-    public int PathStart { get; }
+    public int PathStart { get; private init; }
 
     /// <summary>Length of the path; 0 for an absolute-form target with no path (which means "/").</summary>
-    public int PathLength { get; }
+    public int PathLength { get; private init; }
 
     /// <summary>Offset of the first byte after '?', or 0 when the target has no '?'.</summary>
-    public int QueryStart { get; }
+    public int QueryStart { get; private init; }
 
     /// <summary>Length of the query up to '#' or the end of the target; 0 when there is none or it is empty.</summary>
-    public int QueryLength { get; }
+    public int QueryLength { get; private init; }
 
     /// <summary>The final decision: the version's default adjusted by every Connection header.</summary>
-    public bool KeepAlive { get; }
+    public bool KeepAlive { get; private init; }
 
-    public bool IsHttp10 { get; }
+    public bool IsHttp10 { get; private init; }
 
     /// <summary>The body length to read and drop; 0 when there is no Content-Length.</summary>
-    public long ContentLength { get; }
+    public long ContentLength { get; private init; }
 
-    public static ParsedRequest Incomplete => new(ParseStatus.Incomplete, RequestRejection.None, 0, RequestMethod.Other, false, 0, 0, 0, 0, false, false, 0, default);
+    private CapturedValues Captured
+    {
+        init => _captured = value;
+    }
 
-    public static ParsedRequest Error(RequestRejection rejection) =>
-        new(ParseStatus.Error, rejection, 0, RequestMethod.Other, false, 0, 0, 0, 0, false, false, 0, default);
+    public static ParsedRequest Incomplete => new(ParseStatus.Incomplete, RequestRejection.None);
+
+    public static ParsedRequest Error(RequestRejection rejection) => new(ParseStatus.Error, rejection);
 
     /// <summary>Whether a field asked for in <see cref="HttpLimits.Capture"/> was present (possibly empty).</summary>
     public bool Has(HeaderFields field) => !_captured[Index(field)].Equals(default(Range));
@@ -111,5 +92,18 @@ internal readonly struct ParsedRequest
         bool isHttp10,
         long contentLength,
         in CapturedValues captured) =>
-        new(ParseStatus.Complete, RequestRejection.None, headLength, method, isPixel, pathStart, pathLength, queryStart, queryLength, keepAlive, isHttp10, contentLength, captured);
+        new(ParseStatus.Complete, RequestRejection.None)
+        {
+            HeadLength = headLength,
+            Method = method,
+            IsPixel = isPixel,
+            PathStart = pathStart,
+            PathLength = pathLength,
+            QueryStart = queryStart,
+            QueryLength = queryLength,
+            KeepAlive = keepAlive,
+            IsHttp10 = isHttp10,
+            ContentLength = contentLength,
+            Captured = captured,
+        };
 }

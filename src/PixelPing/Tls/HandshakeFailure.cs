@@ -9,6 +9,16 @@ namespace PixelPing.Tls;
 /// </summary>
 internal static class HandshakeFailure
 {
+    // The chain statuses a refused endpoint certificate usually has, in words; any other is named by its flag.
+    private static readonly (X509ChainStatusFlags Flag, string Problem)[] s_chainProblems =
+    [
+        (X509ChainStatusFlags.UntrustedRoot, "it chains to a CA that is not trusted"),
+        (X509ChainStatusFlags.PartialChain, "its issuer is unknown (a missing intermediate, or a CA that is not trusted)"),
+        (X509ChainStatusFlags.NotTimeValid, "it or a certificate of its chain has expired or is not valid yet"),
+        (X509ChainStatusFlags.Revoked, "it is revoked"),
+        (X509ChainStatusFlags.NotSignatureValid, "a signature in its chain is invalid"),
+    ];
+
     /// <summary>Every status the chain reported, as one set of flags.</summary>
     public static X509ChainStatusFlags ChainStatus(X509Chain? chain)
     {
@@ -36,33 +46,16 @@ internal static class HandshakeFailure
         if (errors.HasFlag(SslPolicyErrors.RemoteCertificateChainErrors))
         {
             var problems = new List<string>(2);
-            if (chain.HasFlag(X509ChainStatusFlags.UntrustedRoot))
+            X509ChainStatusFlags known = X509ChainStatusFlags.NoError;
+            foreach ((X509ChainStatusFlags flag, string problem) in s_chainProblems)
             {
-                problems.Add("it chains to a CA that is not trusted");
+                known |= flag;
+                if (chain.HasFlag(flag))
+                {
+                    problems.Add(problem);
+                }
             }
 
-            if (chain.HasFlag(X509ChainStatusFlags.PartialChain))
-            {
-                problems.Add("its issuer is unknown (a missing intermediate, or a CA that is not trusted)");
-            }
-
-            if (chain.HasFlag(X509ChainStatusFlags.NotTimeValid))
-            {
-                problems.Add("it or a certificate of its chain has expired or is not valid yet");
-            }
-
-            if (chain.HasFlag(X509ChainStatusFlags.Revoked))
-            {
-                problems.Add("it is revoked");
-            }
-
-            if (chain.HasFlag(X509ChainStatusFlags.NotSignatureValid))
-            {
-                problems.Add("a signature in its chain is invalid");
-            }
-
-            X509ChainStatusFlags known = X509ChainStatusFlags.UntrustedRoot | X509ChainStatusFlags.PartialChain |
-                X509ChainStatusFlags.NotTimeValid | X509ChainStatusFlags.Revoked | X509ChainStatusFlags.NotSignatureValid;
             if (problems.Count == 0 || (chain & ~known) != 0)
             {
                 problems.Add("chain status " + (chain & ~known).ToString());

@@ -84,44 +84,21 @@ internal static class PemFile
                     return false;
 
                 case "PRIVATE KEY":
-                    key = ImportPkcs8(der);
-                    if (key is null)
-                    {
-                        reason = "the PKCS#8 private key is not a valid RSA or EC key";
-                        return false;
-                    }
-
-                    return true;
+                    // PKCS#8 names its algorithm inside; trying both importers reads it without an ASN.1 walk of our own.
+                    key = TryImport(RSA.Create(), k => k.ImportPkcs8PrivateKey(der, out _)) ??
+                        (AsymmetricAlgorithm?)TryImport(ECDsa.Create(), k => k.ImportPkcs8PrivateKey(der, out _));
+                    reason = key is null ? "the PKCS#8 private key is not a valid RSA or EC key" : "";
+                    return key is not null;
 
                 case "RSA PRIVATE KEY":
-                    var rsa = RSA.Create();
-                    try
-                    {
-                        rsa.ImportRSAPrivateKey(der, out _);
-                        key = rsa;
-                        return true;
-                    }
-                    catch (CryptographicException)
-                    {
-                        rsa.Dispose();
-                        reason = "the RSA PRIVATE KEY block is not a valid PKCS#1 RSA key";
-                        return false;
-                    }
+                    key = TryImport(RSA.Create(), k => k.ImportRSAPrivateKey(der, out _));
+                    reason = key is null ? "the RSA PRIVATE KEY block is not a valid PKCS#1 RSA key" : "";
+                    return key is not null;
 
                 case "EC PRIVATE KEY":
-                    var ec = ECDsa.Create();
-                    try
-                    {
-                        ec.ImportECPrivateKey(der, out _);
-                        key = ec;
-                        return true;
-                    }
-                    catch (CryptographicException)
-                    {
-                        ec.Dispose();
-                        reason = "the EC PRIVATE KEY block is not a valid SEC1 EC key";
-                        return false;
-                    }
+                    key = TryImport(ECDsa.Create(), k => k.ImportECPrivateKey(der, out _));
+                    reason = key is null ? "the EC PRIVATE KEY block is not a valid SEC1 EC key" : "";
+                    return key is not null;
 
                 case "DSA PRIVATE KEY" or "OPENSSH PRIVATE KEY":
                     reason = $"a key in {label} form is not supported; use an RSA or EC key in PKCS#8, PKCS#1 or SEC1 PEM form";
@@ -135,29 +112,18 @@ internal static class PemFile
         return false;
     }
 
-    private static AsymmetricAlgorithm? ImportPkcs8(byte[] der)
+    /// <summary>Runs one importer on a fresh key: the key, or null (and the key disposed) when the bytes are not that kind of key.</summary>
+    private static T? TryImport<T>(T key, Action<T> import)
+        where T : AsymmetricAlgorithm
     {
-        // PKCS#8 names its algorithm inside; trying both importers reads it without an ASN.1 walk of our own.
-        var rsa = RSA.Create();
         try
         {
-            rsa.ImportPkcs8PrivateKey(der, out _);
-            return rsa;
+            import(key);
+            return key;
         }
         catch (CryptographicException)
         {
-            rsa.Dispose();
-        }
-
-        var ec = ECDsa.Create();
-        try
-        {
-            ec.ImportPkcs8PrivateKey(der, out _);
-            return ec;
-        }
-        catch (CryptographicException)
-        {
-            ec.Dispose();
+            key.Dispose();
             return null;
         }
     }

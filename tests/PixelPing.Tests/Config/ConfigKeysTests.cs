@@ -7,7 +7,7 @@ namespace PixelPing.Tests.Config;
 public sealed class ConfigKeysTests
 {
     [Fact]
-    public void ReadmeTable_ListsExactlyTheDeclaredKeys_WithTheirTypesDefaultsAndMeanings()
+    public void Readme_table_lists_exactly_the_declared_keys_with_their_types_defaults_and_meanings()
     {
         var expected = new StringBuilder("| key | type | default | meaning |\n|---|---|---|---|\n");
         foreach (ConfigKey key in ConfigKeys.All)
@@ -25,7 +25,7 @@ public sealed class ConfigKeysTests
     }
 
     [Fact]
-    public void KeyNames_AreLowerCaseAndUnique()
+    public void Key_names_are_lower_case_and_unique()
     {
         var names = ConfigKeys.All.Select(k => k.Name).ToList();
 
@@ -36,7 +36,7 @@ public sealed class ConfigKeysTests
     }
 
     [Fact]
-    public void Default_HoldsEveryDeclaredDefault()
+    public void Default_holds_every_declared_default()
     {
         Settings defaults = Settings.Default;
 
@@ -59,7 +59,7 @@ public sealed class ConfigKeysTests
     }
 
     [Fact]
-    public void StringList_KeepsTheItemsInOrder()
+    public void String_list_keeps_the_items_in_order()
     {
         var result = ParseList(ConfigValue.FromList([ConfigValue.FromString("b*"), ConfigValue.FromString("a")]));
 
@@ -71,7 +71,7 @@ public sealed class ConfigKeysTests
     }
 
     [Fact]
-    public void StringList_RefusesTooManyItems_AWrongItem_AndANonList()
+    public void String_list_refuses_too_many_items_a_wrong_item_and_a_non_list()
     {
         ConfigValue a = ConfigValue.FromString("a");
 

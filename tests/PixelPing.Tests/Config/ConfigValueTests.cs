@@ -15,7 +15,7 @@ public sealed class ConfigValueTests
     }
 
     [Fact]
-    public void Array_ForAListKey_ReadsItsItems_AndEndsOnTheArraysEnd()
+    public void Array_for_a_list_key_reads_its_items_and_ends_on_the_arrays_end()
     {
         var (value, after) = Read("""["a", 2, null, [1, [2]], {"x": 1}, "\u0062"]""", readItems: true);
 
@@ -28,7 +28,7 @@ public sealed class ConfigValueTests
     }
 
     [Fact]
-    public void Array_ForAnyOtherKey_IsLeftUnread()
+    public void Array_for_any_other_key_is_left_unread()
     {
         var (value, after) = Read("[1, 2]", readItems: false);
 
@@ -41,7 +41,7 @@ public sealed class ConfigValueTests
     [Theory]
     [InlineData("1e400", "1e400")]
     [InlineData("-0.5", "-0.5")]
-    public void Number_KeepsItsText_AndIsInfiniteWhenOutOfRange(string json, string got)
+    public void Number_keeps_its_text_and_is_infinite_when_out_of_range(string json, string got)
     {
         ConfigValue value = Read(json, readItems: false).Value;
 

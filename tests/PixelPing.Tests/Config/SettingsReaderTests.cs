@@ -43,7 +43,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void EmptyObject_GivesTheDefaults()
+    public void Empty_object_gives_the_defaults()
     {
         var result = Parse("{}");
 
@@ -117,7 +117,7 @@ public sealed class SettingsReaderTests : IDisposable
         """;
 
     [Fact]
-    public void EveryKey_IsRead()
+    public void Every_key_is_read()
     {
         var result = Parse(EveryKey);
 
@@ -163,7 +163,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void EveryKnownKey_IsInTheEveryKeyTest()
+    public void Every_known_key_is_in_the_every_key_test()
     {
         // A key added to the reader without a test here makes this fail.
         foreach (ConfigKey key in ConfigKeys.All)
@@ -248,7 +248,7 @@ public sealed class SettingsReaderTests : IDisposable
 
     [Theory]
     [MemberData(nameof(BadValues))]
-    public void BadValue_IsOneLineNamingTheKey(string json, string key)
+    public void Bad_value_is_one_line_naming_the_key(string json, string key)
     {
         string error = ParseError(json);
 
@@ -265,13 +265,13 @@ public sealed class SettingsReaderTests : IDisposable
     [InlineData("""{"endpoint": "ftp://x/"}""", """config.json: "endpoint" must be an absolute http:// or https:// URL with a host (got "ftp://x/")""")]
     [InlineData("""{"host": "a\nb"}""", """config.json: "host" must be a non-empty address or host name (got "a\nb")""")]
     [InlineData("""{"sslkey": "k.pem"}""", """config.json: "sslkey" and "sslcert" must be set together (only "sslkey" is set)""")]
-    public void BadValue_ExactMessage(string json, string expected)
+    public void Bad_value_exact_message(string json, string expected)
     {
         Assert.Equal(expected, ParseError(json));
     }
 
     [Fact]
-    public void BadValue_LongValueIsCutInTheMessage()
+    public void Bad_value_long_value_is_cut_in_the_message()
     {
         string error = ParseError($$"""{"host": "{{new string('a', 500)}} x"}""");
 
@@ -281,7 +281,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void EndpointPassword_IsNotEchoed()
+    public void Endpoint_password_is_not_echoed()
     {
         string error = ParseError("""{"endpoint": "https://user:hunter2@example.org/"}""");
 
@@ -319,7 +319,7 @@ public sealed class SettingsReaderTests : IDisposable
 
     [Theory]
     [MemberData(nameof(BadFiles))]
-    public void BadDocument_IsOneLine(byte[] utf8, string expectedStart)
+    public void Bad_document_is_one_line(byte[] utf8, string expectedStart)
     {
         var result = Parse(utf8);
 
@@ -330,7 +330,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void InvalidJson_ReasonHasNoZeroBasedPositionSuffix()
+    public void Invalid_json_reason_has_no_zero_based_position_suffix()
     {
         string error = ParseError("{\"port\": }");
 
@@ -340,7 +340,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void DeeplyNestedUnknownValue_IsAnErrorNotACrash()
+    public void Deeply_nested_unknown_value_is_an_error_not_a_crash()
     {
         string json = "{\"x\": " + new string('[', 100) + new string(']', 100) + "}";
 
@@ -348,7 +348,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void UnknownKeys_WarnAndAreSkipped()
+    public void Unknown_keys_warn_and_are_skipped()
     {
         var result = Parse("""
             {
@@ -371,7 +371,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void UnknownKey_DifferingOnlyInCase_GetsAHint()
+    public void Unknown_key_differing_only_in_case_gets_a_hint()
     {
         var result = Parse("""{"Port": 80}""");
 
@@ -381,7 +381,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void UnknownKey_WithControlCharacters_WarnsOnOneLine()
+    public void Unknown_key_with_control_characters_warns_on_one_line()
     {
         var result = Parse("{\"a\\nb\\u001b[31m\": 1}");
 
@@ -391,7 +391,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void DuplicateKey_LastWins_WithAWarning()
+    public void Duplicate_key_last_wins_with_a_warning()
     {
         var result = Parse("""{"port": 1, "interval": 5, "port": 2}""");
 
@@ -401,7 +401,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void DuplicateKey_LaterNull_RestoresTheDefault()
+    public void Duplicate_key_later_null_restores_the_default()
     {
         Settings s = ParseOk("""{"port": 1, "port": null, "host": "h", "host": null}""");
 
@@ -410,7 +410,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void NotSupportedYet_WithNullValue_DoesNotWarn()
+    public void Not_supported_yet_with_null_value_does_not_warn()
     {
         var result = Parse("""{"spool": null, "endpointca": null}""");
 
@@ -419,7 +419,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void Spool_IsIgnoredWithAWarning_WithoutAnEndpoint()
+    public void Spool_is_ignored_with_a_warning_without_an_endpoint()
     {
         var result = Parse("""{"spool": "spool.txt"}""");
 
@@ -429,7 +429,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void Spool_WithAnEndpoint_IsKept()
+    public void Spool_with_an_endpoint_is_kept()
     {
         Settings s = ParseOk("""{"spool": "data/spool.txt", "endpoint": "http://127.0.0.1:1/hits"}""");
 
@@ -437,7 +437,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void Null_MeansUnset()
+    public void Null_means_unset()
     {
         var result = Parse("""
             {"port": null, "host": null, "interval": null, "endpoint": null, "secret": null, "discard": null,
@@ -470,7 +470,7 @@ public sealed class SettingsReaderTests : IDisposable
     [InlineData("65535", 65535)]
     [InlineData("8080.0", 8080)]
     [InlineData("8.08e3", 8080)]
-    public void Port_NumberOrNumericString(string value, int expected)
+    public void Port_number_or_numeric_string(string value, int expected)
     {
         Assert.Equal(expected, ParseOk($$"""{"port": {{value}}}""").Port);
     }
@@ -480,7 +480,7 @@ public sealed class SettingsReaderTests : IDisposable
     [InlineData("0.5", 5000000)]
     [InlineData("86400", 864000000000)]
     [InlineData("1e1", 100000000)]
-    public void Interval_SecondsWithFractions(string value, long ticks)
+    public void Interval_seconds_with_fractions(string value, long ticks)
     {
         Assert.Equal(TimeSpan.FromTicks(ticks), ParseOk($$"""{"interval": {{value}}}""").Interval);
     }
@@ -492,7 +492,7 @@ public sealed class SettingsReaderTests : IDisposable
     [InlineData("http://127.0.0.1:3000/", "127.0.0.1")]
     [InlineData("http://[::1]/hits", "[::1]")]
     [InlineData("http://localhost", "localhost")]
-    public void Endpoint_HttpOrHttpsWithHost(string value, string host)
+    public void Endpoint_http_or_https_with_host(string value, string host)
     {
         Uri? endpoint = ParseOk($$"""{"endpoint": "{{value}}"}""").Endpoint;
 
@@ -503,7 +503,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void Endpoint_EmptyString_MeansNoEndpoint_WithAWarning()
+    public void Endpoint_empty_string_means_no_endpoint_with_a_warning()
     {
         var result = Parse("""{"endpoint": ""}""");
 
@@ -513,7 +513,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void Secret_EmptyString_MeansNoSecret()
+    public void Secret_empty_string_means_no_secret()
     {
         Assert.Null(ParseOk("""{"secret": ""}""").Secret);
         Assert.Equal(" a\"b ", ParseOk("""{"secret": " a\"b "}""").Secret);
@@ -522,7 +522,7 @@ public sealed class SettingsReaderTests : IDisposable
     [Theory]
     [InlineData("""{"endpointca": "ca.pem"}""")]
     [InlineData("""{"endpointca": "ca.pem", "endpoint": "http://example.org/hits"}""")]
-    public void EndpointCa_WithoutAnHttpsEndpoint_WarnsAndIsDropped(string json)
+    public void Endpoint_ca_without_an_https_endpoint_warns_and_is_dropped(string json)
     {
         var result = Parse(json);
 
@@ -532,7 +532,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void EndpointCa_WithAnHttpsEndpoint_IsKept()
+    public void Endpoint_ca_with_an_https_endpoint_is_kept()
     {
         var result = Parse("""{"endpointca": "/etc/private-ca.pem", "endpoint": "https://stats.internal/hits"}""");
 
@@ -542,7 +542,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void SslCa_WithoutKeyAndCert_WarnsAndIsDropped()
+    public void Ssl_ca_without_key_and_cert_warns_and_is_dropped()
     {
         var result = Parse("""{"sslca": "chain.pem"}""");
 
@@ -553,7 +553,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void FilePaths_AreKeptAsWritten()
+    public void File_paths_are_kept_as_written()
     {
         Settings s = ParseOk("""{"sslkey": "./a/../key.pem", "sslcert": "~/cert.pem"}""");
 
@@ -563,7 +563,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void CommentsAndTrailingCommas_AreAllowed()
+    public void Comments_and_trailing_commas_are_allowed()
     {
         Settings s = ParseOk("""
             // Pixel Ping config
@@ -579,7 +579,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void EscapedKeysAndValues_AreDecoded()
+    public void Escaped_keys_and_values_are_decoded()
     {
         Settings s = ParseOk("""{"p\u006frt": 99, "secret": "caf\u00e9 \ud83d\ude00"}""");
 
@@ -588,7 +588,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void Utf8Bom_IsAccepted()
+    public void Utf8_bom_is_accepted()
     {
         byte[] json = [0xEF, 0xBB, 0xBF, .. Encoding.UTF8.GetBytes("""{"port": 4242}""")];
 
@@ -599,7 +599,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void TryParse_RefusesMoreThanOneMiB()
+    public void Try_parse_refuses_more_than_one_mi_b()
     {
         byte[] json = Padded(SettingsReader.MaxFileBytes + 1);
 
@@ -619,7 +619,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void TryLoad_ReadsAFile()
+    public void Try_load_reads_a_file()
     {
         string path = Path.Combine(_dir.FullName, "config.json");
         File.WriteAllText(path, """{"port": 5555, "bogus": 1}""");
@@ -634,7 +634,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void TryLoad_ExactlyOneMiB_IsRead()
+    public void Try_load_exactly_one_mi_b_is_read()
     {
         string path = Path.Combine(_dir.FullName, "big.json");
         File.WriteAllBytes(path, Padded(SettingsReader.MaxFileBytes));
@@ -646,7 +646,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void TryLoad_MoreThanOneMiB_IsRefused()
+    public void Try_load_more_than_one_mi_b_is_refused()
     {
         string path = Path.Combine(_dir.FullName, "huge.json");
         File.WriteAllBytes(path, Padded(SettingsReader.MaxFileBytes + 1));
@@ -657,7 +657,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void TryLoad_MissingFile()
+    public void Try_load_missing_file()
     {
         string path = Path.Combine(_dir.FullName, "nope.json");
 
@@ -665,7 +665,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void TryLoad_MissingDirectory()
+    public void Try_load_missing_directory()
     {
         string path = Path.Combine(_dir.FullName, "nope", "config.json");
 
@@ -673,19 +673,19 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void TryLoad_Directory()
+    public void Try_load_directory()
     {
         Assert.Equal($"{_dir.FullName}: cannot read file: it is a directory", LoadError(_dir.FullName));
     }
 
     [Fact]
-    public void TryLoad_EmptyPath()
+    public void Try_load_empty_path()
     {
         Assert.Equal(": cannot read file: the path is empty", LoadError(""));
     }
 
     [Fact]
-    public void TryLoad_EmptyFile()
+    public void Try_load_empty_file()
     {
         string path = Path.Combine(_dir.FullName, "empty.json");
         File.WriteAllBytes(path, []);
@@ -694,7 +694,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void TryLoad_ReadError_IsOneLine()
+    public void Try_load_read_error_is_one_line()
     {
         // Reading /proc/self/mem at offset 0 fails with EIO: stands in for any I/O error, since the tests run as
         // root and cannot make a permission error.
@@ -705,7 +705,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void TryLoad_PathWithNewline_IsQuotedOnOneLine()
+    public void Try_load_path_with_newline_is_quoted_on_one_line()
     {
         string path = Path.Combine(_dir.FullName, "a\nb.json");
 
@@ -726,7 +726,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void Describe_MentionsPortAndEndpoint_AndHidesTheSecret()
+    public void Describe_mentions_port_and_endpoint_and_hides_the_secret()
     {
         Settings s = ParseOk("""
             {"port": 8123, "host": "10.0.0.1", "endpoint": "https://stats.example.org/hits?x=1",
@@ -748,7 +748,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void Describe_ListsEveryKeyOnce_WithWhereItsValueCameFrom()
+    public void Describe_lists_every_key_once_with_where_its_value_came_from()
     {
         string[] lines = ParseOk("""{"port": 8123, "interval": null, "secret": "x", "sslca": "dropped.pem"}""").Describe().Split('\n');
 
@@ -766,7 +766,7 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Fact]
-    public void Describe_Defaults_TlsAndAnyPort()
+    public void Describe_defaults_tls_and_any_port()
     {
         string plain = ParseOk("{}").Describe();
         string tls = ParseOk("""{"port": 0, "sslkey": "k.pem", "sslcert": "c.pem", "sslca": "ca.pem"}""").Describe();
@@ -784,13 +784,13 @@ public sealed class SettingsReaderTests : IDisposable
     [InlineData("'}' is an invalid start of a value. LineNumber: 0 | BytePositionInLine: 9.", "'}' is an invalid start of a value.")]
     [InlineData("Something\nbroke", "Something broke")]
     [InlineData(" LineNumber: 0 | BytePositionInLine: 3.", "syntax error")]
-    public void CleanJsonReason_OneReadableLine(string message, string expected)
+    public void Clean_json_reason_one_readable_line(string message, string expected)
     {
         Assert.Equal(expected, SettingsReader.CleanJsonReason(message));
     }
 
     [Fact]
-    public void Quote_EscapesAndCuts()
+    public void Quote_escapes_and_cuts()
     {
         Assert.Equal("\"a\\\"b\\\\c\\u0007\\t\"", PixelPing.Common.Quoting.Quote("a\"b\\c\u0007\t"));
         Assert.Equal("\"" + new string('x', 60) + "...\"", PixelPing.Common.Quoting.Quote(new string('x', 61)));

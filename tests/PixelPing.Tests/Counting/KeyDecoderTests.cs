@@ -21,7 +21,7 @@ public sealed class KeyDecoderTests(ITestOutputHelper output)
 
     [Theory]
     [MemberData(nameof(CountedVectors))]
-    public void CountedVectorDecodesToTheOriginalsKey(string query)
+    public void Counted_vector_decodes_to_the_originals_key(string query)
     {
         KeyVector vector = KeyVectors.Get(query);
 
@@ -33,7 +33,7 @@ public sealed class KeyDecoderTests(ITestOutputHelper output)
 
     [Theory]
     [MemberData(nameof(UncountedVectors))]
-    public void UncountedVectorFindsNoKey(string query)
+    public void Uncounted_vector_finds_no_key(string query)
     {
         (KeyStatus status, _) = Decode(Encoding.UTF8.GetBytes(query));
 
@@ -94,7 +94,7 @@ public sealed class KeyDecoderTests(ITestOutputHelper output)
     [InlineData("%6B%65%79", null)]
     [InlineData("%6B%65%79=", null)]
     [InlineData("k%65y", null)]
-    public void DecodesAsNodeQuerystringDoes(string query, string? expected)
+    public void Decodes_as_node_querystring_does(string query, string? expected)
     {
         (KeyStatus status, string? key) = Decode(Encoding.ASCII.GetBytes(query));
 
@@ -111,7 +111,7 @@ public sealed class KeyDecoderTests(ITestOutputHelper output)
     [InlineData(new byte[] { 0xED, 0xA0, 0x80 }, "\uFFFD\uFFFD\uFFFD")]
     [InlineData(new byte[] { 0xC3, (byte)'%', (byte)'A', (byte)'9' }, "\u00E9")]
     [InlineData(new byte[] { (byte)'%', (byte)'C', (byte)'3', 0xA9 }, "\u00E9")]
-    public void UnescapedHighBytesAreBytes(byte[] value, string expected)
+    public void Unescaped_high_bytes_are_bytes(byte[] value, string expected)
     {
         (KeyStatus status, string? key) = Decode([.. "key="u8, .. value]);
 
@@ -120,7 +120,7 @@ public sealed class KeyDecoderTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void EveryByteValueAsTheKeyDecodesLikeNode()
+    public void Every_byte_value_as_the_key_decodes_like_node()
     {
         for (int b = 0; b < 256; b++)
         {
@@ -165,7 +165,7 @@ public sealed class KeyDecoderTests(ITestOutputHelper output)
     [InlineData("ab%ED%A0", true)] // 2 + two U+FFFD (6) = 8
     [InlineData("abc%ED%A0", false)] // 5 bytes fit, 3 + 6 = 9 does not
     [InlineData("%ED%A0%80", false)] // 3 bytes expand to 9
-    public void TooLongIsJudgedOnTheDecodedUtf8Length(string value, bool fits)
+    public void Too_long_is_judged_on_the_decoded_utf8_length(string value, bool fits)
     {
         const int Limit = 8;
         byte[] query = Encoding.ASCII.GetBytes("key=" + value);
@@ -184,7 +184,7 @@ public sealed class KeyDecoderTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void EmptyDestinationRefusesAnyKey()
+    public void Empty_destination_refuses_any_key()
     {
         Assert.Equal(KeyStatus.TooLong, KeyDecoder.Decode("key=a"u8, [], out int written));
         Assert.Equal(0, written);
@@ -193,7 +193,7 @@ public sealed class KeyDecoderTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void WrittenIsZeroWhenNoKey()
+    public void Written_is_zero_when_no_key()
     {
         Span<byte> destination = stackalloc byte[16];
 
@@ -209,7 +209,7 @@ public sealed class KeyDecoderTests(ITestOutputHelper output)
     [InlineData("&", 1000, false)]
     [InlineData("x=1&", 999, true)]
     [InlineData("x=1&", 1500, false)]
-    public void OnlyTheFirstThousandPairsAreRead(string filler, int count, bool seen)
+    public void Only_the_first_thousand_pairs_are_read(string filler, int count, bool seen)
     {
         string prefix = string.Concat(Enumerable.Repeat(filler, count));
         KeyStatus expected = seen ? KeyStatus.Found : KeyStatus.None;
@@ -223,14 +223,14 @@ public sealed class KeyDecoderTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void SpelledOutKeyNameIsTheFirstKey()
+    public void Spelled_out_key_name_is_the_first_key()
     {
         Assert.Equal((KeyStatus.Found, "first"), Decode("k%65y=first&key=second"u8.ToArray()));
         Assert.Equal((KeyStatus.None, null), Decode("k%65y=&key=second"u8.ToArray()));
     }
 
     [Fact]
-    public void MatchesAReferenceDecoderOnRandomQueries()
+    public void Matches_a_reference_decoder_on_random_queries()
     {
         string[] tokens =
         [
@@ -267,7 +267,7 @@ public sealed class KeyDecoderTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void FuzzedVectorQueriesDecodeAsTheReferenceDoes()
+    public void Fuzzed_vector_queries_decode_as_the_reference_does()
     {
         // Mutation fuzzing from the real vectors, against the plain reference decoder: seeded and about two seconds
         // in the normal run; PIXELPING_FUZZ_SECONDS makes it longer (see Support/Fuzz).
@@ -307,7 +307,7 @@ public sealed class KeyDecoderTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void DecodingAValidKeyAllocatesNothing()
+    public void Decoding_a_valid_key_allocates_nothing()
     {
         byte[][] queries =
         [

@@ -8,16 +8,31 @@ public sealed class LogOnlyTests
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
 
     [Fact]
+    public void No_endpoint_keeps_counts_cumulatively()
+    {
+        using ServerProcess server = ServerProcess.StartWithConfig("""{ "host": "127.0.0.1", "port": 0, "interval": 3600 }""", out int port);
+        using var client = new RawHttpClient(port);
+        for (int hits = 1; hits <= 2; hits++)
+        {
+            Assert.Equal(200, client.Request("/pixel.gif?key=local").Status);
+            server.Signal(ServerProcess.SIGUSR2);
+            // Each flush logs every key with its count since the start, not since the last flush.
+            server.WaitForStdout(l => l == hits + ":\tlocal", Deadline);
+        }
+    }
+
+    [Fact]
     public void Each_refusal_is_reported_once_and_the_full_store_is_said_once()
     {
         using ServerProcess server = ServerProcess.StartWithConfig("""{ "host": "127.0.0.1", "port": 0, "interval": 3600, "maxkeys": 2 }""", out int port);
         using var client = new RawHttpClient(port);
-        foreach (string key in new[] { "a", "b", "c" })
-        {
-            Assert.Equal(200, client.Request("/pixel.gif?key=" + key).Status);
-        }
+        Assert.Equal(200, client.Request("/pixel.gif?key=a").Status);
+        Assert.Equal(200, client.Request("/pixel.gif?key=b").Status);
 
-        // The third key is refused; reaching the cap flushes (here: logs) at once.
+        // Reaching the cap flushes (here: logs) at once; a third key is refused, and said so at the next flush.
+        server.WaitForStdout(l => l == "1:\ta", Deadline);
+        Assert.Equal(200, client.Request("/pixel.gif?key=c").Status);
+        server.Signal(ServerProcess.SIGUSR2);
         server.WaitForStderr(l => l.StartsWith("--- refused 1 hits: 1 with new keys past maxkeys (2)", StringComparison.Ordinal), Deadline);
         for (int i = 0; i < 2; i++)
         {

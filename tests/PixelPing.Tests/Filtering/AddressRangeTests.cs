@@ -28,7 +28,7 @@ public sealed class AddressRangeTests
     [InlineData("::ffff:192.0.2.1")]
     [InlineData("64:ff9b::192.0.2.33")]
     [InlineData("1:2:3:4:5:6:1.2.3.4")]
-    public void ParsesWhatIPAddressParsesToTheSameValue(string text)
+    public void Parses_what_IP_address_parses_to_the_same_value(string text)
     {
         Assert.Equal(Peer(IPAddress.Parse(text)), Address(text));
     }
@@ -64,10 +64,10 @@ public sealed class AddressRangeTests
     [InlineData("::1.2.3")]
     [InlineData("1:2:3:4:5:6:7:1.2.3.4")]
     [InlineData("g::1")]
-    public void RefusesEverythingElse(string text) => Assert.False(NetAddress.TryParse(Encoding.ASCII.GetBytes(text), out _));
+    public void Refuses_everything_else(string text) => Assert.False(NetAddress.TryParse(Encoding.ASCII.GetBytes(text), out _));
 
     [Fact]
-    public void AnIPv4ClientOnADualModeSocketIsTheSameAddress()
+    public void An_IPv4_client_on_a_dual_mode_socket_is_the_same_address()
     {
         UInt128 mapped = Peer(IPAddress.Parse("192.0.2.7").MapToIPv6());
         Assert.Equal(Peer(IPAddress.Parse("192.0.2.7")), mapped);
@@ -105,7 +105,7 @@ public sealed class AddressRangeTests
     [InlineData("office", "an IPv4 or IPv6 address or CIDR block")]
     [InlineData("192.168.1.0/16", "did you mean 192.168.0.0/16?")]
     [InlineData("2001:db8::1/32", "did you mean 2001:db8::/32?")]
-    public void RefusesABadRange(string text, string reason)
+    public void Refuses_a_bad_range(string text, string reason)
     {
         Assert.False(AddressRange.TryParse(text, out _, out string error));
         Assert.Contains(reason, error, StringComparison.Ordinal);

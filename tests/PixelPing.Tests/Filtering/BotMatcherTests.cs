@@ -19,7 +19,7 @@ public sealed class BotMatcherTests
     private static bool IsBot(string userAgent) => BotMatcher.IsBot(Encoding.Latin1.GetBytes(userAgent));
 
     [Fact]
-    public void FixturesHoldAFewHundredOfEachKind()
+    public void Fixtures_hold_a_few_hundred_of_each_kind()
     {
         Assert.All(s_fixtures, f => Assert.Contains(f.Kind, new[] { "bot", "browser" }));
         Assert.True(s_fixtures.Count(f => f.Kind == "bot") >= 200);
@@ -28,14 +28,14 @@ public sealed class BotMatcherTests
     }
 
     [Fact]
-    public void EveryCrawlerFixtureMatches()
+    public void Every_crawler_fixture_matches()
     {
         string[] missed = [.. s_fixtures.Where(f => f.Kind == "bot" && !IsBot(f.UserAgent)).Select(f => f.UserAgent)];
         Assert.True(missed.Length == 0, "not matched:\n" + string.Join('\n', missed));
     }
 
     [Fact]
-    public void NoBrowserFixtureMatches()
+    public void No_browser_fixture_matches()
     {
         string[] matched = [.. s_fixtures.Where(f => f.Kind == "browser" && IsBot(f.UserAgent)).Select(f => f.UserAgent)];
         Assert.True(matched.Length == 0, "matched:\n" + string.Join('\n', matched));
@@ -47,10 +47,10 @@ public sealed class BotMatcherTests
     [InlineData("", false)]
     [InlineData("Mozilla/5.0", false)]
     [InlineData("Mozilla/5.0 (compatible; \u00e9\u00ff\u0080 Bingbot/2.0)", true)]
-    public void MatchesIgnoringCaseAndAnyByte(string userAgent, bool expected) => Assert.Equal(expected, IsBot(userAgent));
+    public void Matches_ignoring_case_and_any_byte(string userAgent, bool expected) => Assert.Equal(expected, IsBot(userAgent));
 
     [Fact]
-    public void FindsATokenAtTheEndOfAUserAgentLongerThanTheStackBuffer()
+    public void Finds_a_token_at_the_end_of_a_user_agent_longer_than_the_stack_buffer()
     {
         string padding = new('x', 20_000);
         Assert.True(IsBot(padding + " curl/8.0"));

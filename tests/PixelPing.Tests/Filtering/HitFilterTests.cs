@@ -52,7 +52,7 @@ public sealed class HitFilterTests(ITestOutputHelper output)
         Assert.Equal(Enum.Parse<IgnoreReason>(expected), Check(AllOn(), headers, s_peer, key));
 
     [Fact]
-    public void IgnoredAddressesAreTheClientBehindATrustedProxy()
+    public void Ignored_addresses_are_the_client_behind_a_trusted_proxy()
     {
         HitFilter filter = AllOn();
         Assert.Equal(IgnoreReason.Address, Check(filter, Browser, NetAddress.FromIPv4(0xC6336407)));       // 198.51.100.7
@@ -64,7 +64,7 @@ public sealed class HitFilterTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void ThePerClientCapCountsOnlyHitsThatPassedTheOtherFilters()
+    public void The_per_client_cap_counts_only_hits_that_passed_the_other_filters()
     {
         HitFilter filter = AllOn(maxHits: 2);
         Assert.Equal(IgnoreReason.Bot, Check(filter, "User-Agent: curl/8\r\n", s_peer));
@@ -78,7 +78,7 @@ public sealed class HitFilterTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void RequireReferrerIgnoresHitsWithoutOne()
+    public void Require_referrer_ignores_hits_without_one()
     {
         var filter = new HitFilter(false, false, null, requireReferrer: true, null, null, null, null);
         Assert.Equal(HeaderFields.Referer, filter.Wanted);
@@ -88,7 +88,7 @@ public sealed class HitFilterTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void AsksTheParserOnlyForTheHeadersItsFiltersRead()
+    public void Asks_the_parser_only_for_the_headers_its_filters_read()
     {
         Assert.Equal(HeaderFields.UserAgent, new HitFilter(true, false, null, false, null, null, null, null).Wanted);
         Assert.Equal(HeaderFields.None, new HitFilter(false, false, null, false, [new KeyPattern("a")], null, null, null).Wanted);
@@ -100,7 +100,7 @@ public sealed class HitFilterTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void TheParserRecordsTheLastLineOfAWantedFieldAndNothingElse()
+    public void The_parser_records_the_last_line_of_a_wanted_field_and_nothing_else()
     {
         byte[] input = "GET /pixel.gif?key=a HTTP/1.1\r\nHost: h\r\nuser-agent:  first \r\nReferer: https://r.test/\r\nUSER-AGENT:\tsecond\t\r\nX-Forwarded-For:\r\n\r\n"u8.ToArray();
         ParsedRequest request = new RequestParser().Parse(input, HttpLimits.Default with { Capture = HeaderFields.UserAgent | HeaderFields.XForwardedFor });
@@ -132,7 +132,7 @@ public sealed class HitFilterTests(ITestOutputHelper output)
     ];
 
     [Fact]
-    public void FuzzedHeadersNeverThrowAndNeverChangeTheParse()
+    public void Fuzzed_headers_never_throw_and_never_change_the_parse()
     {
         // Seeded and about two seconds in the normal run; PIXELPING_FUZZ_SECONDS makes it longer (see Support/Fuzz).
         int seed = Fuzz.Seed(20261201);

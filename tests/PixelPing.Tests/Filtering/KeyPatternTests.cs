@@ -25,11 +25,11 @@ public sealed class KeyPatternTests
     [InlineData("*.html", "/news/a.html", true)]
     [InlineData("caf\u00e9:*", "caf\u00e9:1", true)]
     [InlineData("?", "x", false)]
-    public void MatchesTheWholeKeyWithStarAsTheOnlyWildcard(string pattern, string key, bool expected) =>
+    public void Matches_the_whole_key_with_star_as_the_only_wildcard(string pattern, string key, bool expected) =>
         Assert.Equal(expected, new KeyPattern(pattern).Matches(Encoding.UTF8.GetBytes(key)));
 
     [Fact]
-    public void AnyOfSeveralPatterns()
+    public void Any_of_several_patterns()
     {
         KeyPattern[] patterns = [new("story:*"), new("video:*:hd")];
         Assert.True(KeyPattern.AnyMatches(patterns, "video:7:hd"u8));
@@ -41,7 +41,7 @@ public sealed class KeyPatternTests
     [InlineData("", false)]
     [InlineData("*", true)]
     [InlineData("story:*", true)]
-    public void APatternMustBeNonEmptyAndShort(string pattern, bool ok)
+    public void A_pattern_must_be_non_empty_and_short(string pattern, bool ok)
     {
         Assert.Equal(ok, KeyPattern.Problem(pattern) is null);
         Assert.Null(KeyPattern.Problem(new string('a', KeyPattern.MaxBytes)));

@@ -19,7 +19,7 @@ public sealed class PrefetchRulesTests
     [InlineData("prefetchx", false)]
     [InlineData("", false)]
     [InlineData(";;,,", false)]
-    public void SecPurpose(string value, bool expected)
+    public void Sec_purpose(string value, bool expected)
     {
         Assert.Equal(expected, PrefetchRules.IsPrefetch(Encoding.ASCII.GetBytes(value), [], [], []));
         // Purpose, the older name, is read the same way.
@@ -33,6 +33,6 @@ public sealed class PrefetchRulesTests
     [InlineData("", "prefetch", true)]
     [InlineData("", " PREFETCH ", true)]
     [InlineData("", "link", false)]
-    public void XPurposeAndXMoz(string xPurpose, string xMoz, bool expected) =>
+    public void X_purpose_and_x_moz(string xPurpose, string xMoz, bool expected) =>
         Assert.Equal(expected, PrefetchRules.IsPrefetch([], [], Encoding.ASCII.GetBytes(xPurpose), Encoding.ASCII.GetBytes(xMoz)));
 }

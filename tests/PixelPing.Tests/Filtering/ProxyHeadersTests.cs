@@ -60,13 +60,15 @@ public sealed class ProxyHeadersTests
     [InlineData("10.0.0.1", null, "for=\"[2001:db8::7]", "10.0.0.1")]
     [InlineData("10.0.0.1", null, "for=\"203.0.113.1\\\"\"", "10.0.0.1")]
     [InlineData("10.0.0.1", null, "", "10.0.0.1")]
+    [InlineData("10.0.0.1", null, "for=", "10.0.0.1")]
+    [InlineData("10.0.0.1", null, "for=\"\"", "10.0.0.1")]
     // X-Forwarded-For wins when both are present.
     [InlineData("10.0.0.1", "203.0.113.1", "for=198.51.100.1", "203.0.113.1")]
     public void Resolves(string peer, string? xForwardedFor, string? forwarded, string expected) =>
         Assert.Equal(Address(expected), Client(peer, xForwardedFor, forwarded));
 
     [Fact]
-    public void AForwardedHeaderWithMoreHopsThanItReadsGivesThePeer()
+    public void A_forwarded_header_with_more_hops_than_it_reads_gives_the_peer()
     {
         string many = string.Join(", ", Enumerable.Repeat("for=203.0.113.1", 100));
         Assert.Equal(Address("10.0.0.1"), Client("10.0.0.1", null, many));

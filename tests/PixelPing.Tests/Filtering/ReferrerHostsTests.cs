@@ -30,7 +30,7 @@ public sealed class ReferrerHostsTests
     [InlineData("https://[2001:db8::1]/", false)]
     [InlineData("https:///path", false)]
     [InlineData("android-app://com.example.org/", false)]
-    public void AllowsOnlyListedHosts(string referer, bool expected) =>
+    public void Allows_only_listed_hosts(string referer, bool expected) =>
         Assert.Equal(expected, s_list.Allows(Encoding.ASCII.GetBytes(referer)));
 
     [Theory]
@@ -44,7 +44,7 @@ public sealed class ReferrerHostsTests
     [InlineData("b\u00fccher.de", "xn--")]
     [InlineData("", "xn--")]
     [InlineData("*.*.example.com", "xn--")]
-    public void RefusesWhatIsNotAHostPattern(string pattern, string reason)
+    public void Refuses_what_is_not_a_host_pattern(string pattern, string reason)
     {
         Assert.Contains(reason, ReferrerHosts.Problem(pattern), StringComparison.Ordinal);
     }
@@ -55,5 +55,5 @@ public sealed class ReferrerHostsTests
     [InlineData("Example.ORG.")]
     [InlineData("xn--bcher-kva.de")]
     [InlineData("localhost")]
-    public void AcceptsHostNamesAndSubdomainPatterns(string pattern) => Assert.Null(ReferrerHosts.Problem(pattern));
+    public void Accepts_host_names_and_subdomain_patterns(string pattern) => Assert.Null(ReferrerHosts.Problem(pattern));
 }

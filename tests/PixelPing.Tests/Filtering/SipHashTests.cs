@@ -13,7 +13,7 @@ public sealed class SipHashTests
     [InlineData(7, 0xab0200f58b01d137UL)]
     [InlineData(8, 0x93f5f5799a932462UL)]
     [InlineData(15, 0xa129ca6149be45e5UL)]
-    public void MatchesTheReferenceVectors(int length, ulong expected)
+    public void Matches_the_reference_vectors(int length, ulong expected)
     {
         var hash = new SipHash(0x0706050403020100UL, 0x0f0e0d0c0b0a0908UL);
         byte[] message = [.. Enumerable.Range(0, length).Select(i => (byte)i)];
@@ -21,7 +21,7 @@ public sealed class SipHashTests
     }
 
     [Fact]
-    public void EachProcessKeyGivesOtherHashes()
+    public void Each_process_key_gives_other_hashes()
     {
         byte[] message = [192, 0, 2, 1];
         Assert.NotEqual(SipHash.WithRandomKey().Hash(message), SipHash.WithRandomKey().Hash(message));

@@ -22,7 +22,7 @@ public sealed class BatchEncoderTests
 
     [Theory]
     [MemberData(nameof(CountedVectors))]
-    public void BodyCarriesTheOriginalsJsonField(string query)
+    public void Body_carries_the_originals_json_field(string query)
     {
         KeyVector vector = KeyVectors.Get(query);
 
@@ -33,7 +33,7 @@ public sealed class BatchEncoderTests
 
     [Theory]
     [MemberData(nameof(CountedVectors))]
-    public void DecodedKeyEncodesToTheOriginalsJsonField(string query)
+    public void Decoded_key_encodes_to_the_originals_json_field(string query)
     {
         KeyVector vector = KeyVectors.Get(query);
         var destination = new byte[1024];
@@ -45,7 +45,7 @@ public sealed class BatchEncoderTests
     }
 
     [Fact]
-    public void EveryControlCharacterIsEscapedAsJsonStringifyDoes()
+    public void Every_control_character_is_escaped_as_json_stringify_does()
     {
         for (int c = 0; c < 0x20; c++)
         {
@@ -67,7 +67,7 @@ public sealed class BatchEncoderTests
     [InlineData("\uFFFD", "\uFFFD")]
     [InlineData("__proto__", "__proto__")]
     [InlineData("", "")]
-    public void JsonStringEscaping(string key, string expectedContent)
+    public void Json_string_escaping(string key, string expectedContent)
     {
         Assert.Equal("{\"" + expectedContent + "\":1}", Json([Entry(Encoding.UTF8.GetBytes(key), 1)]));
     }
@@ -86,7 +86,7 @@ public sealed class BatchEncoderTests
     [InlineData("F09F988080", "\U0001F600\uFFFD")]
     [InlineData("E29C93E29C", "\u2713\uFFFD")]
     [InlineData("FF22FF", "\uFFFD\\\"\uFFFD")]
-    public void InvalidUtf8InAKeyBecomesReplacementCharacters(string keyHex, string expectedContent)
+    public void Invalid_utf8_in_a_key_becomes_replacement_characters(string keyHex, string expectedContent)
     {
         string json = Json([Entry(Convert.FromHexString(keyHex), 1)]);
 
@@ -94,7 +94,7 @@ public sealed class BatchEncoderTests
     }
 
     [Fact]
-    public void ObjectKeepsOrderAndWritesCountsAsIntegers()
+    public void Object_keeps_order_and_writes_counts_as_integers()
     {
         KeyValuePair<byte[], long>[] entries =
         [
@@ -110,7 +110,7 @@ public sealed class BatchEncoderTests
     }
 
     [Fact]
-    public void EveryByteValueIsFormEncodedAsEncodeUriComponentDoes()
+    public void Every_byte_value_is_form_encoded_as_encode_uri_component_does()
     {
         // Through the secret field: code points U+0000 to U+00FF give every ASCII byte and, as UTF-8, bytes 0x80-0xC3.
         for (int c = 0; c < 256; c++)
@@ -123,7 +123,7 @@ public sealed class BatchEncoderTests
     }
 
     [Fact]
-    public void AsciiFormEncodingMatchesNode()
+    public void Ascii_form_encoding_matches_node()
     {
         // let s = ""; for (let i = 0; i < 128; i++) s += encodeURIComponent(String.fromCharCode(i)), on Node 20.
         const string Node =
@@ -142,13 +142,13 @@ public sealed class BatchEncoderTests
     [InlineData("\u00E9", "%C3%A9")]
     [InlineData("\U0001F600", "%F0%9F%98%80")]
     [InlineData("", "")]
-    public void FormEncodingExamples(string text, string expected)
+    public void Form_encoding_examples(string text, string expected)
     {
         Assert.Equal(expected, FormEncoded(text));
     }
 
     [Fact]
-    public void SecretAndBatchAreEncodedAndFollowTheJson()
+    public void Secret_and_batch_are_encoded_and_follow_the_json()
     {
         byte[] body = Body([Entry("a b"u8.ToArray(), 2)], "b-1/2 x", "s&=+ \u00E9\U0001F600");
 
@@ -159,14 +159,14 @@ public sealed class BatchEncoderTests
     }
 
     [Fact]
-    public void NullSecretLeavesTheFieldOutButAnEmptyOneIsSent()
+    public void Null_secret_leaves_the_field_out_but_an_empty_one_is_sent()
     {
         Assert.Equal("json=%7B%7D&batch=1", Encoding.ASCII.GetString(Body([], "1", null)));
         Assert.Equal("json=%7B%7D&secret=&batch=1", Encoding.ASCII.GetString(Body([], "1", "")));
     }
 
     [Fact]
-    public void LoneSurrogateInSecretIsSentAsReplacementCharacter()
+    public void Lone_surrogate_in_secret_is_sent_as_replacement_character()
     {
         byte[] body = Body([], "1", "a\uD800b");
 
@@ -174,7 +174,7 @@ public sealed class BatchEncoderTests
     }
 
     [Fact]
-    public void BodyRoundTripsThroughAFormDecoderAndJsonParser()
+    public void Body_round_trips_through_a_form_decoder_and_json_parser()
     {
         string[] keys =
         [
@@ -197,7 +197,7 @@ public sealed class BatchEncoderTests
     }
 
     [Fact]
-    public void LargeBatchRoundTrips()
+    public void Large_batch_round_trips()
     {
         // What encoding allocates is EncodingInPiecesNeverHoldsTheWholeBody's business (and FlushAllocationTests').
         KeyValuePair<byte[], long>[] entries = ManyEntries(100_000);
@@ -211,7 +211,7 @@ public sealed class BatchEncoderTests
     [InlineData(7)]
     [InlineData(1000)]
     [InlineData(64 * 1024)]
-    public void BodyInPiecesIsTheSameBytesAsTheWholeBody(int chunkSize)
+    public void Body_in_pieces_is_the_same_bytes_as_the_whole_body(int chunkSize)
     {
         KeyValuePair<byte[], long>[] entries =
         [
@@ -253,7 +253,7 @@ public sealed class BatchEncoderTests
     }
 
     [Fact]
-    public void EncodingInPiecesNeverHoldsTheWholeBody()
+    public void Encoding_in_pieces_never_holds_the_whole_body()
     {
         // Keys of control characters: the worst case, eight body bytes per key byte.
         KeyValuePair<byte[], long>[] entries =

@@ -181,19 +181,25 @@ public sealed class FlusherTests
         // A key flood's batches die in the oldest generation, which the runtime left uncollected through four or five
         // batches (70 MB where the README's memory bound counts one batch of garbage): the flusher collects itself.
         await using var receiver = new EndpointReceiver { KeepRequests = false };
-        await using var server = InProcessServer.Start(InProcessServer.Defaults(receiver, intervalSeconds: 3600));
         const int keys = 60_000;
+        var store = new HitStore(keys);
+        var flusher = new Flusher(store, new EndpointClient(new Uri(receiver.Url), TimeSpan.FromSeconds(10)),
+            new FlushOptions(TimeSpan.FromHours(1), null, false, false, 64));
+        using var stop = new CancellationTokenSource();
+        Task loop = flusher.RunAsync(stop.Token);
         for (int i = 0; i < keys; i++)
         {
-            server.Server.Store.Record(System.Text.Encoding.ASCII.GetBytes("released-key-" + i));
+            store.Record(System.Text.Encoding.ASCII.GetBytes("released-key-" + i));
         }
 
-        WeakReference[] held = WeakKeys(server.Server.Store);
+        WeakReference[] held = WeakKeys(store);
         Assert.Equal(keys, held.Length);
 
-        server.Server.Flusher.Request();
+        flusher.Request();
         Assert.True(await receiver.WaitForTotalAsync(keys, Deadline), "the batch was not delivered");
         await Wait.Until(() => held.All(w => !w.IsAlive), "the delivered batch's keys are still in memory", TimeSpan.FromSeconds(10));
+        stop.Cancel();
+        await loop;
     }
 
     // Not inlined, so that no reference to a key outlives it on the test's stack.

@@ -13,7 +13,7 @@ public sealed class SignatureTests
     [InlineData("json=%7B%22a%20b%22%3A2%7D&secret=s%C3%A9cret&batch=b1", "s\u00E9cret", "721c89ace84e38d4618be4907a3e3a96fb47350462edbc0edca7c1f747662f32")]
     [InlineData("json=%7B%7D&batch=1", "k", "17888a928e6d9fd134ca76169a6fb453de4429bea88877d208a8f466c160777e")]
     [InlineData("", "key", "5d5d139563c95b5967b9bd9a8c9b233a9dedb45072794cd232dc1b74832607d0")]
-    public void SignsTheBodyWithHmacSha256OfTheUtf8Secret(string body, string secret, string expectedHex)
+    public void Signs_the_body_with_hmac_sha256_of_the_utf8_secret(string body, string secret, string expectedHex)
     {
         string signature = Sign(Encoding.ASCII.GetBytes(body), secret);
 
@@ -21,7 +21,7 @@ public sealed class SignatureTests
     }
 
     [Fact]
-    public void KeyLongerThanTheHashBlockIsHashedFirst()
+    public void Key_longer_than_the_hash_block_is_hashed_first()
     {
         string signature = Sign("json=%7B%7D&batch=1"u8.ToArray(), new string('x', 100));
 
@@ -29,7 +29,7 @@ public sealed class SignatureTests
     }
 
     [Fact]
-    public void BodyFedInPiecesSignsAsTheWhole()
+    public void Body_fed_in_pieces_signs_as_the_whole()
     {
         byte[] body = Encoding.ASCII.GetBytes("json=%7B%22a%20b%22%3A2%7D&secret=s%C3%A9cret&batch=b1");
         using var mac = Signature.Start("s\u00E9cret");

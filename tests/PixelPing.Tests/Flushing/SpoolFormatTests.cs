@@ -6,14 +6,6 @@ namespace PixelPing.Tests.Flushing;
 /// <summary>The spool file's contents, written and read in memory: the file operations are <see cref="SpoolTests"/>'.</summary>
 public sealed class SpoolFormatTests
 {
-    private static KeyValuePair<byte[], long> Entry(byte[] key, long count) => new(key, count);
-
-    private static Batch[] Sample() =>
-    [
-        new Batch("a1b2c3d4e5f6-7", [Entry("document:42"u8.ToArray(), 3), Entry("caf\u00E9 au lait"u8.ToArray(), 2)]),
-        new Batch("a1b2c3d4e5f6-8", [Entry("x"u8.ToArray(), long.MaxValue / 4)]),
-    ];
-
     private static byte[] Write(IReadOnlyList<Batch> batches)
     {
         using var output = new MemoryStream();
@@ -35,8 +27,8 @@ public sealed class SpoolFormatTests
         Batch[] batches =
         [
             new Batch("k", [
-                Entry(all, 1), Entry([.. all.Reverse()], 2), Entry(" \n\r%25%zz+&= "u8.ToArray(), 3), Entry([0xFF], 4),
-                Entry([0xED, 0xA0, 0x80], 5), Entry([], 6), Entry(Encoding.UTF8.GetBytes(new string('\u2028', 30000)), 7),
+                SpoolTests.Entry(all, 1), SpoolTests.Entry([.. all.Reverse()], 2), SpoolTests.Entry(" \n\r%25%zz+&= "u8.ToArray(), 3), SpoolTests.Entry([0xFF], 4),
+                SpoolTests.Entry([0xED, 0xA0, 0x80], 5), SpoolTests.Entry([], 6), SpoolTests.Entry(Encoding.UTF8.GetBytes(new string('\u2028', 30000)), 7),
             ]),
         ];
         byte[] text = Write(batches);
@@ -51,7 +43,7 @@ public sealed class SpoolFormatTests
     [Fact]
     public void The_text_is_readable()
     {
-        string[] lines = Encoding.UTF8.GetString(Write(Sample())).Split('\n');
+        string[] lines = Encoding.UTF8.GetString(Write(SpoolTests.Sample())).Split('\n');
 
         Assert.Equal("pixel-ping spool 1", lines[0]);
         Assert.Equal("batch a1b2c3d4e5f6-7 2 5", lines[1]);
@@ -65,7 +57,7 @@ public sealed class SpoolFormatTests
     [Fact]
     public void Every_truncation_is_refused_never_read_in_part()
     {
-        byte[] whole = Write(Sample());
+        byte[] whole = Write(SpoolTests.Sample());
 
         for (int length = 0; length < whole.Length; length++)
         {
@@ -78,7 +70,7 @@ public sealed class SpoolFormatTests
     [Fact]
     public void Any_changed_byte_or_trailing_data_is_refused()
     {
-        byte[] whole = Write(Sample());
+        byte[] whole = Write(SpoolTests.Sample());
         var random = new Random(5);
 
         for (int i = 0; i < whole.Length; i++)
@@ -135,6 +127,6 @@ public sealed class SpoolFormatTests
     [Fact]
     public void An_id_that_does_not_fit_a_line_is_not_written()
     {
-        Assert.Throws<ArgumentException>(() => Write([new Batch("has space", [Entry("k"u8.ToArray(), 1)])]));
+        Assert.Throws<ArgumentException>(() => Write([new Batch("has space", [SpoolTests.Entry("k"u8.ToArray(), 1)])]));
     }
 }

@@ -10,9 +10,9 @@ public sealed partial class SpoolTests
 
     private Spool NewSpool(string name = "spool.txt") => new(Path.Combine(_dir, name));
 
-    private static KeyValuePair<byte[], long> Entry(byte[] key, long count) => new(key, count);
+    internal static KeyValuePair<byte[], long> Entry(byte[] key, long count) => new(key, count);
 
-    private static Batch[] Sample() =>
+    internal static Batch[] Sample() =>
     [
         new Batch("a1b2c3d4e5f6-7", [Entry("document:42"u8.ToArray(), 3), Entry("caf\u00E9 au lait"u8.ToArray(), 2)]),
         new Batch("a1b2c3d4e5f6-8", [Entry("x"u8.ToArray(), long.MaxValue / 4)]),

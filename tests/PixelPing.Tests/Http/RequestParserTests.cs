@@ -119,7 +119,7 @@ public sealed class RequestParserTests(ITestOutputHelper output)
     [InlineData("http://h/pixel.gif", true)]
     [InlineData("http://h//pixel.gif", false)]
     [InlineData("https://h:1/pixel.gif?x", true)]
-    public void IsPixelOnlyForTheExactPath(string target, bool isPixel)
+    public void Is_pixel_only_for_the_exact_path(string target, bool isPixel)
     {
         ParsedRequest r = Parse($"GET {target} HTTP/1.1\r\nHost: h\r\n\r\n");
         Assert.Equal(ParseStatus.Complete, r.Status);
@@ -132,7 +132,7 @@ public sealed class RequestParserTests(ITestOutputHelper output)
     [InlineData("GET /readyz#top HTTP/1.1\r\nHost: h\r\n\r\n", "/readyz")]
     [InlineData("GET https://example.org:9188/metrics?x=1 HTTP/1.1\r\nHost: h\r\n\r\n", "/metrics")]
     [InlineData("GET http://example.org HTTP/1.1\r\nHost: h\r\n\r\n", "")]
-    public void PathOffsetsPointIntoTheInput(string head, string path)
+    public void Path_offsets_point_into_the_input(string head, string path)
     {
         byte[] input = Bytes(head);
         ParsedRequest r = Parse(input, HttpLimits.Default);
@@ -141,7 +141,7 @@ public sealed class RequestParserTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void QueryOffsetsPointIntoTheInput()
+    public void Query_offsets_point_into_the_input()
     {
         byte[] input = Bytes("\r\nGET http://example.org/pixel.gif?key=a%20b&x=1#frag HTTP/1.1\r\nHost: example.org\r\n\r\n");
         ParsedRequest r = Parse(input, HttpLimits.Default);
@@ -151,7 +151,7 @@ public sealed class RequestParserTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void QueryRunsToTheEndOfTheTargetAndKeepsLaterQuestionMarks()
+    public void Query_runs_to_the_end_of_the_target_and_keeps_later_question_marks()
     {
         byte[] input = Bytes("GET /pixel.gif?key=a?b=c HTTP/1.1\r\nHost: h\r\n\r\n");
         ParsedRequest r = Parse(input, HttpLimits.Default);
@@ -161,7 +161,7 @@ public sealed class RequestParserTests(ITestOutputHelper output)
     // ---------------------------------------------------------------- pipelining
 
     [Fact]
-    public void PipelinedRequestsParseOneAfterAnother()
+    public void Pipelined_requests_parse_one_after_another()
     {
         byte[] buffer = Bytes(
             "GET /pixel.gif?key=1 HTTP/1.1\r\nHost: h\r\n\r\n"
@@ -306,7 +306,7 @@ public sealed class RequestParserTests(ITestOutputHelper output)
     [InlineData("GET /pixel.gif HTTP/1.1\r\nHost: a\r\nHost: b\r")]
     [InlineData("GET /pixel.gif HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r")]
     [InlineData("GET /pixel.gif HTTP/2.0\r")]
-    public void GarbageIsRefusedBeforeTheHeadEnds(string prefix)
+    public void Garbage_is_refused_before_the_head_ends(string prefix)
     {
         ParsedRequest r = Parse(prefix);
         Assert.Equal(ParseStatus.Error, r.Status);
@@ -328,7 +328,7 @@ public sealed class RequestParserTests(ITestOutputHelper output)
     [InlineData("GET /pixel.gif HTTP/1.1\rX", "InvalidRequestLine")]
     [InlineData("\r\rGET", "InvalidRequestLine")]
     [InlineData("GET /pixel.gif HTTP/3.0\r", "VersionNotSupported")]
-    public void RejectionsNameTheirReason(string request, string reason)
+    public void Rejections_name_their_reason(string request, string reason)
     {
         ParsedRequest r = Parse(request);
 
@@ -337,7 +337,7 @@ public sealed class RequestParserTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void EveryRejectionHasItsStatusAndResponse()
+    public void Every_rejection_has_its_status_and_response()
     {
         Responses responses = Responses.Current;
         foreach (RequestRejection reason in Enum.GetValues<RequestRejection>().Where(r => r != RequestRejection.None))
@@ -363,7 +363,7 @@ public sealed class RequestParserTests(ITestOutputHelper output)
     [InlineData("GET /pixel.gif?key=", 6000, " HTTP/1.1\r\nHost: stats.example.org\r\nUser-Agent: ", "\r\nAccept: */*\r\n\r\n")]
     [InlineData("GET http://stats.example.org:9187/pixel.gif?key=", 6000, " HTTP/1.1\r\nHost: h\r\nX-Long: ", "\r\n\r\n")]
     [InlineData("\r\n\r\nHEAD /pixel.gif?key=k HTTP/1.0\r\nConnection: keep-alive\r\nReferer: https://example.org/", 7000, "", "\r\n\r\n")]
-    public void TrickledHead_EachByteIsReadOnceWhenItArrives_NotOncePerRead(string before, int filler, string middle, string after)
+    public void Trickled_head_each_byte_is_read_once_when_it_arrives_not_once_per_read(string before, int filler, string middle, string after)
     {
         var limits = new HttpLimits(16384, 16384, 100, 0);
         string fill = new('a', filler);
@@ -433,7 +433,7 @@ public sealed class RequestParserTests(ITestOutputHelper output)
     // ---------------------------------------------------------------- limits
 
     [Fact]
-    public void RequestLineAtTheLimitIsAcceptedAndOneByteMoreIs414()
+    public void Request_line_at_the_limit_is_accepted_and_one_byte_more_is_414()
     {
         string line = "GET /pixel.gif?key=" + new string('k', 100) + " HTTP/1.1\r\n";
         byte[] input = Bytes(line + "Host: h\r\n\r\n");
@@ -448,7 +448,7 @@ public sealed class RequestParserTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void LongRequestLineIs414AsSoonAsThePrefixProvesIt()
+    public void Long_request_line_is_414_as_soon_as_the_prefix_proves_it()
     {
         // With a limit of 64 a line may hold 62 bytes before its CRLF; 63 bytes without CR cannot fit any more.
         var limits = new HttpLimits(64, 1024, 10, 0);
@@ -470,7 +470,7 @@ public sealed class RequestParserTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void GarbageInAnOverlongRequestLineIs400()
+    public void Garbage_in_an_overlong_request_line_is_400()
     {
         var limits = new HttpLimits(64, 1024, 10, 0);
         AssertError(400, Parse(Bytes("G(T /" + new string('a', 200)), limits));
@@ -478,7 +478,7 @@ public sealed class RequestParserTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void HeadersAtTheByteLimitAreAcceptedAndOneByteMoreIs431()
+    public void Headers_at_the_byte_limit_are_accepted_and_one_byte_more_is_431()
     {
         string requestLine = "GET /pixel.gif HTTP/1.1\r\n";
         string headers = "Host: h\r\nUser-Agent: " + new string('u', 300) + "\r\n\r\n";
@@ -491,7 +491,7 @@ public sealed class RequestParserTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void LargeHeadersAre431AsSoonAsThePrefixProvesIt()
+    public void Large_headers_are_431_as_soon_as_the_prefix_proves_it()
     {
         // With a limit of 50 header bytes, a CR may sit at offset 48 at most; 49 bytes without the end cannot fit.
         var limits = new HttpLimits(1024, 50, 10, 0);
@@ -520,7 +520,7 @@ public sealed class RequestParserTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void HeaderCountAtTheLimitIsAcceptedAndOneMoreIs431()
+    public void Header_count_at_the_limit_is_accepted_and_one_more_is_431()
     {
         var limits = new HttpLimits(1024, 1024, 3, 0);
         Assert.Equal(
@@ -534,7 +534,7 @@ public sealed class RequestParserTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void ContentLengthAtTheBodyLimitIsAcceptedAndOneMoreIs413()
+    public void Content_length_at_the_body_limit_is_accepted_and_one_more_is_413()
     {
         var limits = new HttpLimits(1024, 1024, 10, 10);
         ParsedRequest ok = Parse(Bytes("POST /pixel.gif HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n"), limits);
@@ -544,7 +544,7 @@ public sealed class RequestParserTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void DefaultLimitsAreTheDocumentedOnes()
+    public void Default_limits_are_the_documented_ones()
     {
         HttpLimits d = HttpLimits.Default;
         Assert.Equal((8192, 16384, 100, 65536), (d.MaxRequestLineBytes, d.MaxHeaderBytes, d.MaxHeaderCount, d.MaxBodyBytes));
@@ -555,20 +555,20 @@ public sealed class RequestParserTests(ITestOutputHelper output)
     [InlineData(1, 0, 0, 0)]
     [InlineData(1, 1, -1, 0)]
     [InlineData(1, 1, 0, -1)]
-    public void LimitsRefuseNonsense(int line, int headers, int count, int body)
+    public void Limits_refuse_nonsense(int line, int headers, int count, int body)
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new HttpLimits(line, headers, count, body));
     }
 
     [Fact]
-    public void DefaultStructLimitsNeverThrow()
+    public void Default_struct_limits_never_throw()
     {
         AssertError(414, Parse(Bytes("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), default));
         AssertError(414, Parse([], default));
     }
 
     [Fact]
-    public void EmptyInputIsIncomplete()
+    public void Empty_input_is_incomplete()
     {
         Assert.Equal(ParseStatus.Incomplete, Parse([], HttpLimits.Default).Status);
     }
@@ -576,7 +576,7 @@ public sealed class RequestParserTests(ITestOutputHelper output)
     // ---------------------------------------------------------------- all 256 byte values at one position
 
     [Fact]
-    public void EveryByteInTheTargetPath()
+    public void Every_byte_in_the_target_path()
     {
         for (int b = 0; b < 256; b++)
         {
@@ -603,7 +603,7 @@ public sealed class RequestParserTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void EveryByteInTheQuery()
+    public void Every_byte_in_the_query()
     {
         for (int b = 0; b < 256; b++)
         {
@@ -623,7 +623,7 @@ public sealed class RequestParserTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void EveryByteInAFieldValue()
+    public void Every_byte_in_a_field_value()
     {
         for (int b = 0; b < 256; b++)
         {
@@ -643,7 +643,7 @@ public sealed class RequestParserTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void EveryByteInAFieldName()
+    public void Every_byte_in_a_field_name()
     {
         for (int b = 0; b < 256; b++)
         {
@@ -662,7 +662,7 @@ public sealed class RequestParserTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void EveryByteInTheMethod()
+    public void Every_byte_in_the_method()
     {
         for (int b = 0; b < 256; b++)
         {
@@ -680,7 +680,7 @@ public sealed class RequestParserTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void EveryByteAfterTheRequestLine()
+    public void Every_byte_after_the_request_line()
     {
         // The byte right after "HTTP/1.1": only CR may follow (then LF); everything else is a 400.
         for (int b = 0; b < 256; b++)
@@ -720,7 +720,7 @@ public sealed class RequestParserTests(ITestOutputHelper output)
     [InlineData("1.0", "foo\r\nConnection: keep-alive", true)]
     [InlineData("1.0", "keep-alive\r\nConnection: close", false)]
     [InlineData("1.0", "keep-alive\r\nX-Connection: close", true)]
-    public void ConnectionHeaderDecidesKeepAlive(string version, string? connection, bool keepAlive)
+    public void Connection_header_decides_keep_alive(string version, string? connection, bool keepAlive)
     {
         string request = $"GET /pixel.gif HTTP/{version}\r\nHost: h\r\n"
             + (connection is null ? "" : $"Connection: {connection}\r\n")
@@ -734,7 +734,7 @@ public sealed class RequestParserTests(ITestOutputHelper output)
     // ---------------------------------------------------------------- allocation
 
     [Fact]
-    public void ParsingDoesNotAllocate()
+    public void Parsing_does_not_allocate()
     {
         byte[][] inputs =
         [
@@ -779,7 +779,7 @@ public sealed class RequestParserTests(ITestOutputHelper output)
     private static readonly byte[] s_interesting = Bytes(" \t\r\n:/?#@*.,0123456789HTTPhttp\0\u007f\u0080\u00ff");
 
     [Fact]
-    public void FuzzedInputNeverThrowsAndAlwaysGivesAConsistentResult()
+    public void Fuzzed_input_never_throws_and_always_gives_a_consistent_result()
     {
         // Seeded and about two seconds in the normal run; PIXELPING_FUZZ_SECONDS makes it longer (see Support/Fuzz).
         int seed = Fuzz.Seed(20240611);

@@ -28,7 +28,7 @@ public sealed class ResponsesTests
     };
 
     [Fact]
-    public void EveryResponseIsOneWellFormedHttp11Message_WithTheDateItWasBuiltFor()
+    public void Every_response_is_one_well_formed_http11_message_with_the_date_it_was_built_for()
     {
         Responses.Refresh(s_when);
         Responses current = Responses.Current;
@@ -55,7 +55,7 @@ public sealed class ResponsesTests
     }
 
     [Fact]
-    public void Refresh_SwapsTheWholeSet()
+    public void Refresh_swaps_the_whole_set()
     {
         Responses.Refresh(s_when);
         Responses before = Responses.Current;

@@ -55,7 +55,7 @@ public sealed class StatusApplicationTests
         await using InProcessServer server = StartWithStatus();
         using var client = new RawHttpClient(StatusPort(server));
         Assert.Equal(404, client.Request(target).Status);
-        Assert.Equal(0, server.Server.Store.HitsTotal);
+        Assert.Equal(0, Scrape.Parse(Scrape.Utf8(client.Request("/metrics").Body))["pixelping_hits_total"]);
     }
 
     [Theory]

@@ -8,11 +8,12 @@ namespace PixelPing.Tests.Net;
 /// <summary>The HTTP behaviour of a connection, over real sockets against the in-process server.</summary>
 public sealed class ConnectionTests : IAsyncLifetime
 {
+    private readonly EndpointReceiver _receiver = new();
     private InProcessServer _server = null!;
 
     public Task InitializeAsync()
     {
-        _server = InProcessServer.Start(InProcessServer.Defaults(null, intervalSeconds: 3600) with
+        _server = InProcessServer.Start(InProcessServer.Defaults(_receiver, intervalSeconds: 3600) with
         {
             HeaderTimeout = TimeSpan.FromSeconds(1),
             IdleTimeout = TimeSpan.FromSeconds(2),
@@ -21,10 +22,13 @@ public sealed class ConnectionTests : IAsyncLifetime
         return Task.CompletedTask;
     }
 
-    public async Task DisposeAsync() => await _server.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        await _server.DisposeAsync();
+        await _receiver.DisposeAsync();
+    }
 
-    private long Hits(string key) =>
-        _server.Server.Store.Peek().Entries.Where(e => Encoding.UTF8.GetString(e.Key) == key).Sum(e => e.Value);
+    private long Hits(string key) => _server.Delivered(_receiver, key);
 
     [Fact]
     public void Pixel_answer_has_exactly_the_original_headers_and_the_gif()

@@ -12,7 +12,7 @@ internal sealed class InProcessServer : IAsyncDisposable
 
     public Server Server { get; }
 
-    public int Port => Server.Port;
+    public int Port => Server.EndPoints[0].Port;
 
     public static InProcessServer Start(Settings settings)
     {
@@ -33,6 +33,16 @@ internal sealed class InProcessServer : IAsyncDisposable
         Timeout = TimeSpan.FromSeconds(2),
         Log = false,
     };
+
+    /// <summary>
+    /// What the endpoint has been sent for <paramref name="key"/> once everything counted so far is flushed: counts as an
+    /// operator sees them. <paramref name="receiver"/> must be the server's endpoint.
+    /// </summary>
+    public long Delivered(EndpointReceiver receiver, string key)
+    {
+        Assert.True(Server.Flusher.FlushAsync().GetAwaiter().GetResult(), "the endpoint did not take the flush");
+        return receiver.Totals.GetValueOrDefault(key);
+    }
 
     public async ValueTask DisposeAsync() => await Server.DisposeAsync();
 }

@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
-using System.Text;
 using PixelPing.Config;
 using PixelPing.Tests.Support;
 
@@ -15,6 +14,7 @@ namespace PixelPing.Tests.Tls;
 public sealed class TlsConnectionTests : IAsyncLifetime
 {
     private readonly List<InProcessServer> _servers = [];
+    private readonly EndpointReceiver _receiver = new();
     private readonly string _dir = TempDir.Create();
     private readonly ServerFiles _files;
     private readonly X509Certificate2Collection _root = [TestPki.Shared.Root];
@@ -33,11 +33,13 @@ public sealed class TlsConnectionTests : IAsyncLifetime
         {
             await server.DisposeAsync();
         }
+
+        await _receiver.DisposeAsync();
     }
 
     private InProcessServer Start(Func<Settings, Settings>? change = null, bool tls = true, bool chain = true)
     {
-        Settings settings = InProcessServer.Defaults(null, intervalSeconds: 3600) with
+        Settings settings = InProcessServer.Defaults(_receiver, intervalSeconds: 3600) with
         {
             HeaderTimeout = TimeSpan.FromSeconds(1),
             IdleTimeout = TimeSpan.FromSeconds(5),
@@ -53,8 +55,7 @@ public sealed class TlsConnectionTests : IAsyncLifetime
         return server;
     }
 
-    private static long Hits(InProcessServer server, string key) =>
-        server.Server.Store.Peek().Entries.Where(e => Encoding.UTF8.GetString(e.Key) == key).Sum(e => e.Value);
+    private long Hits(InProcessServer server, string key) => server.Delivered(_receiver, key);
 
     [Fact]
     public void A_client_trusting_only_the_root_gets_the_pixel_and_the_hit_counts()
@@ -260,7 +261,7 @@ public sealed class TlsConnectionTests : IAsyncLifetime
     public async Task Tls_sent_to_a_plain_port_is_answered_400_and_closed()
     {
         InProcessServer server = Start(tls: false);
-        Assert.Null(server.Server.Certificate);
+        Assert.Null(server.Server.Context.Tls);
 
         // The ClientHello is a malformed request line to the HTTP parser: 400, then close; the handshake fails.
         Assert.ThrowsAny<Exception>(() => RawHttpClient.ConnectTls(server.Port, _root));

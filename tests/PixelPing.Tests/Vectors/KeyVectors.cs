@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using PixelPing.Tests.Support;
 
 namespace PixelPing.Tests.Vectors;
 
@@ -7,8 +8,7 @@ namespace PixelPing.Tests.Vectors;
 internal sealed record KeyVector(string Query, bool Counted, string Key, string JsonValue);
 
 /// <summary>
-/// Reads tests/PixelPing.Tests/Vectors/keys.tsv, the repository's copy of shared/vectors/keys.tsv (a clone has
-/// only the copy). Where the shared original sits beside the repository, the copy must still equal it.
+/// Reads tests/PixelPing.Tests/Vectors/keys.tsv: one row per query, with what pixel-ping 0.1.6 on Node 20 does with it.
 /// </summary>
 internal static class KeyVectors
 {
@@ -32,28 +32,9 @@ internal static class KeyVectors
 
     public static KeyVector Get(string query) => All.Single(v => v.Query == query);
 
-    public static string RepositoryRoot()
-    {
-        for (DirectoryInfo? directory = new(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "PixelPing.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No PixelPing.sln above {AppContext.BaseDirectory}");
-    }
-
     private static List<KeyVector> Load()
     {
-        string root = RepositoryRoot();
-        byte[] copy = File.ReadAllBytes(Path.Combine(root, "tests", "PixelPing.Tests", "Vectors", "keys.tsv"));
-        string shared = Path.GetFullPath(Path.Combine(root, "..", "shared", "vectors", "keys.tsv"));
-        if (File.Exists(shared) && !File.ReadAllBytes(shared).AsSpan().SequenceEqual(copy))
-        {
-            throw new InvalidOperationException($"tests/PixelPing.Tests/Vectors/keys.tsv differs from {shared}: copy it again");
-        }
+        byte[] copy = File.ReadAllBytes(Path.Combine(Repo.Root, "tests", "PixelPing.Tests", "Vectors", "keys.tsv"));
 
         var vectors = new List<KeyVector>();
         foreach (string line in Encoding.UTF8.GetString(copy).Split('\n'))
