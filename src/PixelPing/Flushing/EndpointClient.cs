@@ -227,7 +227,7 @@ internal sealed class EndpointClient
     /// The resolver's order (RFC 6724) with the two families alternating from the first address's (RFC 8305 §4), so
     /// that a family that does not work costs one attempt, not all of its addresses; IPv6 only where the system has it.
     /// </summary>
-    private static IPAddress[] Interleave(IPAddress[] resolved)
+    internal static IPAddress[] Interleave(IPAddress[] resolved)
     {
         IPAddress[] usable = [.. resolved.Where(static a => a.AddressFamily == AddressFamily.InterNetwork
             || (a.AddressFamily == AddressFamily.InterNetworkV6 && Socket.OSSupportsIPv6)).Distinct()];

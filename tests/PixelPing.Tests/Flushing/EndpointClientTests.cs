@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using System.Text;
 using PixelPing.Flushing;
 
@@ -33,5 +35,21 @@ public sealed class EndpointClientTests
     {
         var e = Assert.Throws<InvalidDataException>(() => EndpointClient.ParseStatusLine(Encoding.ASCII.GetBytes(line)));
         Assert.Equal("the endpoint did not answer with an HTTP/1.x status line", e.Message);
+    }
+
+    [Theory]
+    // RFC 8305 §4: the families alternate from the first address's, each family in the resolver's own order.
+    [InlineData("2001:db8::1 2001:db8::2 192.0.2.1 192.0.2.2", "2001:db8::1 192.0.2.1 2001:db8::2 192.0.2.2")]
+    [InlineData("192.0.2.1 192.0.2.2 192.0.2.3 2001:db8::1", "192.0.2.1 2001:db8::1 192.0.2.2 192.0.2.3")]
+    [InlineData("2001:db8::1 192.0.2.1 2001:db8::2", "2001:db8::1 192.0.2.1 2001:db8::2")]
+    [InlineData("192.0.2.2 192.0.2.1 192.0.2.2", "192.0.2.2 192.0.2.1")]
+    [InlineData("::1 127.0.0.1 ::1", "::1 127.0.0.1")]
+    public void Addresses_are_tried_with_the_families_interleaved(string resolved, string tried)
+    {
+        // Without IPv6 on the machine its addresses are left out, and the IPv4 ones keep their order.
+        IPAddress[] expected = [.. tried.Split(' ').Select(IPAddress.Parse)
+            .Where(a => a.AddressFamily == AddressFamily.InterNetwork || Socket.OSSupportsIPv6)];
+
+        Assert.Equal(expected, EndpointClient.Interleave([.. resolved.Split(' ').Select(IPAddress.Parse)]));
     }
 }
