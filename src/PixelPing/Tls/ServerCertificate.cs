@@ -19,22 +19,6 @@ internal sealed class ServerCertificate
     private readonly string _certPath;
     private readonly string? _caPath;
     private readonly Lock _reloadLock = new();
-    // The TLS 1.2 suites as a policy: only when OpenSSL refused them as its default (see TlsSuites). A cipher suite
-    // policy is not available on Windows, which this executable is never built for.
-#pragma warning disable CA1416
-    private static readonly CipherSuitesPolicy s_cipherSuites = new(
-    [
-        TlsCipherSuite.TLS_AES_128_GCM_SHA256,
-        TlsCipherSuite.TLS_AES_256_GCM_SHA384,
-        TlsCipherSuite.TLS_CHACHA20_POLY1305_SHA256,
-        TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-        TlsCipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-        TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-        TlsCipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-        TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-        TlsCipherSuite.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-    ]);
-#pragma warning restore CA1416
 
     private volatile SslServerAuthenticationOptions _options;
 
@@ -134,8 +118,15 @@ internal sealed class ServerCertificate
     {
         options = null;
         error = "";
-        // First, before .NET sets up its TLS layer (which reads OpenSSL's default cipher list once).
-        bool suitesApplied = TlsSuites.Applied;
+        // First, before .NET sets up its TLS layer (which reads OpenSSL's default cipher list once). Never served
+        // with the CBC suites: without the list, no HTTPS.
+        if (!TlsSuites.Applied)
+        {
+            error = $"{file}: \"sslcert\": OpenSSL refused to limit TLS 1.2 to ECDHE with AES-GCM or ChaCha20-Poly1305, " +
+                "so HTTPS is not served (is the system's OpenSSL older than 3.0?)";
+            return false;
+        }
+
         if (!PemFile.TryReadCertificates(certPath, out X509Certificate2Collection certificates, out string reason))
         {
             error = $"{file}: \"sslcert\" {certPath}: {reason}";
@@ -210,9 +201,6 @@ internal sealed class ServerCertificate
             CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
             // A client-initiated renegotiation is a cheap way to make the server do handshake work again.
             AllowRenegotiation = false,
-#pragma warning disable CA1416 // as above: Linux only
-            CipherSuitesPolicy = suitesApplied ? null : s_cipherSuites,
-#pragma warning restore CA1416
         };
         return true;
     }
