@@ -111,16 +111,6 @@ public sealed class EventLoopTests : IAsyncLifetime
         }
     }
 
-    private static async Task WaitUntil(Func<bool> condition, string what)
-    {
-        DateTime deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "timed out waiting until " + what);
-            await Task.Delay(20);
-        }
-    }
-
     [Fact]
     public void A_short_write_finishes_when_the_client_reads_and_the_loop_serves_others_meanwhile_twice_over()
     {
@@ -159,7 +149,7 @@ public sealed class EventLoopTests : IAsyncLifetime
         using (Socket half = Connect(port))
         {
             half.Send(Encoding.ASCII.GetBytes("GET /pixel.gif?key=half HTTP/1.1\r\nHo"));
-            await WaitUntil(() => context.Tracker.Open == 1, "the half request's connection is open");
+            await Wait.Until(() => context.Tracker.Open == 1, "the half request's connection is open");
             half.LingerState = new LingerOption(true, 0);   // close with RST instead of FIN
         }
 
@@ -172,7 +162,7 @@ public sealed class EventLoopTests : IAsyncLifetime
             stalled.LingerState = new LingerOption(true, 0);
         }
 
-        await WaitUntil(() => context.Tracker.Open == 0, "both reset connections are closed");
+        await Wait.Until(() => context.Tracker.Open == 0, "both reset connections are closed");
         using var client = new RawHttpClient(port);
         Assert.Equal(200, client.Request("/pixel.gif?key=next").Status);
         Assert.DoesNotContain(store.Peek().Entries, e => Encoding.UTF8.GetString(e.Key) == "half");
@@ -201,7 +191,7 @@ public sealed class EventLoopTests : IAsyncLifetime
             Assert.Equal(200, after.Request("/pixel.gif?key=after").Status);
         }
 
-        await WaitUntil(() => context.Tracker.Open == 1, "the failed connections are closed");
+        await Wait.Until(() => context.Tracker.Open == 1, "the failed connections are closed");
         Assert.Equal(failures, context.Stats.Read().Errors);
         Assert.Equal(2, store.Peek().Entries.Single(e => Encoding.UTF8.GetString(e.Key) == "before").Value);
     }
@@ -245,7 +235,7 @@ public sealed class EventLoopTests : IAsyncLifetime
             clients.ForEach(c => c.Dispose());
         }
 
-        await WaitUntil(() => context.Tracker.Open == 0, "every connection is closed");
+        await Wait.Until(() => context.Tracker.Open == 0, "every connection is closed");
         Assert.Equal(0, context.Stats.Read().Errors);
     }
 
@@ -268,7 +258,7 @@ public sealed class EventLoopTests : IAsyncLifetime
             ReceiveExactly(socket, answer, length);
         }
 
-        await WaitUntil(() => probe.Requests == requests, "every request reached the application");
+        await Wait.Until(() => probe.Requests == requests, "every request reached the application");
         // Samples at requests 5,000 ... 30,000: whatever the loop thread allocated between the first and the last,
         // 25,000 keep-alive requests' worth of receive, parse, count, answer and send.
         // Under one byte per request: nothing is allocated per request (a one-off, such as a lazily made object,
