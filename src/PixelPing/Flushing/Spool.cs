@@ -106,7 +106,9 @@ internal sealed class Spool
             {
             }
 
-            error = ErrorText.Of(e);
+            // A path that is a directory, or a directory gone or not writable, is said as such; the exception's own
+            // words for a rename over a directory are "permission denied", which sends the reader the wrong way.
+            error = CheckDirectory() ?? ErrorText.Of(e);
             return false;
         }
     }

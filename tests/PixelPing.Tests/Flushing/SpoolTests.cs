@@ -101,6 +101,19 @@ public sealed partial class SpoolTests
         Assert.False(Directory.Exists(Path.Combine(_dir, "missing")));
     }
 
+    [Fact]
+    public void A_save_to_a_path_that_is_a_directory_says_so()
+    {
+        string directory = Path.Combine(_dir, "spool.d");
+        Directory.CreateDirectory(directory);
+        var spool = new Spool(directory);
+
+        Assert.False(spool.TrySave(Sample(), out string error));
+        Assert.Contains("is a directory", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("permission denied", error, StringComparison.Ordinal);
+        Assert.True(Directory.Exists(directory));
+    }
+
     [Theory]
     [InlineData("a1b2c3d4e5f6-1", true)]
     [InlineData("x", true)]
