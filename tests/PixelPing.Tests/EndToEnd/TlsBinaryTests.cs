@@ -281,6 +281,48 @@ public sealed partial class TlsBinaryTests
     }
 
     [Fact]
+    public async Task A_client_initiated_renegotiation_ends_the_connection_before_its_request_is_answered()
+    {
+        // Renegotiation would make the server redo its handshake work at the client's will: refused.
+        using X509Certificate2 leaf = Pki.IssueLeaf();
+        ServerFiles files = Pki.WriteServerFiles(_dir, leaf);
+        using ServerProcess server = Start(Config(files), out int port);
+        var info = new ProcessStartInfo("openssl", $"s_client -connect 127.0.0.1:{port} -servername localhost -CAfile {files.Root} -tls1_2")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        using var process = Process.Start(info)!;
+        var output = new System.Text.StringBuilder();
+        process.OutputDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
+        process.ErrorDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        string Output() { lock (output) { return output.ToString(); } }
+
+        try
+        {
+            await Wait.Until(() => Output().Contains("Verify return code: 0", StringComparison.Ordinal), "the handshake", Deadline);
+            // A line holding only R is s_client's command to renegotiate; the request follows once it has started.
+            process.StandardInput.Write("R\n");
+            process.StandardInput.Flush();
+            await Wait.Until(() => Output().Contains("RENEGOTIATING", StringComparison.Ordinal), "the renegotiation", Deadline);
+            process.StandardInput.Write("GET /pixel.gif?key=renegotiated HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+            process.StandardInput.Flush();
+        }
+        catch (IOException)
+        {
+            // s_client already ended: the server closed the connection.
+        }
+
+        Assert.True(process.WaitForExit(Deadline), "s_client did not end: the connection stayed open");
+        process.WaitForExit();
+        Assert.DoesNotContain("HTTP/1.1 200 OK", Output(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Hits_over_https_flush_to_an_https_endpoint_and_a_refused_certificate_keeps_the_batch()
     {
         var stranger = new TestPki("Pixel Ping Stranger");
