@@ -267,7 +267,7 @@ public sealed class ServerTests
             Assert.Equal(200, v6.Request("/pixel.gif?key=v6").Status);
         }
 
-        Assert.Equal(1, server.Delivered(receiver, "v4"));
-        Assert.Equal(1, server.Delivered(receiver, "v6"));
+        Assert.Equal(1, await server.DeliveredAsync(receiver, "v4"));
+        Assert.Equal(1, await server.DeliveredAsync(receiver, "v6"));
     }
 }

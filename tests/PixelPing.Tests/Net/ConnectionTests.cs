@@ -28,10 +28,10 @@ public sealed class ConnectionTests : IAsyncLifetime
         await _receiver.DisposeAsync();
     }
 
-    private long Hits(string key) => _server.Delivered(_receiver, key);
+    private Task<long> HitsAsync(string key) => _server.DeliveredAsync(_receiver, key);
 
     [Fact]
-    public void Pixel_answer_has_exactly_the_original_headers_and_the_gif()
+    public async Task Pixel_answer_has_exactly_the_original_headers_and_the_gif()
     {
         using var client = new RawHttpClient(_server.Port);
         RawResponse response = client.Request("/pixel.gif?key=headers");
@@ -47,11 +47,11 @@ public sealed class ConnectionTests : IAsyncLifetime
         Assert.Equal("Connection: keep-alive", lines[6]);
         Assert.Equal(7, lines.Length);
         Assert.Equal(File.ReadAllBytes(Path.Combine(Repo.Root, "pixel.gif")), response.Body);
-        Assert.Equal(1, Hits("headers"));
+        Assert.Equal(1, await HitsAsync("headers"));
     }
 
     [Fact]
-    public void Head_answers_the_same_headers_without_a_body_and_counts()
+    public async Task Head_answers_the_same_headers_without_a_body_and_counts()
     {
         using var client = new RawHttpClient(_server.Port);
         client.Send("HEAD /pixel.gif?key=head HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -62,7 +62,7 @@ public sealed class ConnectionTests : IAsyncLifetime
         RawResponse next = client.Request("/pixel.gif?key=head");
         Assert.Equal(200, next.Status);
         Assert.Equal(43, next.Body.Length);
-        Assert.Equal(2, Hits("head"));
+        Assert.Equal(2, await HitsAsync("head"));
     }
 
     [Theory]
@@ -71,14 +71,14 @@ public sealed class ConnectionTests : IAsyncLifetime
     [InlineData("DELETE")]
     [InlineData("OPTIONS")]
     [InlineData("get")]
-    public void Other_methods_get_405_with_Allow_and_are_not_counted(string method)
+    public async Task Other_methods_get_405_with_Allow_and_are_not_counted(string method)
     {
         using var client = new RawHttpClient(_server.Port);
         client.Send($"{method} /pixel.gif?key=m{method} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
         RawResponse response = client.Read();
         Assert.Equal(405, response.Status);
         Assert.Equal("GET, HEAD", response.Header("Allow"));
-        Assert.Equal(0, Hits("m" + method));
+        Assert.Equal(0, await HitsAsync("m" + method));
         Assert.Equal(200, client.Request("/pixel.gif").Status);
     }
 
@@ -101,7 +101,7 @@ public sealed class ConnectionTests : IAsyncLifetime
     }
 
     [Fact]
-    public void Pipelined_requests_are_all_answered_in_order()
+    public async Task Pipelined_requests_are_all_answered_in_order()
     {
         using var client = new RawHttpClient(_server.Port);
         var batch = new StringBuilder();
@@ -116,11 +116,11 @@ public sealed class ConnectionTests : IAsyncLifetime
             Assert.Equal(i % 10 == 9 ? 404 : 200, client.Read().Status);
         }
 
-        Assert.Equal(45, Hits("pipe"));
+        Assert.Equal(45, await HitsAsync("pipe"));
     }
 
     [Fact]
-    public void A_request_split_into_single_bytes_is_answered()
+    public async Task A_request_split_into_single_bytes_is_answered()
     {
         using var client = new RawHttpClient(_server.Port);
         foreach (byte b in Encoding.ASCII.GetBytes(RawHttpClient.Get("/pixel.gif?key=slow")))
@@ -129,11 +129,11 @@ public sealed class ConnectionTests : IAsyncLifetime
         }
 
         Assert.Equal(200, client.Read().Status);
-        Assert.Equal(1, Hits("slow"));
+        Assert.Equal(1, await HitsAsync("slow"));
     }
 
     [Fact]
-    public void Http10_closes_unless_keep_alive_is_asked()
+    public async Task Http10_closes_unless_keep_alive_is_asked()
     {
         using (var client = new RawHttpClient(_server.Port))
         {
@@ -151,7 +151,7 @@ public sealed class ConnectionTests : IAsyncLifetime
             Assert.Equal(200, client.Read().Status);
         }
 
-        Assert.Equal(3, Hits("h10"));
+        Assert.Equal(3, await HitsAsync("h10"));
     }
 
     [Fact]
@@ -200,14 +200,14 @@ public sealed class ConnectionTests : IAsyncLifetime
     }
 
     [Fact]
-    public void A_small_body_is_read_and_dropped()
+    public async Task A_small_body_is_read_and_dropped()
     {
         using var client = new RawHttpClient(_server.Port);
         client.Send("GET /pixel.gif?key=body HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello");
         client.Send(" worldGET /pixel.gif?key=body HTTP/1.1\r\nHost: x\r\n\r\n");
         Assert.Equal(200, client.Read().Status);
         Assert.Equal(200, client.Read().Status);
-        Assert.Equal(2, Hits("body"));
+        Assert.Equal(2, await HitsAsync("body"));
     }
 
     [Fact]
@@ -305,7 +305,7 @@ public sealed class ConnectionTests : IAsyncLifetime
     }
 
     [Fact]
-    public void A_413_reaches_a_client_that_is_still_sending_its_body()
+    public async Task A_413_reaches_a_client_that_is_still_sending_its_body()
     {
         // The server answers after reading only the head, then lingers (reads and drops) before closing, so that a
         // reset cannot destroy the 413 on a real network. On loopback the answer arrives before any reset could, so
@@ -315,6 +315,6 @@ public sealed class ConnectionTests : IAsyncLifetime
         client.Send(new byte[256 * 1024]);
         Assert.Equal(413, client.Read().Status);
         Assert.True(client.IsClosedByServer());
-        Assert.Equal(0, Hits("big"));
+        Assert.Equal(0, await HitsAsync("big"));
     }
 }

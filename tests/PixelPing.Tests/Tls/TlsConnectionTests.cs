@@ -55,10 +55,10 @@ public sealed class TlsConnectionTests : IAsyncLifetime
         return server;
     }
 
-    private long Hits(InProcessServer server, string key) => server.Delivered(_receiver, key);
+    private Task<long> HitsAsync(InProcessServer server, string key) => server.DeliveredAsync(_receiver, key);
 
     [Fact]
-    public void A_client_trusting_only_the_root_gets_the_pixel_and_the_hit_counts()
+    public async Task A_client_trusting_only_the_root_gets_the_pixel_and_the_hit_counts()
     {
         InProcessServer server = Start();
         using RawHttpClient client = RawHttpClient.ConnectTls(server.Port, _root);
@@ -68,7 +68,7 @@ public sealed class TlsConnectionTests : IAsyncLifetime
         Assert.Equal(200, response.Status);
         Assert.Equal("image/gif", response.Header("Content-Type"));
         Assert.Equal(File.ReadAllBytes(Path.Combine(Repo.Root, "pixel.gif")), response.Body);
-        Assert.Equal(1, Hits(server, "over-tls"));
+        Assert.Equal(1, await HitsAsync(server, "over-tls"));
         Assert.Equal("CN=localhost", client.RemoteCertificate!.Subject);
     }
 
@@ -104,7 +104,7 @@ public sealed class TlsConnectionTests : IAsyncLifetime
     }
 
     [Fact]
-    public void Keep_alive_and_pipelining_work_over_tls()
+    public async Task Keep_alive_and_pipelining_work_over_tls()
     {
         InProcessServer server = Start();
         using RawHttpClient client = RawHttpClient.ConnectTls(server.Port, _root);
@@ -120,7 +120,7 @@ public sealed class TlsConnectionTests : IAsyncLifetime
 
         // The same connection carries on after the batch.
         Assert.Equal(200, client.Request("/pixel.gif?key=p").Status);
-        Assert.Equal(4, Hits(server, "p"));
+        Assert.Equal(4, await HitsAsync(server, "p"));
         Assert.Equal(1, server.Server.Context.Tracker.Open);
     }
 
@@ -151,7 +151,7 @@ public sealed class TlsConnectionTests : IAsyncLifetime
 
         await Wait.Until(() => server.Server.Context.Tracker.Open == 0, "the server closes the stalled connection");
         Assert.True(client.IsClosedByServer());
-        Assert.Equal(0, Hits(server, "slow"));
+        Assert.Equal(0, await HitsAsync(server, "slow"));
     }
 
     [Fact]
@@ -186,7 +186,7 @@ public sealed class TlsConnectionTests : IAsyncLifetime
         }
 
         await Wait.Until(() => server.Server.Context.Tracker.Open == 0, "the stalled connections are gone once their clients leave");
-        Assert.Equal(1, Hits(server, "served"));
+        Assert.Equal(1, await HitsAsync(server, "served"));
         Assert.Equal(0, server.Server.Context.Stats.Read().Errors);
     }
 
@@ -250,7 +250,7 @@ public sealed class TlsConnectionTests : IAsyncLifetime
         }
 
         await Wait.Until(() => server.Server.Context.Tracker.Open == 0, "the connection is gone");
-        Assert.Equal(0, Hits(server, "plain"));
+        Assert.Equal(0, await HitsAsync(server, "plain"));
         Assert.Equal(1, server.Server.Context.Stats.Read().FailedHandshakes);
         Assert.Equal(0, server.Server.Context.Stats.Read().Errors);
         using RawHttpClient client = RawHttpClient.ConnectTls(server.Port, _root);
