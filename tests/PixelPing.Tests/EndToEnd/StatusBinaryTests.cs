@@ -101,6 +101,9 @@ public sealed class StatusBinaryTests
         // The process metrics are the server's own, not the test's: its RSS as /proc tells it, give or take.
         Assert.InRange(samples["process_resident_memory_bytes"], server.RssKiB() * 1024 / 2.0, server.RssKiB() * 1024 * 2.0);
         Assert.InRange(samples["process_open_fds"], server.OpenFds() / 2.0, server.OpenFds() * 2.0);
+        // The soft limit after the start raised it to the hard one ("Max open files  soft  hard  files").
+        string limit = File.ReadLines($"/proc/{server.Pid}/limits").Single(line => line.StartsWith("Max open files", StringComparison.Ordinal));
+        Assert.Equal(double.Parse(limit.Split(' ', StringSplitOptions.RemoveEmptyEntries)[3], CultureInfo.InvariantCulture), samples["process_max_fds"]);
     }
 
     [Fact]
