@@ -36,37 +36,32 @@ internal readonly struct ParsedRequest
     public RequestRejection Rejection { get; }
 
     /// <summary>When Complete: bytes of the request line, the headers and the final CRLF; the body is not included.</summary>
-    public int HeadLength { get; private init; }
+    public int HeadLength { get; }
 
-    public RequestMethod Method { get; private init; }
+    public RequestMethod Method { get; }
 
     /// <summary>The path is exactly <c>/pixel.gif</c>.</summary>
-    public bool IsPixel { get; private init; }
+    public bool IsPixel { get; }
 
     /// <summary>Offset of the path (after the authority of an absolute-form target); it ends at '?', '#' or the target's end.</summary>
-    public int PathStart { get; private init; }
+    public int PathStart { get; }
 
     /// <summary>Length of the path; 0 for an absolute-form target with no path (which means "/").</summary>
-    public int PathLength { get; private init; }
+    public int PathLength { get; }
 
     /// <summary>Offset of the first byte after '?', or 0 when the target has no '?'.</summary>
-    public int QueryStart { get; private init; }
+    public int QueryStart { get; }
 
     /// <summary>Length of the query up to '#' or the end of the target; 0 when there is none or it is empty.</summary>
-    public int QueryLength { get; private init; }
+    public int QueryLength { get; }
 
     /// <summary>The final decision: the version's default adjusted by every Connection header.</summary>
-    public bool KeepAlive { get; private init; }
+    public bool KeepAlive { get; }
 
-    public bool IsHttp10 { get; private init; }
+    public bool IsHttp10 { get; }
 
     /// <summary>The body length to read and drop; 0 when there is no Content-Length.</summary>
-    public long ContentLength { get; private init; }
-
-    private CapturedValues Captured
-    {
-        init => _captured = value;
-    }
+    public long ContentLength { get; }
 
     public static ParsedRequest Incomplete => new(ParseStatus.Incomplete, RequestRejection.None);
 
@@ -80,7 +75,8 @@ internal readonly struct ParsedRequest
 
     internal static int Index(HeaderFields field) => System.Numerics.BitOperations.TrailingZeroCount((uint)field);
 
-    public static ParsedRequest Complete(
+    /// <summary>A complete request, built in place by <see cref="RequestParser.Parse"/>.</summary>
+    public ParsedRequest(
         int headLength,
         RequestMethod method,
         bool isPixel,
@@ -91,19 +87,20 @@ internal readonly struct ParsedRequest
         bool keepAlive,
         bool isHttp10,
         long contentLength,
-        in CapturedValues captured) =>
-        new(ParseStatus.Complete, RequestRejection.None)
-        {
-            HeadLength = headLength,
-            Method = method,
-            IsPixel = isPixel,
-            PathStart = pathStart,
-            PathLength = pathLength,
-            QueryStart = queryStart,
-            QueryLength = queryLength,
-            KeepAlive = keepAlive,
-            IsHttp10 = isHttp10,
-            ContentLength = contentLength,
-            Captured = captured,
-        };
+        in CapturedValues captured)
+    {
+        Status = ParseStatus.Complete;
+        Rejection = RequestRejection.None;
+        HeadLength = headLength;
+        Method = method;
+        IsPixel = isPixel;
+        PathStart = pathStart;
+        PathLength = pathLength;
+        QueryStart = queryStart;
+        QueryLength = queryLength;
+        KeepAlive = keepAlive;
+        IsHttp10 = isHttp10;
+        ContentLength = contentLength;
+        _captured = captured;
+    }
 }

@@ -20,7 +20,7 @@ internal sealed class PixelApplication(HitStore store, int maxKeyLength, HitFilt
     public byte[] Handle(in HttpRequest request, StatsShard stats)
     {
         Responses responses = Responses.Current;
-        ParsedRequest parsed = request.Parsed;
+        ref readonly ParsedRequest parsed = ref request.Parsed;
         bool keepAlive = request.KeepAlive;
         if (!parsed.IsPixel)
         {

@@ -57,6 +57,9 @@ internal struct RequestParser
     private int _count;
     private RequestLine _line;
     private FieldState _fields;
+    private int _headLength;
+    private bool _keepAlive;
+    private RequestRejection _rejection;
 
     private enum Phase : byte
     {
@@ -68,6 +71,7 @@ internal struct RequestParser
         FieldLine,
         FieldLineLf,
         HeadLf,
+        Done,
     }
 
     /// <summary>
@@ -76,31 +80,38 @@ internal struct RequestParser
     /// </summary>
     public ParsedRequest Parse(ReadOnlySpan<byte> input, in HttpLimits limits)
     {
-        ParsedRequest result = ParseHead(input, limits);
-        if (result.Status != ParseStatus.Incomplete)
+        if (_phase == Phase.Done)
         {
             this = default;
         }
 
-        return result;
-    }
-
-    private ParsedRequest ParseHead(ReadOnlySpan<byte> input, in HttpLimits limits)
-    {
-        if (_phase < Phase.FieldLine)
+        // The steps below report only a status (the reason of an error goes to _rejection): the result, a struct of
+        // a hundred bytes, is built once, here, in the caller's variable, rather than copied out through every step.
+        ParseStatus status = _phase < Phase.FieldLine ? ParseRequestLine(input, limits) : ParseStatus.Complete;
+        if (status == ParseStatus.Complete)
         {
-            ParsedRequest line = ParseRequestLine(input, limits);
-            if (line.Status != ParseStatus.Complete)
-            {
-                return line;
-            }
+            status = ParseFields(input, limits);
         }
 
-        return ParseFields(input, limits);
+        if (status == ParseStatus.Incomplete)
+        {
+            return ParsedRequest.Incomplete;
+        }
+
+        if (status == ParseStatus.Complete)
+        {
+            status = Finish();
+        }
+
+        // The next call starts a new request: the state is cleared then, so that the result can be built from it.
+        _phase = Phase.Done;
+        return status == ParseStatus.Complete
+            ? new ParsedRequest(_headLength, _line.Method, _line.IsPixel, _line.PathStart, _line.PathLength, _line.QueryStart, _line.QueryLength, _keepAlive, _line.IsHttp10, _fields.ContentLength, in _fields.Captured)
+            : ParsedRequest.Error(_rejection);
     }
 
     /// <summary>Reads up to the end of the request line: Complete here means only "go on with the fields".</summary>
-    private ParsedRequest ParseRequestLine(ReadOnlySpan<byte> input, in HttpLimits limits)
+    private ParseStatus ParseRequestLine(ReadOnlySpan<byte> input, in HttpLimits limits)
     {
         // ---- Request line (RFC 9112 §3) ----
         // The CR that ends the line must sit before offset limit-1 so that its LF still fits in the limit.
@@ -115,7 +126,7 @@ internal struct RequestParser
             // number, but they count towards MaxRequestLineBytes so that a stream of CRLFs cannot be buffered forever.
             while (_scanned < lineEnd && input[_scanned] == CR)
             {
-                if (!EndsLine(input, _scanned, RequestRejection.InvalidRequestLine, out ParsedRequest pending))
+                if (EndsLine(input, _scanned, RequestRejection.InvalidRequestLine) is var pending and not ParseStatus.Complete)
                 {
                     return pending;
                 }
@@ -125,7 +136,7 @@ internal struct RequestParser
 
             if (_scanned >= lineEnd)
             {
-                return lineBudgetSpent ? ParsedRequest.Error(RequestRejection.RequestLineTooLong) : ParsedRequest.Incomplete;
+                return lineBudgetSpent ? Reject(RequestRejection.RequestLineTooLong) : ParseStatus.Incomplete;
             }
 
             _phase = Phase.Method;
@@ -141,11 +152,11 @@ internal struct RequestParser
                 RequestRejection partial = CheckPart(input[_lineStart..lineEnd], complete: false);
                 if (partial != RequestRejection.None)
                 {
-                    return ParsedRequest.Error(partial);
+                    return Reject(partial);
                 }
 
                 _scanned = Math.Max(_scanned, lineEnd);
-                return lineBudgetSpent ? ParsedRequest.Error(RequestRejection.RequestLineTooLong) : ParsedRequest.Incomplete;
+                return lineBudgetSpent ? Reject(RequestRejection.RequestLineTooLong) : ParseStatus.Incomplete;
             }
 
             int end = _scanned + stop;
@@ -156,14 +167,14 @@ internal struct RequestParser
             // A doubled SP, or an SP after the version, or a CR before it, is as bad.
             if ((b != SP && b != CR) || (b == SP) == (_phase == Phase.Version))
             {
-                return ParsedRequest.Error(RequestRejection.InvalidRequestLine);
+                return Reject(RequestRejection.InvalidRequestLine);
             }
 
             // The part's content is judged before the LF is checked, so "HTTP/2.0\r" already answers 505.
             RequestRejection rejection = CheckPart(input[_lineStart..end], complete: true);
             if (rejection != RequestRejection.None)
             {
-                return ParsedRequest.Error(rejection);
+                return Reject(rejection);
             }
 
             _phase++;
@@ -172,33 +183,35 @@ internal struct RequestParser
         }
 
         // _scanned is one past the CR.
-        if (!EndsLine(input, _scanned - 1, RequestRejection.InvalidRequestLine, out ParsedRequest incomplete))
+        if (EndsLine(input, _scanned - 1, RequestRejection.InvalidRequestLine) is var crlf and not ParseStatus.Complete)
         {
-            return incomplete;
+            return crlf;
         }
 
         _phase = Phase.FieldLine;
         _headersStart = _lineStart = _scanned = _scanned + 1;
-        return ParsedRequest.Complete(0, default, false, 0, 0, 0, 0, false, false, 0, default);
+        return ParseStatus.Complete;
     }
 
-    private ParsedRequest ParseFields(ReadOnlySpan<byte> input, in HttpLimits limits)
+    private ParseStatus ParseFields(ReadOnlySpan<byte> input, in HttpLimits limits)
     {
         // ---- Header fields (RFC 9112 §5) ----
         int headerBudget = Math.Max(limits.MaxHeaderBytes - 1, 0);
         int available = input.Length - _headersStart;
         int headersEnd = _headersStart + Math.Min(available, headerBudget);
         bool headerBudgetSpent = available >= headerBudget;
-        ParsedRequest pending;
+        ParseStatus pending;
         while (true)
         {
             switch (_phase)
             {
                 case Phase.HeadLf:
-                    return EndsLine(input, _lineStart, RequestRejection.InvalidHeaderLine, out pending) ? Finish(_lineStart + 2) : pending;
+                    _headLength = _lineStart + 2;
+                    return EndsLine(input, _lineStart, RequestRejection.InvalidHeaderLine);
 
                 case Phase.FieldLineLf:
-                    if (!EndsLine(input, _scanned, RequestRejection.InvalidHeaderLine, out pending))
+                    pending = EndsLine(input, _scanned, RequestRejection.InvalidHeaderLine);
+                    if (pending != ParseStatus.Complete)
                     {
                         return pending;
                     }
@@ -214,7 +227,7 @@ internal struct RequestParser
             {
                 if (p >= headersEnd)
                 {
-                    return headerBudgetSpent ? ParsedRequest.Error(RequestRejection.HeadersTooLarge) : ParsedRequest.Incomplete;
+                    return headerBudgetSpent ? Reject(RequestRejection.HeadersTooLarge) : ParseStatus.Incomplete;
                 }
 
                 byte first = input[p];
@@ -228,12 +241,12 @@ internal struct RequestParser
                 // rejected. So is a bare LF or a line with an empty name.
                 if (!s_tchar.Contains(first))
                 {
-                    return ParsedRequest.Error(RequestRejection.InvalidHeaderLine);
+                    return Reject(RequestRejection.InvalidHeaderLine);
                 }
 
                 if (_count >= limits.MaxHeaderCount)
                 {
-                    return ParsedRequest.Error(RequestRejection.HeadersTooLarge);
+                    return Reject(RequestRejection.HeadersTooLarge);
                 }
             }
 
@@ -247,26 +260,26 @@ internal struct RequestParser
                     int nameEnd = window.IndexOfAnyExcept(s_tchar);
                     if (nameEnd >= 0 && window[nameEnd] != (byte)':')
                     {
-                        return ParsedRequest.Error(RequestRejection.InvalidHeaderLine);
+                        return Reject(RequestRejection.InvalidHeaderLine);
                     }
 
                     _nameChecked = nameEnd >= 0;
                 }
 
                 _scanned = Math.Max(_scanned, headersEnd);
-                return headerBudgetSpent ? ParsedRequest.Error(RequestRejection.HeadersTooLarge) : ParsedRequest.Incomplete;
+                return headerBudgetSpent ? Reject(RequestRejection.HeadersTooLarge) : ParseStatus.Incomplete;
             }
 
             int cr = _scanned + stop;
             if (input[cr] != CR)
             {
-                return ParsedRequest.Error(RequestRejection.InvalidHeaderLine);
+                return Reject(RequestRejection.InvalidHeaderLine);
             }
 
             RequestRejection rejection = ParseField(input[p..cr], p, limits, ref _fields);
             if (rejection != RequestRejection.None)
             {
-                return ParsedRequest.Error(rejection);
+                return Reject(rejection);
             }
 
             _count++;
@@ -276,19 +289,18 @@ internal struct RequestParser
     }
 
     /// <summary>
-    /// The CR at <paramref name="cr"/> must be followed by LF: true when it is, else false with Incomplete (the LF has
-    /// not arrived) or the error <paramref name="rejection"/> in <paramref name="result"/>.
+    /// The CR at <paramref name="cr"/> must be followed by LF: Complete when it is, Incomplete when the LF has not
+    /// arrived, else the error <paramref name="rejection"/>.
     /// </summary>
-    private static bool EndsLine(ReadOnlySpan<byte> input, int cr, RequestRejection rejection, out ParsedRequest result)
-    {
-        if (cr + 1 >= input.Length)
-        {
-            result = ParsedRequest.Incomplete;
-            return false;
-        }
+    private ParseStatus EndsLine(ReadOnlySpan<byte> input, int cr, RequestRejection rejection) =>
+        cr + 1 >= input.Length ? ParseStatus.Incomplete
+        : input[cr + 1] == LF ? ParseStatus.Complete
+        : Reject(rejection);
 
-        result = input[cr + 1] == LF ? default : ParsedRequest.Error(rejection);
-        return input[cr + 1] == LF;
+    private ParseStatus Reject(RequestRejection rejection)
+    {
+        _rejection = rejection;
+        return ParseStatus.Error;
     }
 
     /// <summary>
@@ -411,14 +423,15 @@ internal struct RequestParser
         return RequestRejection.None;
     }
 
-    private readonly ParsedRequest Finish(int headLength)
+    /// <summary>Judges the head as a whole once its last line has arrived.</summary>
+    private ParseStatus Finish()
     {
         ref readonly RequestLine line = ref _line;
         ref readonly FieldState fields = ref _fields;
         // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400 (duplicates were refused as they arrived).
         if (!line.IsHttp10 && fields.HostCount == 0)
         {
-            return ParsedRequest.Error(RequestRejection.InvalidHost);
+            return Reject(RequestRejection.InvalidHost);
         }
 
         if (fields.HasTransferEncoding)
@@ -426,23 +439,12 @@ internal struct RequestParser
             // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing (400). In 1.1 it is a
             // coding we do not decode (we never read chunked bodies): 501, RFC 9112 §6.1 / RFC 9110 §15.6.2.
             // (Transfer-Encoding together with Content-Length was already refused.)
-            return ParsedRequest.Error(line.IsHttp10 ? RequestRejection.InvalidFraming : RequestRejection.TransferCodingNotSupported);
+            return Reject(line.IsHttp10 ? RequestRejection.InvalidFraming : RequestRejection.TransferCodingNotSupported);
         }
 
         // RFC 9112 §9.3: 1.1 persists unless "close"; 1.0 persists only with "keep-alive". "close" wins over both.
-        bool keepAlive = !fields.ConnectionClose && (!line.IsHttp10 || fields.ConnectionKeepAlive);
-        return ParsedRequest.Complete(
-            headLength,
-            line.Method,
-            line.IsPixel,
-            line.PathStart,
-            line.PathLength,
-            line.QueryStart,
-            line.QueryLength,
-            keepAlive,
-            line.IsHttp10,
-            fields.ContentLength,
-            in fields.Captured);
+        _keepAlive = !fields.ConnectionClose && (!line.IsHttp10 || fields.ConnectionKeepAlive);
+        return ParseStatus.Complete;
     }
 
     /// <summary>8 or 7 for "https://" or "http://" (scheme case-insensitive, RFC 3986 §3.1), 0 for a prefix of one, -1 otherwise.</summary>
@@ -575,9 +577,7 @@ internal struct RequestParser
         ReadOnlySpan<byte> raw = span[(colon + 1)..];
         int start = colon + 1 + (raw.Length - raw.TrimStart(Ows).Length);
         int length = raw.Trim(Ows).Length;
-        CapturedValues captured = fields.Captured;
-        captured[ParsedRequest.Index(field)] = new Range(lineStart + start, lineStart + start + length);
-        fields.Captured = captured;
+        fields.Captured[ParsedRequest.Index(field)] = new Range(lineStart + start, lineStart + start + length);
     }
 
     private static RequestRejection ParseContentLength(ReadOnlySpan<byte> value, int maxBodyBytes, ref FieldState fields)

@@ -251,7 +251,7 @@ internal sealed class Connection
             {
                 StatsShard.Increment(ref _stats.Requests);
                 bool keepAlive = request.KeepAlive && !draining;
-                answer = _server.Handler.Handle(new HttpRequest(input, request, _socket.Peer, keepAlive), _stats);
+                answer = _server.Handler.Handle(new HttpRequest(input, in request, _socket.Peer, keepAlive), _stats);
                 start += request.HeadLength;
                 skip = request.ContentLength;
                 close = !keepAlive;

@@ -9,7 +9,7 @@ internal sealed class ServerStats
     private readonly Lock _lock = new();
     private StatsShard[] _shards = [];
 
-    /// <summary>A new shard for one writer (taken once, when an accept loop starts).</summary>
+    /// <summary>A new shard for one writer (taken once, when an event loop starts).</summary>
     public StatsShard NewShard()
     {
         var shard = new StatsShard();

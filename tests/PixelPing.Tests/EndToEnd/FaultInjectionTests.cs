@@ -88,6 +88,8 @@ public sealed class FaultInjectionTests(ITestOutputHelper output)
         long answered = hitter.Total;
         output.WriteLine($"| {fault} | {answered} | {receiver.TotalHits} | {Failures(server) - failuresBefore} failed attempts, " +
             $"{receiver.Requests} requests, {receiver.StoredBatchIds.Count} batches, {clock.Elapsed.TotalSeconds:F1} s |");
+        // Shown when the test fails: what the server said about each attempt and at exit.
+        output.WriteLine(string.Join('\n', server.Stderr));
         Assert.True(answeredDuringFault > 0);
         Assert.Equal(0, hitter.Failed);
         Assert.Equal(hitter.Answered, receiver.Totals.ToDictionary(p => p.Key, p => p.Value));
