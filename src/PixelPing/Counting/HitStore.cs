@@ -5,25 +5,33 @@ using PixelPing.Filtering;
 namespace PixelPing.Counting;
 
 /// <summary>
-/// Hit counts per key, held until a flush takes them. Keys live in shards, each behind its own lock, so writers on
-/// different cores rarely meet; a flush swaps every shard's dictionary under that shard's lock, so each hit lands in
-/// exactly one batch whatever the concurrency.
+/// Hit counts per key, held until a flush takes them. Each thread that counts (an event loop) has its own partition:
+/// its own dictionary behind its own lock, which no other core writes, so a hit on a hot key costs no shared cache
+/// line. Only a thread's first hit on a key in an interval goes further, to the shared set of admitted keys, where
+/// maxkeys is enforced over distinct keys whichever loops saw them. A take holds every partition's lock at once, so
+/// each hit lands in exactly one batch whatever the concurrency.
 /// </summary>
 internal sealed class HitStore
 {
-    private readonly Shard[] _shards;
-    private readonly int _shardMask;
+    // The calling thread's partition of the store it last counted in (looked up again when it counts in another).
+    [ThreadStatic]
+    private static Partition? t_partition;
+
+    private readonly Lock _partitionsLock = new();
+    private readonly Dictionary<int, Partition> _byThread = [];
+    private Partition[] _partitions = [];
+    private readonly Admitted[] _admitted;
+    private readonly int _admittedMask;
     private readonly int _maxKeys;
     private int _distinct;
     private long _refusedFull;
     private long _refusedTooLong;
     private long _refusedFullTotal;
     private long _refusedTooLongTotal;
-    private readonly long[] _ignored = new long[IgnoredHits.Slots];
-    private readonly long[] _ignoredTotal = new long[IgnoredHits.Slots];
-    private long _uncapped;
     private int _capSignalled;
 
+    /// <param name="maxKeys">The most distinct keys held between two takes.</param>
+    /// <param name="shardCount">Shards of the admitted-key set (a power of two); by default the CPU count, up to 64.</param>
     public HitStore(int maxKeys, int shardCount = 0)
     {
         _maxKeys = maxKeys;
@@ -32,13 +40,13 @@ internal sealed class HitStore
             shardCount = (int)Math.Min(64, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Environment.ProcessorCount));
         }
 
-        _shards = new Shard[shardCount];
-        for (int i = 0; i < _shards.Length; i++)
+        _admitted = new Admitted[shardCount];
+        for (int i = 0; i < _admitted.Length; i++)
         {
-            _shards[i] = new Shard();
+            _admitted[i] = new Admitted();
         }
 
-        _shardMask = shardCount - 1;
+        _admittedMask = shardCount - 1;
     }
 
     /// <summary>Raised (from the hit's thread) the first time the key cap is reached after a swap.</summary>
@@ -50,7 +58,7 @@ internal sealed class HitStore
     public int DistinctKeys => Volatile.Read(ref _distinct);
 
     /// <summary>
-    /// Every hit counted since the start (not those added back from the spool). Each shard counts its own under the
+    /// Every hit counted since the start (not those added back from the spool). Each partition counts its own under the
     /// lock it already holds, so the total is exact and costs the hot path no extra shared write.
     /// </summary>
     public long HitsTotal
@@ -58,9 +66,9 @@ internal sealed class HitStore
         get
         {
             long sum = 0;
-            foreach (Shard shard in _shards)
+            foreach (Partition partition in Volatile.Read(ref _partitions))
             {
-                sum += Volatile.Read(ref shard.Hits);
+                sum += Volatile.Read(ref partition.Hits);
             }
 
             return sum;
@@ -76,29 +84,27 @@ internal sealed class HitStore
     /// <summary>Counts a hit on the key; a new key past maxkeys is refused (and counted in <see cref="RefusedFullTotal"/>).</summary>
     public void Record(ReadOnlySpan<byte> key)
     {
-        int hash = KeyComparer.Hash(key);
-        Shard shard = _shards[hash & _shardMask];
-        lock (shard)
+        Partition partition = Mine();
+        lock (partition)
         {
-            ref long count = ref CollectionsMarshal.GetValueRefOrNullRef(shard.Lookup, key);
+            ref long count = ref CollectionsMarshal.GetValueRefOrNullRef(partition.Lookup, key);
             if (!Unsafe.IsNullRef(ref count))
             {
                 count++;
-                shard.Hits++;
+                partition.Hits++;
                 return;
             }
 
-            if (Interlocked.Increment(ref _distinct) > _maxKeys)
+            if (Admit(key) is not { } admitted)
             {
-                Interlocked.Decrement(ref _distinct);
                 Interlocked.Increment(ref _refusedFull);
                 Interlocked.Increment(ref _refusedFullTotal);
                 SignalCap();
                 return;
             }
 
-            shard.Lookup[key] = 1;
-            shard.Hits++;
+            partition.Map.Add(admitted, 1);
+            partition.Hits++;
         }
 
         if (Volatile.Read(ref _distinct) >= _maxKeys)
@@ -117,15 +123,35 @@ internal sealed class HitStore
     /// <summary>Tallies a hit a filter ignored (it was answered, not counted).</summary>
     public void Ignore(IgnoreReason reason)
     {
-        Interlocked.Increment(ref _ignored[(int)reason]);
-        Interlocked.Increment(ref _ignoredTotal[(int)reason]);
+        Partition partition = Mine();
+        lock (partition)
+        {
+            partition.Ignored[(int)reason]++;
+            partition.IgnoredTotal[(int)reason]++;
+        }
     }
 
     /// <summary>Hits the filters ignored since the start, for this reason.</summary>
-    public long IgnoredTotal(IgnoreReason reason) => Interlocked.Read(ref _ignoredTotal[(int)reason]);
+    public long IgnoredTotal(IgnoreReason reason)
+    {
+        long sum = 0;
+        foreach (Partition partition in Volatile.Read(ref _partitions))
+        {
+            sum += Volatile.Read(ref partition.IgnoredTotal[(int)reason]);
+        }
+
+        return sum;
+    }
 
     /// <summary>Tallies a hit counted without the per-client cap because the client table was full.</summary>
-    public void CountUncapped() => Interlocked.Increment(ref _uncapped);
+    public void CountUncapped()
+    {
+        Partition partition = Mine();
+        lock (partition)
+        {
+            partition.Uncapped++;
+        }
+    }
 
     /// <summary>Takes every count held (the store is empty afterwards) and the refusals since the last take.</summary>
     public Snapshot Take() => Collect(clear: true);
@@ -136,53 +162,126 @@ internal sealed class HitStore
     /// </summary>
     public Snapshot Peek() => Collect(clear: false);
 
+    private Partition Mine()
+    {
+        Partition? partition = t_partition;
+        return partition is not null && ReferenceEquals(partition.Owner, this) ? partition : Join();
+    }
+
+    // The first hit of a thread (or the first since it counted in another store): finds or makes its partition.
+    private Partition Join()
+    {
+        int thread = Environment.CurrentManagedThreadId;
+        lock (_partitionsLock)
+        {
+            if (!_byThread.TryGetValue(thread, out Partition? partition))
+            {
+                partition = new Partition(this);
+                _byThread.Add(thread, partition);
+                Volatile.Write(ref _partitions, [.. _partitions, partition]);
+            }
+
+            t_partition = partition;
+            return partition;
+        }
+    }
+
+    /// <summary>
+    /// A key new to the calling partition: the instance held for it (one array per key, shared by every partition
+    /// that counts it), or null when it would be one distinct key past maxkeys. Called under the partition's lock.
+    /// </summary>
+    private byte[]? Admit(ReadOnlySpan<byte> key)
+    {
+        Admitted shard = _admitted[KeyComparer.Hash(key) & _admittedMask];
+        lock (shard)
+        {
+            if (shard.Lookup.TryGetValue(key, out byte[]? known))
+            {
+                return known;
+            }
+
+            if (Interlocked.Increment(ref _distinct) > _maxKeys)
+            {
+                Interlocked.Decrement(ref _distinct);
+                return null;
+            }
+
+            byte[] added = key.ToArray();
+            shard.Keys.Add(added);
+            return added;
+        }
+    }
+
     private Snapshot Collect(bool clear)
     {
-        var taken = new Dictionary<byte[], long>[_shards.Length];
-        int total = 0;
-        for (int i = 0; i < _shards.Length; i++)
+        var ignored = new long[IgnoredHits.Slots];
+        long uncapped = 0;
+        Dictionary<byte[], long>? merged = null;
+        Dictionary<byte[], long>? only = null;
+        lock (_partitionsLock)
         {
-            Shard shard = _shards[i];
-            lock (shard)
+            // Every partition at once: no hit can fall between two of them, and none is admitted meanwhile (admission
+            // happens under a partition's lock), so the admitted set is cleared with the counts it describes.
+            Partition[] partitions = _partitions;
+            foreach (Partition partition in partitions)
             {
+                Monitor.Enter(partition);
+            }
+
+            try
+            {
+                foreach (Partition partition in partitions)
+                {
+                    Dictionary<byte[], long> counts = clear ? partition.Swap() : partition.Map;
+                    if (counts.Count > 0)
+                    {
+                        if (only is null)
+                        {
+                            only = clear ? counts : new Dictionary<byte[], long>(counts, KeyComparer.Instance);
+                        }
+                        else
+                        {
+                            merged ??= new Dictionary<byte[], long>(only, KeyComparer.Instance);
+                            foreach (KeyValuePair<byte[], long> entry in counts)
+                            {
+                                CollectionsMarshal.GetValueRefOrAddDefault(merged, entry.Key, out _) += entry.Value;
+                            }
+                        }
+                    }
+
+                    for (int i = 0; i < ignored.Length; i++)
+                    {
+                        ignored[i] += partition.Ignored[i];
+                        partition.Ignored[i] = 0;
+                    }
+
+                    uncapped += partition.Uncapped;
+                    partition.Uncapped = 0;
+                }
+
                 if (clear)
                 {
-                    taken[i] = shard.Swap();
-                    Interlocked.Add(ref _distinct, -taken[i].Count);
-                }
-                else
-                {
-                    taken[i] = new Dictionary<byte[], long>(shard.Map, KeyComparer.Instance);
+                    foreach (Admitted shard in _admitted)
+                    {
+                        shard.Clear();
+                    }
+
+                    Volatile.Write(ref _distinct, 0);
+                    Volatile.Write(ref _capSignalled, 0);
                 }
             }
-
-            total += taken[i].Count;
-        }
-
-        var entries = new KeyValuePair<byte[], long>[total];
-        int n = 0;
-        foreach (Dictionary<byte[], long> map in taken)
-        {
-            foreach (KeyValuePair<byte[], long> entry in map)
+            finally
             {
-                entries[n++] = entry;
+                foreach (Partition partition in partitions)
+                {
+                    Monitor.Exit(partition);
+                }
             }
         }
 
+        KeyValuePair<byte[], long>[] entries = (merged ?? only) is { } all ? [.. all] : [];
         long full = Interlocked.Exchange(ref _refusedFull, 0);
         long tooLong = Interlocked.Exchange(ref _refusedTooLong, 0);
-        long[] ignored = new long[_ignored.Length];
-        for (int i = 0; i < ignored.Length; i++)
-        {
-            ignored[i] = Interlocked.Exchange(ref _ignored[i], 0);
-        }
-
-        long uncapped = Interlocked.Exchange(ref _uncapped, 0);
-        if (clear)
-        {
-            Volatile.Write(ref _capSignalled, 0);
-        }
-
         return new Snapshot(entries, full, tooLong, new IgnoredHits(ignored, uncapped));
     }
 
@@ -194,15 +293,24 @@ internal sealed class HitStore
         }
     }
 
-    private sealed class Shard
+    /// <summary>One thread's counts: written by that thread, read by a take, each under the partition's lock.</summary>
+    private sealed class Partition
     {
+        public readonly HitStore Owner;
         public Dictionary<byte[], long> Map = new(KeyComparer.Instance);
         public Dictionary<byte[], long>.AlternateLookup<ReadOnlySpan<byte>> Lookup;
+        public readonly long[] Ignored = new long[IgnoredHits.Slots];
+        public readonly long[] IgnoredTotal = new long[IgnoredHits.Slots];
+        public long Uncapped;
 
-        // Written only under the shard's lock; read without it (a 64-bit read is atomic on the 64-bit targets).
+        // Written only under the lock; read without it (a 64-bit read is atomic on the 64-bit targets).
         public long Hits;
 
-        public Shard() => Lookup = Map.GetAlternateLookup<ReadOnlySpan<byte>>();
+        public Partition(HitStore owner)
+        {
+            Owner = owner;
+            Lookup = Map.GetAlternateLookup<ReadOnlySpan<byte>>();
+        }
 
         public Dictionary<byte[], long> Swap()
         {
@@ -211,6 +319,21 @@ internal sealed class HitStore
             Map = new Dictionary<byte[], long>(Math.Min(old.Count, 1 << 16), KeyComparer.Instance);
             Lookup = Map.GetAlternateLookup<ReadOnlySpan<byte>>();
             return old;
+        }
+    }
+
+    /// <summary>One shard of the keys held since the last take, each stored once.</summary>
+    private sealed class Admitted
+    {
+        public HashSet<byte[]> Keys = new(KeyComparer.Instance);
+        public HashSet<byte[]>.AlternateLookup<ReadOnlySpan<byte>> Lookup;
+
+        public Admitted() => Lookup = Keys.GetAlternateLookup<ReadOnlySpan<byte>>();
+
+        public void Clear()
+        {
+            Keys = new HashSet<byte[]>(Math.Min(Keys.Count, 1 << 16), KeyComparer.Instance);
+            Lookup = Keys.GetAlternateLookup<ReadOnlySpan<byte>>();
         }
     }
 }

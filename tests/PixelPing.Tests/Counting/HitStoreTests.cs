@@ -62,6 +62,38 @@ public sealed class HitStoreTests
     }
 
     [Fact]
+    public void Each_thread_counts_in_its_own_partition_and_the_cap_counts_a_key_once_whichever_threads_saw_it()
+    {
+        var store = new HitStore(2);
+        // Dedicated threads, one after another: each is a different writer, as each event loop is.
+        void On(params string[] keys)
+        {
+            var thread = new Thread(() =>
+            {
+                foreach (string key in keys)
+                {
+                    store.Record(K(key));
+                }
+            });
+            thread.Start();
+            thread.Join();
+        }
+
+        On("x", "x");
+        On("x", "y");
+        Assert.Equal(2, store.DistinctKeys);
+        On("z", "y");
+        Assert.Equal(1, store.RefusedFullTotal);
+        Assert.Equal(5, store.HitsTotal);
+        Snapshot taken = store.Take();
+        Assert.Equal([("x", 3L), ("y", 2L)], taken.Entries.Select(e => (Encoding.UTF8.GetString(e.Key), e.Value)).Order());
+        Assert.Equal(1, taken.RefusedFull);
+        // After the take every thread starts afresh: the key refused before is admitted now.
+        On("z");
+        Assert.Equal([("z", 1L)], store.Take().Entries.Select(e => (Encoding.UTF8.GetString(e.Key), e.Value)));
+    }
+
+    [Fact]
     public async Task Concurrent_writers_and_repeated_takes_lose_and_double_nothing()
     {
         var store = new HitStore(1000, shardCount: 4);
