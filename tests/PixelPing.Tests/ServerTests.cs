@@ -26,7 +26,7 @@ public sealed class ServerTests
             expected[$"page:{k}"] = 0;
         }
 
-        await Task.WhenAll(Enumerable.Range(0, clients).Select(c => Task.Run(() =>
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(c => Dedicated.Run(() =>
         {
             using var client = new RawHttpClient(server.Port);
             for (int i = 0; i < perClient; i++)

@@ -7,9 +7,10 @@ namespace PixelPing.Counting;
 /// <summary>
 /// Hit counts per key, held until a flush takes them. Each thread that counts (an event loop) has its own partition:
 /// its own dictionary behind its own lock, which no other core writes, so a hit on a hot key costs no shared cache
-/// line. Only a thread's first hit on a key in an interval goes further, to the shared set of admitted keys, where
-/// maxkeys is enforced over distinct keys whichever loops saw them. A take holds every partition's lock at once, so
-/// each hit lands in exactly one batch whatever the concurrency.
+/// line. Only a thread's first hit on a key in an interval goes further: to the shared count of distinct keys, where
+/// maxkeys is enforced, and, once a second partition exists, to the shared set of admitted keys, so that a key several
+/// loops count is one key. A take holds every partition's lock at once, so each hit lands in exactly one batch
+/// whatever the concurrency.
 /// </summary>
 internal sealed class HitStore
 {
@@ -22,6 +23,11 @@ internal sealed class HitStore
     private Partition[] _partitions = [];
     private readonly Admitted[] _admitted;
     private readonly int _admittedMask;
+
+    // Whether there is more than one partition: only then can a key new to one partition be known to another, and the
+    // admitted set is kept (a server on one CPU has one loop, and pays for no set). Read under a partition's lock,
+    // written with every partition's lock held.
+    private bool _shared;
     private readonly int _maxKeys;
     private int _distinct;
     private long _refusedFull;
@@ -178,6 +184,22 @@ internal sealed class HitStore
             {
                 partition = new Partition(this);
                 _byThread.Add(thread, partition);
+                if (_partitions.Length == 1)
+                {
+                    // A second partition: from now on keys are admitted through the set, which starts with the keys
+                    // the first one holds (its lock keeps it from admitting one meanwhile).
+                    Partition first = _partitions[0];
+                    lock (first)
+                    {
+                        foreach (byte[] key in first.Map.Keys)
+                        {
+                            _admitted[KeyComparer.Hash(key) & _admittedMask].Keys.Add(key);
+                        }
+
+                        _shared = true;
+                    }
+                }
+
                 Volatile.Write(ref _partitions, [.. _partitions, partition]);
             }
 
@@ -192,6 +214,18 @@ internal sealed class HitStore
     /// </summary>
     private byte[]? Admit(ReadOnlySpan<byte> key)
     {
+        if (!_shared)
+        {
+            // The only partition: a key new to it is new.
+            if (Interlocked.Increment(ref _distinct) > _maxKeys)
+            {
+                Interlocked.Decrement(ref _distinct);
+                return null;
+            }
+
+            return key.ToArray();
+        }
+
         Admitted shard = _admitted[KeyComparer.Hash(key) & _admittedMask];
         lock (shard)
         {
@@ -261,9 +295,12 @@ internal sealed class HitStore
 
                 if (clear)
                 {
-                    foreach (Admitted shard in _admitted)
+                    if (_shared)
                     {
-                        shard.Clear();
+                        foreach (Admitted shard in _admitted)
+                        {
+                            shard.Clear();
+                        }
                     }
 
                     Volatile.Write(ref _distinct, 0);

@@ -1,5 +1,6 @@
 using System.Text;
 using PixelPing.Counting;
+using PixelPing.Tests.Support;
 
 namespace PixelPing.Tests.Counting;
 
@@ -102,21 +103,21 @@ public sealed class HitStoreTests
         var totals = new Dictionary<string, long>();
         long taken = 0;
         using var done = new CancellationTokenSource();
-        Task taker = Task.Run(() =>
+        Task taker = Dedicated.Run(() =>
         {
             while (!done.IsCancellationRequested)
             {
                 taken += Merge(store.Take(), totals);
             }
         });
-        Parallel.For(0, writers, new ParallelOptions { MaxDegreeOfParallelism = writers }, w =>
+        await Task.WhenAll(Enumerable.Range(0, writers).Select(w => Dedicated.Run(() =>
         {
             byte[][] keys = Enumerable.Range(0, 50).Select(i => K($"k{i}")).ToArray();
             for (int i = 0; i < perWriter; i++)
             {
                 store.Record(keys[(i + w) % keys.Length]);
             }
-        });
+        })));
         done.Cancel();
         await taker;
         taken += Merge(store.Take(), totals);

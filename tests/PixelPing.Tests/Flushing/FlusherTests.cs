@@ -222,7 +222,7 @@ public sealed class FlusherTests
         using var stop = new CancellationTokenSource();
         Task loop = flusher.RunAsync(stop.Token);
         var clock = Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => Task.Run(() =>
+        await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => Dedicated.Run(() =>
         {
             while (clock.Elapsed < TimeSpan.FromSeconds(1))
             {

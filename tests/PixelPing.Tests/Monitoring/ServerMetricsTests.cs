@@ -33,7 +33,7 @@ public sealed class ServerMetricsTests
 
         // Concurrent clients on several connections: the per-shard counters must still add up exactly.
         const int Clients = 4, PerClient = 250;
-        await Task.WhenAll(Enumerable.Range(0, Clients).Select(c => Task.Run(() =>
+        await Task.WhenAll(Enumerable.Range(0, Clients).Select(c => Dedicated.Run(() =>
         {
             using var client = new RawHttpClient(server.Port);
             for (int i = 0; i < PerClient; i++)

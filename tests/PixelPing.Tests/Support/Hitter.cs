@@ -19,7 +19,7 @@ public sealed class Hitter : IAsyncDisposable
     /// <param name="clients">Concurrent connections.</param>
     public Hitter(int port, IReadOnlyList<(string Query, string Key)> keys, int clients = 2)
     {
-        _clients = Enumerable.Range(0, clients).Select(c => Task.Run(() => Run(port, keys, c))).ToArray();
+        _clients = Enumerable.Range(0, clients).Select(c => Dedicated.Run(() => Run(port, keys, c))).ToArray();
     }
 
     public long Total => Interlocked.Read(ref _total);
