@@ -217,13 +217,7 @@ internal sealed class HitStore
         if (!_shared)
         {
             // The only partition: a key new to it is new.
-            if (Interlocked.Increment(ref _distinct) > _maxKeys)
-            {
-                Interlocked.Decrement(ref _distinct);
-                return null;
-            }
-
-            return key.ToArray();
+            return CountNewKey() ? key.ToArray() : null;
         }
 
         Admitted shard = _admitted[KeyComparer.Hash(key) & _admittedMask];
@@ -234,9 +228,8 @@ internal sealed class HitStore
                 return known;
             }
 
-            if (Interlocked.Increment(ref _distinct) > _maxKeys)
+            if (!CountNewKey())
             {
-                Interlocked.Decrement(ref _distinct);
                 return null;
             }
 
@@ -244,6 +237,18 @@ internal sealed class HitStore
             shard.Keys.Add(added);
             return added;
         }
+    }
+
+    // Takes one of the maxkeys places for a new distinct key; false when none is left.
+    private bool CountNewKey()
+    {
+        if (Interlocked.Increment(ref _distinct) <= _maxKeys)
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _distinct);
+        return false;
     }
 
     private Snapshot Collect(bool clear)
