@@ -67,7 +67,7 @@ public sealed partial class DescriptorLimitTests(ITestOutputHelper output)
     {
         string dir = TempDir.Create();
         string config = Path.Combine(dir, "config.json");
-        File.WriteAllText(config, """{ "maxconnections": 5000 }""");
+        File.WriteAllText(config, """{ "host": "127.0.0.1", "port": 0, "maxconnections": 5000 }""");
         using ServerProcess check = ServerProcess.StartUnder(["prlimit", "--nofile=200:200", "--"], dir, "--check", config);
         Assert.Equal(0, check.WaitForExit(Deadline));
         Assert.Contains(check.Stderr, l => l.StartsWith("pixel-ping: warning: \"maxconnections\" is 5000 but the open-file limit (200", StringComparison.Ordinal));

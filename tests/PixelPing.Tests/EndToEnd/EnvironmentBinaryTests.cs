@@ -62,7 +62,7 @@ public sealed class EnvironmentBinaryTests
     {
         // config, variable, its value, what the one line must contain
         { "{ \"status\": \"nowhere\" }", "", "", "\"status\" must be an address and port" },
-        { "{ \"status\": \"127.0.0.1:IN_USE\" }", "", "", "\"status\": cannot listen on 127.0.0.1:" },
+        { "{ \"host\": \"127.0.0.1\", \"port\": 0, \"status\": \"127.0.0.1:IN_USE\" }", "", "", "\"status\": cannot listen on 127.0.0.1:" },
         { "{ \"logformat\": \"xml\" }", "", "", "\"logformat\" must be \"text\" or \"json\" (got \"xml\")" },
         { "{ }", "PIXELPING_PORT", "abc", "environment variable PIXELPING_PORT: \"port\" must be" },
         { "{ }", "PIXELPING_SHUTDOWNDELAY", "-5", "environment variable PIXELPING_SHUTDOWNDELAY: \"shutdowndelay\" must be" },
