@@ -12,7 +12,12 @@
 # browser (keepalive with a browser's User-Agent, Referer and Accept headers, as the hit filters see real traffic),
 # pipelined (h2load --h1 -m 16: 16 requests in flight per connection), close2 and tls2 (Connection: close over plain
 # HTTP and over HTTPS with the server free to use both CPUs: the spread column is the busiest server thread's share of
-# the server's CPU, from /proc/PID/task/*/stat). The floor (bench/floor.c, built here with gcc: an epoll loop that
+# the server's CPU, from /proc/PID/task/*/stat), tls (Connection: close over HTTPS on one server CPU: returning clients,
+# since wrk keeps each connection's TLS session and resumes it; a row whose server did not resume says so in its last
+# column), full12 and full13 (`openssl s_time -new`: a new full handshake per connection, TLS 1.2 and TLS 1.3, with
+# 4 clients on the wrk CPU; the req columns count handshakes, each with one GET). nginx's TLS is configured as its own
+# default has been since 1.23.4 (ssl_protocols TLSv1.2 TLSv1.3; Debian 12's nginx 1.22 leaves TLS 1.3 off), with its
+# default session tickets, so both servers offer the same protocols and the same resumption. The floor (bench/floor.c, built here with gcc: an epoll loop that
 # parses and counts nothing) runs next to nginx wherever it can (not over TLS); "floor x" is req/CPU-s over its.
 # PIXELS: the pixel-ping variants measured next to nginx, as name=executable[:config fragment], the fragment's keys
 # added to the bench config (default: pixel=dist/pixel-ping). A variant whose config sets "status" (as
@@ -22,7 +27,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
 RUNS=${RUNS:-2}
-SCENARIOS=${SCENARIOS:-"keepalive random c1000 close pipelined scale close2 tls2"}
+SCENARIOS=${SCENARIOS:-"keepalive random c1000 close pipelined scale close2 tls full12 full13 tls2"}
 PIXELS=${PIXELS:-"pixel=dist/pixel-ping"}
 SERVER_CPU=${SERVER_CPU:-1}
 WRK_CPU=${WRK_CPU:-0}
@@ -80,7 +85,8 @@ start_nginx() { # $1 cpus, $2 port, $3 "tls" or "" -> sets pid (master), work_pi
   mkdir -p "$out/nginx"
   local ssl="" listen_tls=""
   if [ -n "${3:-}" ]; then
-    ssl="ssl_certificate $out/cert.pem; ssl_certificate_key $out/key.pem;"
+    # nginx's default since 1.23.4; 1.22 (Debian 12) would offer only TLS 1.2 and 1.1.
+    ssl="ssl_certificate $out/cert.pem; ssl_certificate_key $out/key.pem; ssl_protocols TLSv1.2 TLSv1.3;"
     listen_tls=" ssl"
   fi
   cat > "$out/nginx/nginx.conf" <<CONF
@@ -104,6 +110,20 @@ CONF
   work_pids="$pid $(pgrep -P "$pid" | tr '\n' ' ')"
 }
 
+resumes() { # $1 port -> "" when a second connection resumes the first one's TLS session, "no-resumption" otherwise
+  local session=$out/session.pem
+  rm -f "$session"
+  # TLS 1.3 tickets arrive after the handshake: the GET's answer is read, so the client has them before it saves.
+  printf 'GET /pixel.gif?key=probe HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' |
+    openssl s_client -connect "127.0.0.1:$1" -sess_out "$session" -ign_eof >/dev/null 2>&1 || true
+  if printf 'GET /pixel.gif?key=probe HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' |
+    openssl s_client -connect "127.0.0.1:$1" -sess_in "$session" -ign_eof 2>/dev/null | grep -aq '^Reused,'; then
+    echo ""
+  else
+    echo "no-resumption"
+  fi
+}
+
 stop_server() { # the server is not this shell's child (first-pixel.py started it): wait for its /proc entry to go
   kill -TERM "$pid" 2>/dev/null || true
   for _ in $(seq 600); do [ -e "/proc/$pid" ] || return 0; sleep 0.05; done
@@ -119,6 +139,8 @@ run_one() { # $1 server, $2 scenario, $3 run -> appends a row to $out/rows
     scale) cpus="0,1" ;;
     close2) cpus="0,1"; extra=(-H "Connection: close") ;;
     tls2) cpus="0,1"; extra=(-H "Connection: close"); scheme=https; tls=$out/tls.json ;;
+    tls) extra=(-H "Connection: close"); scheme=https; tls=$out/tls.json ;;
+    full12|full13) scheme=https; tls=$out/tls.json ;;
     browser) extra=(-H "User-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
                     -H "Referer: https://www.example.com/news/2024/a-story-about-something"
                     -H "Accept: image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
@@ -146,7 +168,19 @@ run_one() { # $1 server, $2 scenario, $3 run -> appends a row to $out/rows
     scraper=$!
   fi
   local t0; t0=$(ms_now)
-  if [ "$scenario" = pipelined ]; then
+  local resumed=""
+  if [ "$scheme" = https ]; then resumed=$(resumes "$port"); fi
+  if [ "$scenario" = full12 ] || [ "$scenario" = full13 ]; then
+    # Four sequential clients, each a new full handshake and one GET per connection; their counts add up.
+    local protocol=-tls1_2 c
+    [ "$scenario" = full13 ] && protocol=-tls1_3
+    for c in 1 2 3 4; do
+      taskset -c "$WRK_CPU" openssl s_time -connect "127.0.0.1:$port" -new "$protocol" -www "/pixel.gif?key=bench" \
+        -time "$DURATION" > "$out/s_time.$c" 2>&1 &
+    done
+    wait
+    cat "$out"/s_time.* | awk '/connections in .* real seconds/{n+=$1} END{print n+0 " requests in"}' > "$out/wrk.txt"
+  elif [ "$scenario" = pipelined ]; then
     # h2load prints no percentiles; its request count is rewritten into wrk's words for the parsing below.
     taskset -c "$WRK_CPU" h2load --h1 -m 16 -c "$conns" -t 1 -D "$DURATION" "http://127.0.0.1:$port/pixel.gif?key=bench" > "$out/h2load.txt" 2>&1
     awk '/^requests:/{print $8 " requests in"}' "$out/h2load.txt" > "$out/wrk.txt"
@@ -181,7 +215,7 @@ run_one() { # $1 server, $2 scenario, $3 run -> appends a row to $out/rows
     total_before_run=$(receiver_total)
     delivered="$got/$served"
   fi
-  echo "$server $scenario $run $requests $wall $cpu_s ${p50:--} ${p99:--} $idle_rss $peak $start_ms $delivered $spread ${non2xx:-0} ${errors:+errors}" >> "$out/rows"
+  echo "$server $scenario $run $requests $wall $cpu_s ${p50:--} ${p99:--} $idle_rss $peak $start_ms $delivered $spread ${non2xx:-0} ${errors:+errors} $resumed" >> "$out/rows"
 }
 
 declare -A pixel_spec
@@ -197,7 +231,7 @@ total_before_run=$(receiver_total)
 for scenario in $SCENARIOS; do
   for run in $(seq "$RUNS"); do
     peers=(nginx floor)
-    [ "$scenario" = tls2 ] && peers=(nginx)   # the floor speaks no TLS
+    case $scenario in tls*|full*) peers=(nginx) ;; esac   # the floor speaks no TLS
     for server in "${peers[@]}" "${pixel_names[@]}"; do
       run_one "$server" "$scenario" "$run"
     done
