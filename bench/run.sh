@@ -172,13 +172,14 @@ run_one() { # $1 server, $2 scenario, $3 run -> appends a row to $out/rows
   if [ "$scheme" = https ]; then resumed=$(resumes "$port"); fi
   if [ "$scenario" = full12 ] || [ "$scenario" = full13 ]; then
     # Four sequential clients, each a new full handshake and one GET per connection; their counts add up.
-    local protocol=-tls1_2 c
+    local protocol=-tls1_2 c clients=()
     [ "$scenario" = full13 ] && protocol=-tls1_3
     for c in 1 2 3 4; do
       taskset -c "$WRK_CPU" openssl s_time -connect "127.0.0.1:$port" -new "$protocol" -www "/pixel.gif?key=bench" \
         -time "$DURATION" > "$out/s_time.$c" 2>&1 &
+      clients+=($!)
     done
-    wait
+    wait "${clients[@]}"
     cat "$out"/s_time.* | awk '/connections in .* real seconds/{n+=$1} END{print n+0 " requests in"}' > "$out/wrk.txt"
   elif [ "$scenario" = pipelined ]; then
     # h2load prints no percentiles; its request count is rewritten into wrk's words for the parsing below.
