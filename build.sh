@@ -5,7 +5,7 @@
 #                             extra args go to `dotnet test` (e.g. --filter FullyQualifiedName~Tls)
 #   ./build.sh run [config]   publish if the sources changed, then run the server (default config: config.example.json)
 #   ./build.sh release        both architectures, then dist/release/pixel-ping-<version>-linux-{x64,arm64}.tar.gz
-#                             and SHA256SUMS
+#                             (the executable, README.md, LICENSE, config.example.json, docs/, deploy/) and SHA256SUMS
 #   ./build.sh prerequisites [verb]   only install (or name) the Debian packages that verb needs (default: test)
 #   ./build.sh clean          remove bin/, obj/ and dist/
 # Before the verb: --arch arm64 cross-compiles on x64 to dist/linux-arm64/pixel-ping, and its `test` runs the
@@ -164,7 +164,7 @@ stale() {
 }
 
 # dist/release/pixel-ping-<version>-linux-<arch>.tar.gz for both architectures, and SHA256SUMS. The archives are made
-# reproducibly (sorted names, root owner, the last commit's time, gzip without a time stamp): see the README.
+# reproducibly (sorted names, root owner, the last commit's time, gzip without a time stamp): see CONTRIBUTING.md.
 release() {
   [ "$host" = x64 ] || { echo "build.sh: release cross-compiles arm64 from an x64 machine" >&2; exit 1; }
   local version epoch a dir
@@ -178,9 +178,11 @@ release() {
     dir=dist/release/pixel-ping-$version-linux-$a
     mkdir -p "$dir"
     if [ "$a" = x64 ]; then cp dist/pixel-ping "$dir/"; else cp "dist/linux-$a/pixel-ping" "$dir/"; fi
-    cp README.md LICENSE config.example.json deploy/pixel-ping.service "$dir/"
+    cp README.md LICENSE config.example.json "$dir/"
+    cp -R docs deploy "$dir/" # the README's links lead into docs/, and its systemd steps to deploy/
+    find "$dir" -type d -exec chmod 755 {} +
+    find "$dir" -type f -exec chmod 644 {} +
     chmod 755 "$dir/pixel-ping"
-    chmod 644 "$dir"/README.md "$dir"/LICENSE "$dir"/config.example.json "$dir"/pixel-ping.service
     tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$epoch" --format=gnu -C dist/release \
       -cf - "pixel-ping-$version-linux-$a" | gzip -9n > "$dir.tar.gz"
     rm -rf "$dir"

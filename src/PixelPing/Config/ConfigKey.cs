@@ -1,22 +1,13 @@
 namespace PixelPing.Config;
 
 /// <summary>
-/// One config key, declared once in <see cref="ConfigKeys.All"/>: its name, type, default and the README's words for
-/// it. The file reader, <c>--check</c> and the README's table (kept equal by a test) all follow from it.
+/// One config key, declared once in <see cref="ConfigKeys.All"/>: its name, type and default. The file reader, the
+/// environment overrides and <c>--check</c> follow from it (and a test holds docs/configuration.md's table to it).
 /// </summary>
-internal abstract class ConfigKey(string name, string help)
+internal abstract class ConfigKey(string name)
 {
     /// <summary>The key as written in the config file, lower-case.</summary>
     public string Name { get; } = name;
-
-    /// <summary>The README's "meaning" column.</summary>
-    public string Help { get; } = help;
-
-    /// <summary>The README's "type" column.</summary>
-    public abstract string TypeDescription { get; }
-
-    /// <summary>The README's "default" column: the value in backticks, or words for "not set".</summary>
-    public abstract string DefaultText { get; }
 
     /// <summary>True for a key whose value is a list: its reader collects an array's items.</summary>
     public abstract bool TakesList { get; }
@@ -34,15 +25,11 @@ internal abstract class ConfigKey(string name, string help)
 }
 
 /// <summary>A key whose value has type <typeparamref name="T"/>, read from and written to one <see cref="Settings"/> property.</summary>
-/// <param name="none">Words for a value that is not set (the README's default and <c>--check</c>).</param>
+/// <param name="none">Words for a value that is not set, as <c>--check</c> shows it.</param>
 internal sealed class ConfigKey<T>(
-    string name, ConfigType<T> type, T defaultValue, Func<Settings, T> get, Func<Settings, T, Settings> set, string help, string none = "none")
-    : ConfigKey(name, help)
+    string name, ConfigType<T> type, T defaultValue, Func<Settings, T> get, Func<Settings, T, Settings> set, string none = "none")
+    : ConfigKey(name)
 {
-    public override string TypeDescription => type.Description;
-
-    public override string DefaultText => Text(defaultValue) is { Length: > 0 } text ? "`" + text + "`" : none;
-
     public override bool TakesList => type.TakesList;
 
     public override Settings WithDefault(Settings settings) => set(settings, defaultValue);

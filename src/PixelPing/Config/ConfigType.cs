@@ -8,14 +8,11 @@ namespace PixelPing.Config;
 internal delegate bool ConfigParser<T>(in ConfigValue value, out T result, out string complaint, out string? note);
 
 /// <summary>
-/// What a kind of value is: how it is checked, how the README's "type" column describes it, and how a value is
-/// written back (the README's "default" column and <c>--check</c>). <see cref="ConfigTypes"/> makes them.
+/// What a kind of value is: how it is checked and how a value is written back (<c>--check</c>).
+/// <see cref="ConfigTypes"/> makes them.
 /// </summary>
-internal sealed class ConfigType<T>(string description, ConfigParser<T> parse, Func<T, string> text, string unit = "", bool takesList = false)
+internal sealed class ConfigType<T>(ConfigParser<T> parse, Func<T, string> text, string unit = "", bool takesList = false)
 {
-    /// <summary>The README's "type" column.</summary>
-    public string Description { get; } = description;
-
     public ConfigParser<T> Parse { get; } = parse;
 
     /// <summary>A value as the config would write it.</summary>

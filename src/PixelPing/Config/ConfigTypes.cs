@@ -9,7 +9,6 @@ namespace PixelPing.Config;
 internal static class ConfigTypes
 {
     public static ConfigType<bool> Bool { get; } = new(
-        "bool",
         static (in ConfigValue value, out bool result, out string complaint, out string? note) =>
         {
             note = null;
@@ -18,9 +17,8 @@ internal static class ConfigTypes
         },
         static value => value ? "true" : "false");
 
-    /// <summary>An integer in [<paramref name="min"/>, <paramref name="max"/>]; <paramref name="noun"/> names it in the README ("bytes").</summary>
-    public static ConfigType<int> Integer(int min, int max, string noun = "integer") => new(
-        max == int.MaxValue ? Invariant($"{noun} ≥ {min}") : Invariant($"{noun}, {min} to {max}"),
+    /// <summary>An integer in [<paramref name="min"/>, <paramref name="max"/>].</summary>
+    public static ConfigType<int> Integer(int min, int max) => new(
         (in ConfigValue value, out int result, out string complaint, out string? note) =>
         {
             note = null;
@@ -36,7 +34,6 @@ internal static class ConfigTypes
     /// an error, not port 80.
     /// </summary>
     public static ConfigType<int> Port { get; } = new(
-        "number or numeric string, 0 to 65535",
         static (in ConfigValue value, out int result, out string complaint, out string? note) =>
         {
             note = null;
@@ -60,7 +57,6 @@ internal static class ConfigTypes
     /// that can be off).
     /// </summary>
     public static ConfigType<TimeSpan> Seconds(int maxSeconds, bool zero = false) => new(
-        zero ? Invariant($"seconds, 0 to {maxSeconds}") : Invariant($"seconds, 0.001 to {maxSeconds}"),
         (in ConfigValue value, out TimeSpan result, out string complaint, out string? note) =>
         {
             note = null;
@@ -72,9 +68,8 @@ internal static class ConfigTypes
         static value => value.TotalSeconds.ToString("0.######", CultureInfo.InvariantCulture),
         unit: " s");
 
-    /// <summary>A path to a file; <paramref name="noun"/> names it in the README ("PEM file path").</summary>
-    public static ConfigType<string?> Path(string noun) => new(
-        noun,
+    /// <summary>A path to a file.</summary>
+    public static ConfigType<string?> Path { get; } = new(
         static (in ConfigValue value, out string? result, out string complaint, out string? note) =>
         {
             note = null;
@@ -87,7 +82,6 @@ internal static class ConfigTypes
 
     /// <summary>An address or host name to listen on: no spaces or control characters, which no name has.</summary>
     public static ConfigType<string?> Host { get; } = new(
-        "string",
         static (in ConfigValue value, out string? result, out string complaint, out string? note) =>
         {
             note = null;
@@ -102,7 +96,6 @@ internal static class ConfigTypes
     /// string) meaning loopback. An address literal, not a name: a name could resolve to an address of another host.
     /// </summary>
     public static ConfigType<IPEndPoint?> Address { get; } = new(
-        "`\"address:port\"` or port",
         static (in ConfigValue value, out IPEndPoint? result, out string complaint, out string? note) =>
         {
             note = null;
@@ -145,7 +138,6 @@ internal static class ConfigTypes
 
     /// <summary>How log lines are written: the original's text (false) or one JSON object per line (true).</summary>
     public static ConfigType<bool> LogFormat { get; } = new(
-        "`\"text\"` or `\"json\"`",
         static (in ConfigValue value, out bool result, out string complaint, out string? note) =>
         {
             note = null;
@@ -156,7 +148,6 @@ internal static class ConfigTypes
 
     /// <summary>The flush secret. As in the original (<c>if config.secret</c>), an empty secret means none is sent.</summary>
     public static ConfigType<string?> Secret { get; } = new(
-        "string",
         static (in ConfigValue value, out string? result, out string complaint, out string? note) =>
         {
             note = null;
@@ -171,7 +162,6 @@ internal static class ConfigTypes
 
     /// <summary>An absolute http:// or https:// URL with a host and without credentials.</summary>
     public static ConfigType<Uri?> Url { get; } = new(
-        "`http://` or `https://` URL",
         static (in ConfigValue value, out Uri? result, out string complaint, out string? note) =>
         {
             note = null;
@@ -217,10 +207,9 @@ internal static class ConfigTypes
     /// <summary>
     /// A list of at most <paramref name="maxItems"/> strings, each accepted by <paramref name="item"/>, which returns
     /// null for a good item and otherwise what it must be ("a key pattern such as \"home-*\""). The list is kept in
-    /// the order written; <paramref name="noun"/> names an item in the README.
+    /// the order written.
     /// </summary>
-    public static ConfigType<IReadOnlyList<string>> StringList(int maxItems, string noun, Func<string, string?> item) => new(
-        Invariant($"list of {noun}, at most {maxItems}"),
+    public static ConfigType<IReadOnlyList<string>> StringList(int maxItems, Func<string, string?> item) => new(
         (in ConfigValue value, out IReadOnlyList<string> result, out string complaint, out string? note) =>
         {
             note = null;

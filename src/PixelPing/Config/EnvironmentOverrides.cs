@@ -76,7 +76,7 @@ internal static class EnvironmentOverrides
         ConfigKey? lower = ConfigKeys.Find(upper.ToLowerInvariant());
         return lower is not null
             ? $"names are upper case: {Prefix}{lower.Name.ToUpperInvariant()}"
-            : $"no config key is named {Quoting.Quote(upper.ToLowerInvariant())} (use {Prefix}<KEY> or {Prefix}<KEY>{FileSuffix} with a key from the README's table, such as {Prefix}ENDPOINT)";
+            : $"no config key is named {Quoting.Quote(upper.ToLowerInvariant())} (use {Prefix}<KEY> or {Prefix}<KEY>{FileSuffix} with a key from docs/configuration.md, such as {Prefix}ENDPOINT)";
     }
 
     /// <summary>

@@ -61,7 +61,7 @@ internal sealed record Settings
     /// <summary>Every log line a JSON object ("logformat": "json") instead of the original's text.</summary>
     public bool JsonLog { get; init; }
 
-    // Hit filters (README "Filtering"); every one is off by default. An empty list means the filter is off.
+    // Hit filters (docs/filtering.md); every one is off by default. An empty list means the filter is off.
     public bool IgnoreBots { get; init; }
     public bool IgnorePrefetch { get; init; }
     public IReadOnlyList<string> Referrers { get; init; } = [];
@@ -93,7 +93,7 @@ internal sealed record Settings
         return text.ToString();
     }
 
-    /// <summary>The hit filters in force, in the order they are tried (README "Filtering").</summary>
+    /// <summary>The hit filters in force, in the order they are tried (docs/filtering.md).</summary>
     private string Filters()
     {
         var on = new List<string>();

@@ -12,7 +12,7 @@ namespace PixelPing.Filtering;
 /// <c>Sec-Purpose: prefetch;prerender</c> is NOT a prefetch here: a prerendered page that the user then opens does
 /// not load the pixel again, so ignoring it would lose every view that came through a prerender. Chrome prerenders
 /// only on a strong signal (typed URL prediction, speculation rules), so the few prerenders never shown are counted
-/// as views; the README's Filtering section says so.
+/// as views; docs/filtering.md says so.
 /// </summary>
 internal static class PrefetchRules
 {

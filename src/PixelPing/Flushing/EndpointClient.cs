@@ -12,8 +12,8 @@ namespace PixelPing.Flushing;
 /// <summary>
 /// POSTs a flush body to the endpoint: a fresh connection per flush (flushes are seconds apart), HTTP/1.1 with
 /// <c>Connection: close</c>, one deadline over connect, TLS handshake, send and the response status line. Redirects
-/// are not followed: a 3xx is a failed flush (README, "The flush"), since a redirect to another host would carry the
-/// counts and the secret somewhere the config never named.
+/// are not followed: a 3xx is a failed flush (README, "What your endpoint receives"), since a redirect to another
+/// host would carry the counts and the secret somewhere the config never named.
 /// </summary>
 internal sealed class EndpointClient
 {

@@ -76,7 +76,7 @@ public sealed class EnvironmentOverridesTests
     [InlineData("PIXELPING_INTERVAL", "0", "environment variable PIXELPING_INTERVAL: \"interval\" must be a number of seconds from 0.001 to 86400 (got 0)")]
     [InlineData("PIXELPING_LOGFORMAT", "xml", "environment variable PIXELPING_LOGFORMAT: \"logformat\" must be \"text\" or \"json\" (got \"xml\")")]
     [InlineData("PIXELPING_STATUS", "localhost:9188", "environment variable PIXELPING_STATUS: \"status\" must be an address and port such as \"127.0.0.1:9188\" or \"[::1]:9188\", or a port alone (got \"localhost:9188\")")]
-    [InlineData("PIXELPING_ENDPONT", "http://x/", "environment variable PIXELPING_ENDPONT: no config key is named \"endpont\" (use PIXELPING_<KEY> or PIXELPING_<KEY>_FILE with a key from the README's table, such as PIXELPING_ENDPOINT)")]
+    [InlineData("PIXELPING_ENDPONT", "http://x/", "environment variable PIXELPING_ENDPONT: no config key is named \"endpont\" (use PIXELPING_<KEY> or PIXELPING_<KEY>_FILE with a key from docs/configuration.md, such as PIXELPING_ENDPOINT)")]
     [InlineData("PIXELPING_Port", "80", "environment variable PIXELPING_Port: names are upper case: PIXELPING_PORT")]
     public void A_bad_variable_is_one_line_naming_it(string name, string value, string expected)
     {

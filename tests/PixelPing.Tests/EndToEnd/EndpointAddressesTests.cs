@@ -7,9 +7,10 @@ using PixelPing.Tests.Support;
 namespace PixelPing.Tests.EndToEnd;
 
 /// <summary>
-/// An endpoint host name with several addresses (README, "The flush"), on the published binary. The name is
-/// <c>endpoint.test</c>, given two loopback addresses by a hosts file that only the binary sees: it runs in a mount
-/// namespace of its own with that file bound over <c>/etc/hosts</c>, so the machine's own file is never touched.
+/// An endpoint host name with several addresses (docs/exactly-once.md, "How a flush is sent"), on the published
+/// binary. The name is <c>endpoint.test</c>, given two loopback addresses by a hosts file that only the binary sees: it
+/// runs in a mount namespace of its own with that file bound over <c>/etc/hosts</c>, so the machine's own file is
+/// never touched.
 /// </summary>
 public sealed class EndpointAddressesTests
 {

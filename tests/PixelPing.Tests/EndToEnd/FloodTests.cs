@@ -254,7 +254,7 @@ public sealed partial class FloodTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>The README's bound for these limits (section "Memory bound"), in KiB.</summary>
+    /// <summary>The memory bound of docs/operations.md for these limits, in KiB.</summary>
     private static long MemoryBoundKiB(int maxKeys, int maxKeyLength, int maxConnections, int? keysHeld = null) =>
         ((24L << 20) + ((long)(keysHeld ?? maxKeys) * ((3L * maxKeyLength) + 400)) + (maxConnections * (8192L + 16384 + 8192))) / 1024;
 

@@ -179,7 +179,8 @@ public sealed class FlusherTests
     public async Task The_keys_of_a_delivered_batch_are_handed_back_without_waiting_for_the_runtime_to_collect()
     {
         // A key flood's batches die in the oldest generation, which the runtime left uncollected through four or five
-        // batches (70 MB where the README's memory bound counts one batch of garbage): the flusher collects itself.
+        // batches (70 MB where the memory bound in docs/operations.md counts one batch of garbage): the flusher
+        // collects itself.
         await using var receiver = new EndpointReceiver { KeepRequests = false };
         const int keys = 60_000;
         var store = new HitStore(keys);
