@@ -66,10 +66,14 @@ internal sealed class PgConnection : IAsyncDisposable
     /// <summary>ReadyForQuery's status after the last statement: <c>I</c> idle, <c>T</c> in a transaction, <c>E</c> in a failed one.</summary>
     public char TransactionStatus { get; private set; } = 'I';
 
-    /// <summary>Connects, negotiates TLS as <c>sslmode</c> says, starts the session and authenticates, all within <paramref name="timeout"/>.</summary>
+    /// <summary>
+    /// Connects, negotiates TLS as <c>sslmode</c> says, starts the session and authenticates, all within the endpoint's
+    /// <c>connect_timeout</c>, or <paramref name="timeout"/> without one (and before <paramref name="cancellation"/>).
+    /// </summary>
     public static async Task<(PgConnection? Connection, PgResult Result)> ConnectAsync(
         PostgresEndpoint endpoint, TimeSpan timeout, CancellationToken cancellation)
     {
+        timeout = endpoint.ConnectTimeout ?? timeout;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         deadline.CancelAfter(timeout);
         Socket? socket = null;
