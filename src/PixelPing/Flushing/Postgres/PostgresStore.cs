@@ -220,7 +220,7 @@ internal sealed class PostgresStore : IAsyncDisposable
 
     /// <summary>
     /// Creates the tables that are missing, then checks the rights a flush needs: SELECT, INSERT, UPDATE on the hits;
-    /// INSERT on the ledger. Without SELECT and DELETE on the ledger the flushes work but its old rows stay (a warning).
+    /// SELECT, INSERT on the ledger. Without DELETE on the ledger the flushes work but its old rows stay (a warning).
     /// </summary>
     private async Task<(StoreOutcome? Problem, string? Warning)> EnsureTablesAsync(PgConnection connection, CancellationToken cancellation)
     {
@@ -261,17 +261,19 @@ internal sealed class PostgresStore : IAsyncDisposable
             return (Classify(rights), null);
         }
 
+        // ON CONFLICT needs SELECT on its target's columns besides INSERT (and UPDATE for DO UPDATE).
         string missingHits = Missing(granted, ("SELECT", 0), ("INSERT", 1), ("UPDATE", 2));
-        if (missingHits.Length > 0 || granted[3] != "t")
+        string missingLedger = Missing(granted, ("SELECT", 4), ("INSERT", 3));
+        if (missingHits.Length > 0 || missingLedger.Length > 0)
         {
-            string what = missingHits.Length > 0 ? $"{missingHits} on {_tables.Hits}" : $"INSERT on {_tables.Batches}";
+            string what = missingHits.Length > 0 ? $"{missingHits} on {_tables.Hits}" : $"{missingLedger} on {_tables.Batches}";
             return (StoreOutcome.Refused(LogEscape.Text($"user {Quoting.Quote(_endpoint.User)} lacks {what}: " +
                 $"it needs SELECT, INSERT, UPDATE on {_tables.Hits} and SELECT, INSERT, DELETE on {_tables.Batches}")), null);
         }
 
-        _canDelete = granted[4] == "t" && granted[5] == "t";
+        _canDelete = granted[5] == "t";
         return (null, _canDelete ? null : LogEscape.Text(
-            $"user {Quoting.Quote(_endpoint.User)} lacks SELECT or DELETE on {_tables.Batches}, so ledger rows older than the retention are not deleted"));
+            $"user {Quoting.Quote(_endpoint.User)} lacks DELETE on {_tables.Batches}, so ledger rows older than the retention are not deleted"));
     }
 
     private static string Missing(string?[] granted, params (string Right, int Column)[] rights) =>
