@@ -179,8 +179,8 @@ internal sealed class PgConnection : IAsyncDisposable
             IsLost = true;
             bool cancelled = await SendCancelAsync().ConfigureAwait(false);
             return PgResult.Lost(cancelled
-                ? "the statement was still running at the deadline, and was cancelled"
-                : "the statement was still running at the deadline, and the cancel request did not reach the server");
+                ? "the statement was stopped on the server with a cancel request"
+                : "the statement may still run on the server: the cancel request did not reach it");
         }
         catch (Exception e) when (e is SocketException or IOException or InvalidDataException or ObjectDisposedException)
         {

@@ -43,10 +43,12 @@ internal sealed class PgReader(Stream stream)
 
         if (_buffer.Length - _start < needed)
         {
-            // Move what is left to the front, into a bigger buffer when one message needs it; shrink after a big one.
-            byte[] target = needed > _buffer.Length ? new byte[Math.Max(needed, _buffer.Length * 2)]
-                : _buffer.Length > KeptCapacity && needed <= KeptCapacity ? new byte[KeptCapacity]
-                : _buffer;
+            // Move what is left to the front, into a bigger buffer when one message needs it, or back into a small one
+            // once a big message is behind us and what is left fits.
+            int size = needed > _buffer.Length ? Math.Max(needed, _buffer.Length * 2)
+                : _buffer.Length > KeptCapacity && Math.Max(needed, _end - _start) <= KeptCapacity ? KeptCapacity
+                : _buffer.Length;
+            byte[] target = size == _buffer.Length ? _buffer : new byte[size];
             _buffer.AsSpan(_start, _end - _start).CopyTo(target);
             _buffer = target;
             _end -= _start;

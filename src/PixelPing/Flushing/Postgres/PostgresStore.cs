@@ -16,8 +16,8 @@ namespace PixelPing.Flushing.Postgres;
 /// several statements in the same transaction.
 /// </para>
 /// <para>
-/// A deadline of <c>timeout</c> covers a whole write; the session's <c>statement_timeout</c> is a fifth shorter, so a
-/// statement stuck on a lock usually ends on the server first, and when the deadline passes anyway a CancelRequest
+/// A deadline of <c>timeout</c> covers a whole write; the transaction's <c>statement_timeout</c> is a fifth shorter, so
+/// a statement stuck on a lock usually ends on the server first, and when the deadline passes anyway a CancelRequest
 /// stops it. Ledger rows older than the retention are deleted after a write, at most once an hour.
 /// </para>
 /// </summary>
@@ -47,6 +47,7 @@ internal sealed class PostgresStore : IAsyncDisposable
     private readonly string _insertBatch;
     private readonly string _addHits;
     private readonly string _deleteOld;
+    private readonly string _statementTimeoutMs;
 
     private PgConnection? _connection;
     private bool _tablesReady;
@@ -59,6 +60,7 @@ internal sealed class PostgresStore : IAsyncDisposable
         _tables = tables;
         _timeout = timeout;
         _retention = retention;
+        _statementTimeoutMs = ((long)Math.Max(1, timeout.TotalMilliseconds * 0.8)).ToString(CultureInfo.InvariantCulture);
         // The only text in these statements besides our own is the two table names, checked and quoted.
         _createHits = $"CREATE TABLE IF NOT EXISTS {tables.Hits} (key_hash bytea, day date, key text, hits bigint NOT NULL, PRIMARY KEY (key_hash, day))";
         _createBatches = $"CREATE TABLE IF NOT EXISTS {tables.Batches} (batch text PRIMARY KEY, hits bigint, keys integer, counted_from timestamptz, counted_to timestamptz, stored_at timestamptz DEFAULT now())";
@@ -180,7 +182,7 @@ internal sealed class PostgresStore : IAsyncDisposable
         }
     }
 
-    /// <summary>A connection with its session set up and the tables checked: null when ready, or why not, and a warning.</summary>
+    /// <summary>A connection, and the tables checked: null when ready, or why not; and a warning.</summary>
     private async Task<(StoreOutcome? Problem, string? Warning)> ReadyAsync(CancellationToken cancellation)
     {
         if (_connection is null)
@@ -192,15 +194,6 @@ internal sealed class PostgresStore : IAsyncDisposable
             }
 
             _connection = connection;
-            // A statement that waits on a lock ends on the server before our deadline, as an error we can report.
-            var timeout = new PgValues();
-            timeout.Text(((long)Math.Max(1, _timeout.TotalMilliseconds * 0.8)).ToString(CultureInfo.InvariantCulture));
-            PgResult set = await connection.ExecuteAsync("SELECT set_config('statement_timeout', $1, false)", timeout, cancellation).ConfigureAwait(false);
-            if (!set.IsOk)
-            {
-                await DropConnectionAsync().ConfigureAwait(false);
-                return (Classify(set), null);
-            }
         }
 
         if (_tablesReady)
@@ -283,6 +276,17 @@ internal sealed class PostgresStore : IAsyncDisposable
         DateTimeOffset from, DateTimeOffset to, CancellationToken cancellation)
     {
         PgResult result = await connection.ExecuteAsync("BEGIN", null, cancellation).ConfigureAwait(false);
+        if (!result.IsOk)
+        {
+            return (result, false);
+        }
+
+        // A statement that waits on a lock ends on the server before our deadline, as an error that says so. Set for
+        // the transaction only (SET LOCAL): behind a PgBouncer in transaction mode a session setting would stay on
+        // a server connection that other clients get next.
+        var timeout = new PgValues();
+        timeout.Text(_statementTimeoutMs);
+        result = await connection.ExecuteAsync("SELECT set_config('statement_timeout', $1, true)", timeout, cancellation).ConfigureAwait(false);
         if (!result.IsOk)
         {
             return (result, false);
@@ -419,7 +423,7 @@ internal sealed class PostgresStore : IAsyncDisposable
 
     private string TimedOut(CancellationTokenSource deadline, CancellationToken cancellation, string reason) =>
         deadline.IsCancellationRequested && !cancellation.IsCancellationRequested
-            ? $"timed out after {_timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)}s: {reason}"
+            ? $"timed out after {_timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)}s; {reason}"
             : reason;
 
     /// <summary>The batch's keys with their SHA-256, in hash order (the order rows are locked in); equal keys merged.</summary>

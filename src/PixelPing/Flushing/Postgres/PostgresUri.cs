@@ -369,7 +369,7 @@ internal static class PostgresUri
 
     private static void Put(Dictionary<string, string> values, string name, string encoded, string what, List<string> errors)
     {
-        if (TryDecode(encoded, out string decoded))
+        if (TryDecode(encoded, out string decoded) && !decoded.Contains('\0', StringComparison.Ordinal))
         {
             values[name] = decoded;
         }

@@ -265,4 +265,25 @@ public sealed class PgConnectionTests(PostgresServer server)
             Assert.Equal("1", after.Scalar);
         }
     }
+
+    [Fact]
+    public async Task Large_and_small_messages_in_turn_are_read_whole()
+    {
+        (PgConnection? connection, PgResult connected) = await PgConnection.ConnectAsync(
+            Endpoint(server.Uri(PostgresServer.Owner, PostgresServer.OwnerPassword, Tls())), Timeout, CancellationToken.None);
+        Assert.True(connected.IsOk, connected.Line);
+        await using (connection!)
+        {
+            PgResult result = await connection!.ExecuteAsync(
+                "SELECT n, repeat(chr(64 + n % 26), CASE WHEN n % 3 = 0 THEN 300000 ELSE n END) FROM generate_series(1, 60) AS n", null, CancellationToken.None);
+
+            Assert.True(result.IsOk, result.Line);
+            Assert.Equal(60, result.Rows!.Count);
+            foreach (string?[] row in result.Rows)
+            {
+                int n = int.Parse(row[0]!, System.Globalization.CultureInfo.InvariantCulture);
+                Assert.Equal(new string((char)(64 + (n % 26)), n % 3 == 0 ? 300_000 : n), row[1]);
+            }
+        }
+    }
 }
