@@ -58,8 +58,6 @@ internal sealed class PgConnection : IAsyncDisposable
     /// <summary>The server's <c>server_version</c>: <c>15.18 (Debian 15.18-1.pgdg120+1)</c>.</summary>
     public string ServerVersion { get; private set; } = "";
 
-    public bool IsTls => _tls;
-
     /// <summary>True once the conversation broke off: the connection cannot be used again.</summary>
     public bool IsLost { get; private set; }
 

@@ -142,6 +142,20 @@ public sealed class PostgresStoreTests(PostgresServer server)
     }
 
     [Fact]
+    public async Task A_batch_of_more_key_bytes_than_one_statement_holds_is_one_transaction()
+    {
+        // 300 keys of 65,536 bytes: about 19 MB, past the 8 MiB a statement carries.
+        KeyValuePair<byte[], long>[] entries = [.. Enumerable.Range(0, 300).Select(i =>
+            new KeyValuePair<byte[], long>(Encoding.ASCII.GetBytes(i.ToString("d5", CultureInfo.InvariantCulture) + new string('k', 65_531)), i + 1))];
+
+        await using PostgresStore store = Store();
+        await AssertStored(await store.WriteBatchAsync("long-1", Day, From, To, entries, CancellationToken.None));
+
+        Assert.Equal($"300|{300 * 301 / 2}|65536|65536", Sql($"SELECT count(*), sum(hits), min(length(key)), max(length(key)) FROM {Hits}"));
+        Assert.Equal($"{300 * 301 / 2}|300", Sql($"SELECT hits, keys FROM {Batches}"));
+    }
+
+    [Fact]
     public async Task Keys_with_every_byte_value_NUL_and_invalid_UTF8_are_stored_whole_under_their_hash()
     {
         var keys = new List<byte[]>();
