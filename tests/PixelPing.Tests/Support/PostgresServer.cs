@@ -61,6 +61,7 @@ public sealed class PostgresServer : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        Assert.True(Environment.UserName == "root", "the PostgreSQL tests run initdb and pg_ctl as the postgres user through runuser, which needs root (as .ci/run runs)");
         Assert.True(File.Exists(Path.Combine(Bin, "initdb")),
             $"{Bin}/initdb is missing: install Debian's postgresql-15 (apt-get install postgresql-15), as .ci/debian-packages.txt says");
         NetworkAddress = NetworkInterface.GetAllNetworkInterfaces()
