@@ -51,14 +51,15 @@ public sealed class TestPki
     /// <summary>The intermediate CA, with its private key; it issues the leaves.</summary>
     public X509Certificate2 Intermediate { get; }
 
-    /// <summary>A server certificate with its private key, valid now unless the dates say otherwise.</summary>
+    /// <summary>A server certificate (or with <paramref name="client"/> a client one) with its private key, valid now unless the dates say otherwise.</summary>
     public X509Certificate2 IssueLeaf(
         string commonName = "localhost",
         bool rsa = false,
         DateTimeOffset? notBefore = null,
         DateTimeOffset? notAfter = null,
         string[]? dnsNames = null,
-        IPAddress[]? addresses = null)
+        IPAddress[]? addresses = null,
+        bool client = false)
     {
         DateTimeOffset now = DateTimeOffset.UtcNow;
         var san = new SubjectAlternativeNameBuilder();
@@ -80,7 +81,8 @@ public sealed class TestPki
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(
             X509KeyUsageFlags.DigitalSignature | (rsa ? X509KeyUsageFlags.KeyEncipherment : 0), true));
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
+        // serverAuth, or clientAuth for a client certificate (a server checks the purpose of the chain it is shown).
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(client ? "1.3.6.1.5.5.7.3.2" : "1.3.6.1.5.5.7.3.1")], false));
         request.CertificateExtensions.Add(san.Build());
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
         request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(Intermediate, true, false));
