@@ -24,13 +24,16 @@ internal sealed class EventLoop
     private readonly int _epoll;
     private readonly int _wake;
     private readonly ConcurrentQueue<Action> _commands = new();
+    // Orders a wake-up write against the closing of the eventfd when the loop ends, so that no write can reach a
+    // descriptor number the process has since reused for something else.
+    private readonly Lock _wakeLock = new();
     private readonly Thread _thread;
     private readonly Stack<int> _freeSlots = new();
     private Entry[] _entries = new Entry[64];
     private int _used;
     private bool _acceptStopped;
     private bool _exit;
-    private volatile bool _finished;
+    private bool _finished;
     private long _acceptPausedUntil;
 
     public EventLoop(ServerContext server, AcceptErrors acceptErrors, int[] listeners, int index)
@@ -43,7 +46,16 @@ internal sealed class EventLoop
         _wake = Libc.eventfd(0, Libc.EFD_NONBLOCK | Libc.EFD_CLOEXEC);
         if (_epoll < 0 || _wake < 0)
         {
-            throw new IOException("cannot create an event loop: " + Libc.Describe(Libc.Errno));
+            string reason = Libc.Describe(Libc.Errno);
+            foreach (int fd in (ReadOnlySpan<int>)[_epoll, _wake])
+            {
+                if (fd >= 0)
+                {
+                    Libc.close(fd);
+                }
+            }
+
+            throw new IOException("cannot create an event loop: " + reason);
         }
 
         Libc.EpollControl(_epoll, Libc.EPOLL_CTL_ADD, _wake, Libc.EPOLLIN, WakeToken);
@@ -81,15 +93,21 @@ internal sealed class EventLoop
                 done.TrySetException(e);
             }
         });
-        if (_finished)
+        bool finished;
+        lock (_wakeLock)
+        {
+            finished = _finished;
+            if (!finished)
+            {
+                ulong one = 1;
+                Libc.write(_wake, ref one, sizeof(ulong));
+            }
+        }
+
+        if (finished)
         {
             // The loop has ended (stopped, or failed): nothing of it is running any more, so run the command here.
             RunCommands();
-        }
-        else
-        {
-            ulong one = 1;
-            Libc.write(_wake, ref one, sizeof(ulong));
         }
 
         return done.Task;
@@ -245,7 +263,12 @@ internal sealed class EventLoop
             StopAccepting();
             AbortAll();
             Libc.close(_epoll);
-            _finished = true;
+            lock (_wakeLock)
+            {
+                _finished = true;
+                Libc.close(_wake);
+            }
+
             RunCommands();
         }
     }
