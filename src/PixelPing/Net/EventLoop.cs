@@ -394,7 +394,7 @@ internal sealed class EventLoop
             }
 
             StatsShard.Increment(ref _stats.Accepted);
-            if (_acceptStopped || !_server.Tracker.TryAdd())
+            if (_acceptStopped || !TakePlace())
             {
                 // Over the connection cap: closed at once, and counted.
                 StatsShard.Increment(ref _stats.Refused);
@@ -421,6 +421,52 @@ internal sealed class EventLoop
 
             connection.Start();
         }
+    }
+
+    /// <summary>
+    /// A place under the connection cap for a new connection. On a full listener that evicts, the connection of this
+    /// loop that has waited longest for a whole request head is closed to make room: its waiting read fails at once,
+    /// and the connection unwinds and gives its place back before this returns. Only this loop's connections can be
+    /// closed from here; the status listener runs one loop, so there that is every connection.
+    /// </summary>
+    private bool TakePlace()
+    {
+        if (_server.Tracker.TryAdd())
+        {
+            return true;
+        }
+
+        if (!_server.Limits.EvictWhenFull)
+        {
+            return false;
+        }
+
+        int oldest = -1;
+        long since = long.MaxValue;
+        for (int i = 0; i < _used; i++)
+        {
+            if (_entries[i].Connection is { } connection && connection.WaitingForHeadSince < since)
+            {
+                since = connection.WaitingForHeadSince;
+                oldest = i;
+            }
+        }
+
+        if (oldest < 0)
+        {
+            return false;
+        }
+
+        try
+        {
+            _entries[oldest].Connection!.Abort();
+        }
+        catch (Exception e)
+        {
+            Failed(oldest, e);
+        }
+
+        return _server.Tracker.TryAdd();
     }
 
     private int TakeSlot()
