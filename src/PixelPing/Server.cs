@@ -79,10 +79,11 @@ internal sealed class Server : IAsyncDisposable
         if (settings.Status is IPEndPoint status)
         {
             // The same parser, limits and timeouts as the pixel port; a handful of connections is plenty for probes
-            // and scrapers, and a flood of them cannot take the pixel port's slots.
+            // and scrapers, and a flood of them cannot take the pixel port's slots. Clients that hold them without
+            // finishing a request give way to a new connection.
             var statusContext = new ServerContext(
                 new StatusApplication(new ServerMetrics(store, context, flusher, spool), () => server.Ready),
-                limits with { MaxConnections = StatusConnections });
+                limits with { MaxConnections = StatusConnections, EvictWhenFull = true });
             server._status = Listener.TryBind(status.Address.ToString(), status.Port, statusContext, out error, loops: 1);
             if (server._status is null)
             {

@@ -14,6 +14,8 @@ namespace PixelPing.Counting;
 /// </summary>
 internal sealed class HitStore
 {
+    private const long AnyWindow = -1;
+
     // The calling thread's partition of the store it last counted in (looked up again when it counts in another).
     [ThreadStatic]
     private static Partition? t_partition;
@@ -29,6 +31,9 @@ internal sealed class HitStore
     // written with every partition's lock held.
     private bool _shared;
     private readonly int _maxKeys;
+    // Takes and peeks so far: the number of the batch now being counted. Bumped with every partition's lock held, so
+    // under any one partition's lock it names the batch that partition's counts go to.
+    private long _window;
     private int _distinct;
     private long _refusedFull;
     private long _refusedTooLong;
@@ -87,18 +92,37 @@ internal sealed class HitStore
     /// <summary>Hits refused since the start because the key was longer than maxkeylength.</summary>
     public long RefusedTooLongTotal => Interlocked.Read(ref _refusedTooLongTotal);
 
+    /// <summary>
+    /// The batch being counted now: it changes each time the store is taken (or, in the log-only mode, peeked), never
+    /// otherwise. The per-client cap counts a client's hits within one window, so that one batch never holds more than
+    /// the cap for a client, however long it waits to be taken.
+    /// </summary>
+    public long Window => Volatile.Read(ref _window);
+
     /// <summary>Counts a hit on the key; a new key past maxkeys is refused (and counted in <see cref="RefusedFullTotal"/>).</summary>
-    public void Record(ReadOnlySpan<byte> key)
+    public void Record(ReadOnlySpan<byte> key) => RecordIn(key, AnyWindow);
+
+    /// <summary>
+    /// Counts a hit that the per-client cap admitted in <paramref name="window"/>, if that is still the batch being
+    /// counted; false, and nothing counted, when the store was taken since (the hit is then checked again in the new
+    /// window).
+    /// </summary>
+    public bool RecordIn(ReadOnlySpan<byte> key, long window)
     {
         Partition partition = Mine();
         lock (partition)
         {
+            if (window != AnyWindow && window != _window)
+            {
+                return false;
+            }
+
             ref long count = ref CollectionsMarshal.GetValueRefOrNullRef(partition.Lookup, key);
             if (!Unsafe.IsNullRef(ref count))
             {
                 count++;
                 partition.Hits++;
-                return;
+                return true;
             }
 
             if (Admit(key) is not { } admitted)
@@ -106,7 +130,7 @@ internal sealed class HitStore
                 Interlocked.Increment(ref _refusedFull);
                 Interlocked.Increment(ref _refusedFullTotal);
                 SignalCap();
-                return;
+                return true;
             }
 
             partition.Map.Add(admitted, 1);
@@ -117,6 +141,8 @@ internal sealed class HitStore
         {
             SignalCap();
         }
+
+        return true;
     }
 
     /// <summary>Counts a hit whose key was longer than the configured maximum.</summary>
@@ -298,6 +324,8 @@ internal sealed class HitStore
                     partition.Uncapped = 0;
                 }
 
+                // A new batch begins, for the per-client cap too (each flush in the log-only mode, which only peeks).
+                Volatile.Write(ref _window, _window + 1);
                 if (clear)
                 {
                     if (_shared)

@@ -58,26 +58,46 @@ internal sealed class PixelApplication(HitStore store, int maxKeyLength, HitFilt
         switch (KeyDecoder.Decode(query, key[..max], out int written))
         {
             case KeyStatus.Found:
-                if (filter is not null)
+                if (filter is null)
                 {
-                    IgnoreReason reason = filter.Check(request.Head, request.Parsed, request.Peer.Value, key[..written], out bool uncapped);
-                    if (reason != IgnoreReason.None)
-                    {
-                        store.Ignore(reason);
-                        break;
-                    }
-
-                    if (uncapped)
-                    {
-                        store.CountUncapped();
-                    }
+                    store.Record(key[..written]);
+                }
+                else
+                {
+                    CountFiltered(request, filter, key[..written]);
                 }
 
-                store.Record(key[..written]);
                 break;
             case KeyStatus.TooLong:
                 store.RefuseTooLong();
                 break;
+        }
+    }
+
+    /// <summary>
+    /// The per-client cap counts in the store's window, which a flush ends by taking the store. A hit whose window
+    /// ended between the check and the count is checked again in the new one, so that no batch holds more than the
+    /// cap for a client; that retry happens only for a hit that meets a take.
+    /// </summary>
+    private void CountFiltered(in HttpRequest request, HitFilter filter, ReadOnlySpan<byte> key)
+    {
+        bool uncapped;
+        long window;
+        do
+        {
+            window = store.Window;
+            IgnoreReason reason = filter.Check(request.Head, request.Parsed, request.Peer.Value, key, window, out uncapped);
+            if (reason != IgnoreReason.None)
+            {
+                store.Ignore(reason);
+                return;
+            }
+        }
+        while (!store.RecordIn(key, window));
+
+        if (uncapped)
+        {
+            store.CountUncapped();
         }
     }
 }

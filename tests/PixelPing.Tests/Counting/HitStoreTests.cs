@@ -23,6 +23,23 @@ public sealed class HitStoreTests
     }
 
     [Fact]
+    public void Each_take_or_peek_opens_a_new_window_and_a_hit_of_an_ended_one_is_not_counted()
+    {
+        var store = new HitStore(100);
+        long first = store.Window;
+        Assert.True(store.RecordIn(K("a"), first));
+        store.Peek();
+        long second = store.Window;
+        Assert.NotEqual(first, second);
+        Assert.False(store.RecordIn(K("a"), first));
+        Assert.True(store.RecordIn(K("a"), second));
+        Assert.Equal(2, store.Take().Hits);
+        Assert.NotEqual(second, store.Window);
+        Assert.False(store.RecordIn(K("a"), second));
+        Assert.Equal(0, store.Take().Hits);
+    }
+
+    [Fact]
     public void A_hit_on_a_known_key_allocates_nothing()
     {
         var store = new HitStore(100);
