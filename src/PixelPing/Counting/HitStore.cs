@@ -36,6 +36,10 @@ internal sealed class HitStore
     private long _refusedTooLongTotal;
     private int _capSignalled;
 
+    // Set by the last take, before it takes any partition's lock, and read under a partition's lock: a hit counted
+    // before that lock was taken is in the last batch, and every later one sees the store closed.
+    private bool _closed;
+
     /// <param name="maxKeys">The most distinct keys held between two takes.</param>
     /// <param name="shardCount">Shards of the admitted-key set (a power of two); by default the CPU count, up to 64.</param>
     public HitStore(int maxKeys, int shardCount = 0)
@@ -87,18 +91,27 @@ internal sealed class HitStore
     /// <summary>Hits refused since the start because the key was longer than maxkeylength.</summary>
     public long RefusedTooLongTotal => Interlocked.Read(ref _refusedTooLongTotal);
 
-    /// <summary>Counts a hit on the key; a new key past maxkeys is refused (and counted in <see cref="RefusedFullTotal"/>).</summary>
-    public void Record(ReadOnlySpan<byte> key)
+    /// <summary>
+    /// Counts a hit on the key; a new key past maxkeys is refused (and counted in <see cref="RefusedFullTotal"/>).
+    /// False only once <see cref="TakeLast"/> has closed the store: the hit is not counted, and must not be answered
+    /// as if it were.
+    /// </summary>
+    public bool Record(ReadOnlySpan<byte> key)
     {
         Partition partition = Mine();
         lock (partition)
         {
+            if (_closed)
+            {
+                return false;
+            }
+
             ref long count = ref CollectionsMarshal.GetValueRefOrNullRef(partition.Lookup, key);
             if (!Unsafe.IsNullRef(ref count))
             {
                 count++;
                 partition.Hits++;
-                return;
+                return true;
             }
 
             if (Admit(key) is not { } admitted)
@@ -106,7 +119,7 @@ internal sealed class HitStore
                 Interlocked.Increment(ref _refusedFull);
                 Interlocked.Increment(ref _refusedFullTotal);
                 SignalCap();
-                return;
+                return true;
             }
 
             partition.Map.Add(admitted, 1);
@@ -117,6 +130,8 @@ internal sealed class HitStore
         {
             SignalCap();
         }
+
+        return true;
     }
 
     /// <summary>Counts a hit whose key was longer than the configured maximum.</summary>
@@ -161,6 +176,16 @@ internal sealed class HitStore
 
     /// <summary>Takes every count held (the store is empty afterwards) and the refusals since the last take.</summary>
     public Snapshot Take() => Collect(clear: true);
+
+    /// <summary>
+    /// The take before the process exits: every count held, and from now on <see cref="Record"/> counts nothing, so
+    /// that no hit is answered as counted once nothing will deliver or save it.
+    /// </summary>
+    public Snapshot TakeLast()
+    {
+        Volatile.Write(ref _closed, true);
+        return Collect(clear: true);
+    }
 
     /// <summary>
     /// Copies every count held without clearing (the log-only mode keeps cumulative counts); the refusals and ignored

@@ -33,9 +33,11 @@ internal sealed class PixelApplication(HitStore store, int maxKeyLength, HitFilt
         }
 
         StatsShard.Increment(ref stats.Pixels);
-        if (parsed.QueryLength > 0)
+        if (parsed.QueryLength > 0 && !Count(request))
         {
-            Count(request);
+            // The store took its last batch (the process is exiting): a hit answered now could be neither delivered
+            // nor saved, so it is not answered as counted.
+            return responses.ServiceUnavailable;
         }
 
         if (parsed.Method == RequestMethod.Head)
@@ -47,8 +49,9 @@ internal sealed class PixelApplication(HitStore store, int maxKeyLength, HitFilt
     }
 
     // The key's stack buffer is written by the decoder before it is read: zeroing 2 KiB per hit would be wasted.
+    // False when the store is closed.
     [SkipLocalsInit]
-    private void Count(in HttpRequest request)
+    private bool Count(in HttpRequest request)
     {
         ReadOnlySpan<byte> query = request.Head.Slice(request.Parsed.QueryStart, request.Parsed.QueryLength);
         int max = maxKeyLength;
@@ -73,11 +76,12 @@ internal sealed class PixelApplication(HitStore store, int maxKeyLength, HitFilt
                     }
                 }
 
-                store.Record(key[..written]);
-                break;
+                return store.Record(key[..written]);
             case KeyStatus.TooLong:
                 store.RefuseTooLong();
                 break;
         }
+
+        return true;
     }
 }
