@@ -94,6 +94,9 @@ internal sealed class Server : IAsyncDisposable
             }
         }
 
+        // Before the flush loop starts, so that nothing newer is sent ahead of the spool's batches, and before any stop
+        // signal is handled, so that a stop's save includes them instead of replacing the file without them.
+        flusher.LoadSpool();
         return server;
     }
 
@@ -125,8 +128,6 @@ internal sealed class Server : IAsyncDisposable
         _listener.Start();
         _status?.Start();
         _accepting = true;
-        // The spool's batches wait in the flusher before its loop starts, so nothing newer can be sent ahead of them.
-        Flusher.LoadSpool();
         _flushLoop = Background.Run("flush loop", () => Flusher.RunAsync(_stopFlusher.Token));
         if (Flusher.Kept is not null)
         {
@@ -137,10 +138,10 @@ internal sealed class Server : IAsyncDisposable
 
     /// <summary>
     /// SIGTERM's path: stop accepting, let requests in progress finish (bounded), then flush once more (bounded by the
-    /// flush timeout), then save what is still undelivered to the spool file when one is configured. True when
-    /// nothing counted was left undelivered.
+    /// flush timeout), then save what is still undelivered to the spool file when one is configured. Returns the hits
+    /// neither delivered nor saved (a second stop signal's save, should it come first, is waited for and counts).
     /// </summary>
-    public async Task<bool> StopAsync()
+    public async Task<long> StopAsync()
     {
         _stopping = true;
         _accepting = false;
@@ -148,9 +149,7 @@ internal sealed class Server : IAsyncDisposable
         await _listener.DrainAsync(_settings.ShutdownTimeout).ConfigureAwait(false);
         await _stopFlusher.CancelAsync().ConfigureAwait(false);
         await _flushLoop.ConfigureAwait(false);
-        bool delivered = await Flusher.FlushAsync().ConfigureAwait(false);
-        long undelivered = await Flusher.SaveUndeliveredAsync().ConfigureAwait(false);
-        return delivered && undelivered == 0;
+        return await Flusher.FinishAsync().ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()

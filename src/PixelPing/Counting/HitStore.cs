@@ -41,6 +41,10 @@ internal sealed class HitStore
     private long _refusedTooLongTotal;
     private int _capSignalled;
 
+    // Set by the last take, before it takes any partition's lock, and read under a partition's lock: a hit counted
+    // before that lock was taken is in the last batch, and every later one sees the store closed.
+    private bool _closed;
+
     /// <param name="maxKeys">The most distinct keys held between two takes.</param>
     /// <param name="shardCount">Shards of the admitted-key set (a power of two); by default the CPU count, up to 64.</param>
     public HitStore(int maxKeys, int shardCount = 0)
@@ -99,22 +103,31 @@ internal sealed class HitStore
     /// </summary>
     public long Window => Volatile.Read(ref _window);
 
-    /// <summary>Counts a hit on the key; a new key past maxkeys is refused (and counted in <see cref="RefusedFullTotal"/>).</summary>
-    public void Record(ReadOnlySpan<byte> key) => RecordIn(key, AnyWindow);
+    /// <summary>
+    /// Counts a hit on the key; a new key past maxkeys is refused (and counted in <see cref="RefusedFullTotal"/>).
+    /// False only once <see cref="TakeLast"/> has closed the store: the hit is not counted, and must not be answered
+    /// as if it were.
+    /// </summary>
+    public bool Record(ReadOnlySpan<byte> key) => RecordIn(key, AnyWindow) != RecordOutcome.Closed;
 
     /// <summary>
     /// Counts a hit that the per-client cap admitted in <paramref name="window"/>, if that is still the batch being
-    /// counted; false, and nothing counted, when the store was taken since (the hit is then checked again in the new
-    /// window).
+    /// counted: <see cref="RecordOutcome.WindowEnded"/>, and nothing counted, when the store was taken since (the hit
+    /// is then checked again in the new window); <see cref="RecordOutcome.Closed"/> once the last take has happened.
     /// </summary>
-    public bool RecordIn(ReadOnlySpan<byte> key, long window)
+    public RecordOutcome RecordIn(ReadOnlySpan<byte> key, long window)
     {
         Partition partition = Mine();
         lock (partition)
         {
+            if (_closed)
+            {
+                return RecordOutcome.Closed;
+            }
+
             if (window != AnyWindow && window != _window)
             {
-                return false;
+                return RecordOutcome.WindowEnded;
             }
 
             ref long count = ref CollectionsMarshal.GetValueRefOrNullRef(partition.Lookup, key);
@@ -122,7 +135,7 @@ internal sealed class HitStore
             {
                 count++;
                 partition.Hits++;
-                return true;
+                return RecordOutcome.Counted;
             }
 
             if (Admit(key) is not { } admitted)
@@ -130,7 +143,7 @@ internal sealed class HitStore
                 Interlocked.Increment(ref _refusedFull);
                 Interlocked.Increment(ref _refusedFullTotal);
                 SignalCap();
-                return true;
+                return RecordOutcome.Counted;
             }
 
             partition.Map.Add(admitted, 1);
@@ -142,7 +155,7 @@ internal sealed class HitStore
             SignalCap();
         }
 
-        return true;
+        return RecordOutcome.Counted;
     }
 
     /// <summary>Counts a hit whose key was longer than the configured maximum.</summary>
@@ -187,6 +200,16 @@ internal sealed class HitStore
 
     /// <summary>Takes every count held (the store is empty afterwards) and the refusals since the last take.</summary>
     public Snapshot Take() => Collect(clear: true);
+
+    /// <summary>
+    /// The take before the process exits: every count held, and from now on <see cref="Record"/> counts nothing, so
+    /// that no hit is answered as counted once nothing will deliver or save it.
+    /// </summary>
+    public Snapshot TakeLast()
+    {
+        Volatile.Write(ref _closed, true);
+        return Collect(clear: true);
+    }
 
     /// <summary>
     /// Copies every count held without clearing (the log-only mode keeps cumulative counts); the refusals and ignored
