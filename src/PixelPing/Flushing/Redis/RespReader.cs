@@ -50,9 +50,9 @@ internal sealed class RespReader
                 return Fail("a line longer than 64 KiB");
             }
 
-            if (newline == 0 || rest[newline - 1] != (byte)'\r')
+            if (newline < 2 || rest[newline - 1] != (byte)'\r')
             {
-                return Fail("a line that does not end in CRLF");
+                return Fail("a line that is empty or does not end in CRLF");
             }
 
             ReadOnlySpan<byte> line = rest[1..(newline - 1)];
