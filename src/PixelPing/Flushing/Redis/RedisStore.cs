@@ -321,7 +321,13 @@ internal sealed class RedisStore : IAsyncDisposable
                 }
             }
 
-            await CheckPersistenceAsync(node, cancellation).ConfigureAwait(false);
+            RespReply check = await CheckPersistenceAsync(node, cancellation).ConfigureAwait(false);
+            if (check.ErrorCode == "NOAUTH")
+            {
+                // No password configured for a server that wants one: the first command says so.
+                return (null, true, check);
+            }
+
             _connections[address] = node;
             keep = true;
             return (node, true, default);
@@ -335,8 +341,11 @@ internal sealed class RedisStore : IAsyncDisposable
         }
     }
 
-    /// <summary>Reads the settings exactly-once rests on, where CONFIG is allowed, and warns once per change of what is wrong.</summary>
-    private async Task CheckPersistenceAsync(RedisConnection node, CancellationToken cancellation)
+    /// <summary>
+    /// Reads the settings exactly-once rests on, where CONFIG is allowed, and warns once per change of what is wrong.
+    /// Answers CONFIG's refusal, if any.
+    /// </summary>
+    private async Task<RespReply> CheckPersistenceAsync(RedisConnection node, CancellationToken cancellation)
     {
         var values = new string?[RedisPersistence.Settings.Count];
         for (int i = 0; i < values.Length; i++)
@@ -346,7 +355,7 @@ internal sealed class RedisStore : IAsyncDisposable
             {
                 // CONFIG refused to this user (NOPERM) or renamed away: the settings are unknown, and nothing is said.
                 _persistence.Remove(node.Address);
-                return;
+                return reply;
             }
 
             // RESP2: a flat array of name, value; empty for a setting this server does not have.
@@ -360,6 +369,8 @@ internal sealed class RedisStore : IAsyncDisposable
             _saidPersistence = problem;
             _warn($"endpoint: warning: {node.Address}: {problem}");
         }
+
+        return default;
     }
 
     private void WriteScript(RespWriter command, byte[] day, byte[] ledger, ReadOnlySpan<KeyValuePair<byte[], long>> entries)
