@@ -7,27 +7,24 @@ namespace PixelPing.Tests.Support;
 /// A Redis Cluster of three masters and no replicas on loopback ports, made as an operator makes one:
 /// <c>redis-cli --cluster create</c> over three <see cref="Redis"/> nodes started with <c>cluster-enabled yes</c>.
 /// Ready once every node says <c>cluster_state:ok</c>. Moving a slot is done step by step, as <c>redis-cli --cluster
-/// reshard</c> does it, so a test can act while the slot is half moved.
+/// reshard</c> does it, so a test can act while the slot is half moved. A class fixture: the tests of a class share
+/// one Cluster, each with keys of its own hash tag.
 /// </summary>
-public sealed class RedisCluster : IAsyncDisposable
+public sealed class RedisCluster : IAsyncLifetime
 {
     public const string Cli = "/usr/bin/redis-cli";
 
-    private RedisCluster(Redis[] nodes)
-    {
-        Nodes = nodes;
-    }
+    private Redis[] _nodes = [];
 
-    public IReadOnlyList<Redis> Nodes { get; }
+    public IReadOnlyList<Redis> Nodes => _nodes;
 
     /// <summary>The endpoint URL of the first node, with the password.</summary>
     public Uri Url => Nodes[0].Url();
 
-    public static async Task<RedisCluster> StartAsync()
+    public async Task InitializeAsync()
     {
         Assert.True(File.Exists(Cli), $"{Cli} is missing: install Debian's redis-tools (apt-get install redis-tools), as .ci/run does");
-        Redis[] nodes = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => Redis.StartAsync(cluster: true)));
-        var cluster = new RedisCluster(nodes);
+        Redis[] nodes = _nodes = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => Redis.StartAsync(cluster: true)));
         var info = new ProcessStartInfo(Cli)
         {
             UseShellExecute = false,
@@ -51,10 +48,8 @@ public sealed class RedisCluster : IAsyncDisposable
 
         foreach (Redis node in nodes)
         {
-            await cluster.WaitAsync(node, "cluster_state:ok");
+            await WaitAsync(node, "cluster_state:ok");
         }
-
-        return cluster;
     }
 
     /// <summary>The node that serves <paramref name="slot"/>, by the first node's view.</summary>
@@ -129,7 +124,7 @@ public sealed class RedisCluster : IAsyncDisposable
         return 0;
     }
 
-    public async ValueTask DisposeAsync()
+    public async Task DisposeAsync()
     {
         foreach (Redis node in Nodes)
         {
@@ -150,7 +145,7 @@ public sealed class RedisCluster : IAsyncDisposable
         return 0;
     }
 
-    private async Task WaitAsync(Redis node, string state) =>
+    private static async Task WaitAsync(Redis node, string state) =>
         await Wait.Until(async () => (await node.CommandAsync("CLUSTER", "INFO")).Text.Contains(state, StringComparison.Ordinal),
             $"node {node.Port} to say {state}");
 
