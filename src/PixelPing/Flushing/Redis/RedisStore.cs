@@ -18,10 +18,10 @@ namespace PixelPing.Flushing.Redis;
 internal sealed class RedisStore : IAsyncDisposable
 {
     /// <summary>The most keys in one part: one script run, during which the server answers nobody else.</summary>
-    public const int PartKeys = 4096;
+    public const int PartKeys = 1024;
 
     /// <summary>The most key bytes in one part (a part may hold one longer key alone): a bound on one command's size.</summary>
-    public const int PartBytes = 1 << 20;
+    public const int PartBytes = 256 << 10;
 
     private const int MaxRedirects = 5;
 
