@@ -211,6 +211,7 @@ internal sealed class RedisStore : IAsyncDisposable
         (string Host, int Port) target = _owner;
         bool asking = false;
         bool retried = false;
+        bool fellBack = false;
         int redirects = 0;
         while (true)
         {
@@ -221,11 +222,12 @@ internal sealed class RedisStore : IAsyncDisposable
             {
                 (node, fresh, refusal) = await NodeAsync(target, cancellation).ConfigureAwait(false);
             }
-            catch (Exception e) when (IsFailure(e) && !asking && target != _seed)
+            catch (Exception e) when (IsFailure(e) && target == _owner && target != _seed && !fellBack)
             {
                 // The slot's last owner cannot be reached (a failover, a node taken out): the configured node's answer
-                // names the new one.
+                // names the new one. Once: a second failure is the flush's reason.
                 _owner = target = _seed;
+                fellBack = true;
                 continue;
             }
 

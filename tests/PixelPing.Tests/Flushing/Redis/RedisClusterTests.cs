@@ -106,6 +106,48 @@ public sealed class RedisClusterTests(RedisCluster cluster) : IClassFixture<Redi
     }
 
     [Fact]
+    public async Task When_the_remembered_owner_is_gone_the_configured_node_names_the_new_one()
+    {
+        // A Cluster of this test's own, since a node of it is killed.
+        var own = new RedisCluster();
+        await own.InitializeAsync();
+        try
+        {
+            Support.Redis seed = own.Nodes[0];
+            RedisKeys keys;
+            Support.Redis owner;
+            for (int i = 0; ; i++)
+            {
+                keys = MakeKeys($"{{pp-gone-{i}}}");
+                owner = await own.OwnerAsync(keys.Slot);
+                if (owner != seed)
+                {
+                    break;
+                }
+            }
+
+            Support.Redis heir = own.Nodes.Single(n => n != seed && n != owner);
+            await using RedisStore store = Store(own.Url, keys);
+            Assert.Equal(FlushOutcome.Stored(), await store.StoreAsync("b-1", Day, Entries(("/a", 1)), CancellationToken.None));
+
+            // The slot moves to the heir and its former owner goes away: the store's kept connection and the address
+            // it remembers both lead nowhere.
+            await own.BeginMoveAsync(keys.Slot, owner, heir);
+            await own.FinishMoveAsync(keys.Slot, heir);
+            owner.Kill();
+
+            FlushOutcome outcome = await store.StoreAsync("b-2", Day, Entries(("/a", 1)), CancellationToken.None);
+
+            Assert.True(outcome.Result == FlushResult.Delivered, outcome.Reason);
+            AssertCounts(Entries(("/a", 2)), await HashAsync(heir, keys.Totals));
+        }
+        finally
+        {
+            await own.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task A_Cluster_has_only_database_0()
     {
         var url = new Uri($"redis://:{Uri.EscapeDataString(Support.Redis.Password)}@127.0.0.1:{cluster.Nodes[0].Port}/1");
