@@ -195,6 +195,25 @@ public sealed class RedisStoreTests
     }
 
     [Fact]
+    public async Task A_batch_whose_answer_was_lost_is_sent_again_and_counted_once()
+    {
+        await using Support.Redis redis = await Support.Redis.StartAsync();
+        using var proxy = new CuttingProxy(redis.Port);
+        await using RedisStore store = Store(new Uri($"redis://:{Uri.EscapeDataString(Support.Redis.Password)}@127.0.0.1:{proxy.Port}"));
+        KeyValuePair<byte[], long>[] entries = Entries(("/a", 1), ("/b", 2));
+        Assert.Equal(FlushOutcome.Stored(), await store.StoreAsync("b-1", Day, entries, CancellationToken.None));
+
+        // The script of b-2 runs, and its answer is lost with the connection: the store sends it again on a new one,
+        // where the part's ledger key says it is stored.
+        proxy.CutNextAnswer();
+        FlushOutcome outcome = await store.StoreAsync("b-2", Day, entries, CancellationToken.None);
+
+        Assert.Equal(1, proxy.Cuts);
+        Assert.Equal(FlushOutcome.Stored("1 of 1 parts were stored before and skipped"), outcome);
+        AssertCounts(Entries(("/a", 2), ("/b", 4)), await HashAsync(redis, Keys.Totals));
+    }
+
+    [Fact]
     public async Task A_script_the_server_forgot_is_loaded_again()
     {
         await using Support.Redis redis = await Support.Redis.StartAsync();
