@@ -33,6 +33,12 @@ internal sealed class RedisConnection : IAsyncDisposable
     public string Address { get; }
 
     /// <summary>
+    /// An exchange failed, and the connection is closed: a reply still on its way would otherwise be read as the
+    /// answer to the next command.
+    /// </summary>
+    public bool Broken { get; private set; }
+
+    /// <summary>
     /// Connects, and for TLS verifies the server's certificate against <paramref name="host"/> (the system's roots, or
     /// those <paramref name="tls"/> puts in place); fails with an exception whose message is the reason.
     /// </summary>
@@ -123,6 +129,7 @@ internal sealed class RedisConnection : IAsyncDisposable
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         deadline.CancelAfter(_timeout);
+        bool answered = false;
         try
         {
             await _stream.WriteAsync(commands, deadline.Token).ConfigureAwait(false);
@@ -136,6 +143,7 @@ internal sealed class RedisConnection : IAsyncDisposable
                 }
             }
 
+            answered = true;
             return answer;
         }
         catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
@@ -145,6 +153,14 @@ internal sealed class RedisConnection : IAsyncDisposable
         catch (Exception e) when (e is SocketException or IOException)
         {
             throw new IOException(Address + ": " + EndpointClient.Describe(e), e);
+        }
+        finally
+        {
+            if (!answered)
+            {
+                Broken = true;
+                await _stream.DisposeAsync().ConfigureAwait(false);
+            }
         }
     }
 

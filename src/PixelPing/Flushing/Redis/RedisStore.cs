@@ -287,7 +287,12 @@ internal sealed class RedisStore : IAsyncDisposable
     {
         if (_connections.TryGetValue(address, out RedisConnection? kept))
         {
-            return (kept, false, default);
+            if (!kept.Broken)
+            {
+                return (kept, false, default);
+            }
+
+            _connections.Remove(address);
         }
 
         RedisConnection node = await RedisConnection.OpenAsync(address.Host, address.Port, _endpoint.Tls, _tls, _timeout, cancellation)

@@ -198,7 +198,7 @@ public sealed class RedisStoreTests
     public async Task A_batch_whose_answer_was_lost_is_sent_again_and_counted_once()
     {
         await using Support.Redis redis = await Support.Redis.StartAsync();
-        using var proxy = new CuttingProxy(redis.Port);
+        using var proxy = new FaultyProxy(redis.Port);
         await using RedisStore store = Store(new Uri($"redis://:{Uri.EscapeDataString(Support.Redis.Password)}@127.0.0.1:{proxy.Port}"));
         KeyValuePair<byte[], long>[] entries = Entries(("/a", 1), ("/b", 2));
         Assert.Equal(FlushOutcome.Stored(), await store.StoreAsync("b-1", Day, entries, CancellationToken.None));
@@ -352,6 +352,25 @@ public sealed class RedisStoreTests
 
         Assert.Equal(FlushOutcome.Unreachable($"127.0.0.1:{((IPEndPoint)silent.LocalEndpoint).Port}: no answer within 0.3s"), outcome);
         silent.Stop();
+    }
+
+    [Fact]
+    public async Task After_an_answer_that_came_too_late_the_connection_is_not_used_again()
+    {
+        await using Support.Redis redis = await Support.Redis.StartAsync();
+        using var proxy = new FaultyProxy(redis.Port);
+        var url = new Uri($"redis://:{Uri.EscapeDataString(Support.Redis.Password)}@127.0.0.1:{proxy.Port}");
+        await using var store = new RedisStore(Parse(url), Keys, TimeSpan.FromMilliseconds(500), TimeSpan.FromDays(35), null, _ => { });
+        Assert.Equal(FlushOutcome.Stored(), await store.StoreAsync("b-1", Day, Entries(("/a", 1)), CancellationToken.None));
+
+        // The probe's PING on the kept connection gets its answer only after the deadline.
+        proxy.HoldAnswers();
+        Assert.Equal($"endpoint: warning: 127.0.0.1:{proxy.Port}: no answer within 0.5s", await store.ProbeAsync(CancellationToken.None));
+        proxy.ReleaseAnswers();
+
+        // Read as the answer to the next command, that late +PONG would be taken for the script's.
+        Assert.Equal(FlushOutcome.Stored(), await store.StoreAsync("b-2", Day, Entries(("/a", 1)), CancellationToken.None));
+        AssertCounts(Entries(("/a", 2)), await HashAsync(redis, Keys.Totals));
     }
 
     [Fact]

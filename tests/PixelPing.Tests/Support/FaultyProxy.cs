@@ -4,17 +4,19 @@ using System.Net.Sockets;
 namespace PixelPing.Tests.Support;
 
 /// <summary>
-/// A TCP proxy on 127.0.0.1 to a server's port that passes bytes both ways and, when armed, drops the server's next
-/// answer and closes both sides: the server did the work, and the client never hears of it.
+/// A TCP proxy on 127.0.0.1 to a server's port that passes bytes both ways, and on request either drops the server's
+/// next answer and closes both sides (the server did the work, and the client never hears of it) or holds the server's
+/// answers back until released (they arrive late).
 /// </summary>
-public sealed class CuttingProxy : IDisposable
+public sealed class FaultyProxy : IDisposable
 {
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly int _target;
     private int _armed;
     private int _cuts;
+    private TaskCompletionSource? _hold;
 
-    public CuttingProxy(int target)
+    public FaultyProxy(int target)
     {
         _target = target;
         _listener.Start();
@@ -28,6 +30,11 @@ public sealed class CuttingProxy : IDisposable
 
     /// <summary>The next bytes the server sends on any connection are dropped, and that connection closed.</summary>
     public void CutNextAnswer() => Volatile.Write(ref _armed, 1);
+
+    /// <summary>The server's answers wait in the proxy until <see cref="ReleaseAnswers"/>.</summary>
+    public void HoldAnswers() => Volatile.Write(ref _hold, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+
+    public void ReleaseAnswers() => Interlocked.Exchange(ref _hold, null)?.SetResult();
 
     public void Dispose() => _listener.Stop();
 
@@ -69,6 +76,11 @@ public sealed class CuttingProxy : IDisposable
                 {
                     Interlocked.Increment(ref _cuts);
                     break;
+                }
+
+                if (cut && Volatile.Read(ref _hold) is { } hold)
+                {
+                    await hold.Task;
                 }
 
                 await to.SendAsync(buffer.AsMemory(0, read));
