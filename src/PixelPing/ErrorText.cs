@@ -1,3 +1,5 @@
+using PixelPing.Interop;
+
 namespace PixelPing;
 
 /// <summary>

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Net;
+using PixelPing.Interop;
 
 namespace PixelPing.Net;
 
