@@ -1,6 +1,6 @@
 using PixelPing.Interop;
 
-namespace PixelPing;
+namespace PixelPing.Common;
 
 /// <summary>
 /// An exception as the few words after "&lt;file&gt;: " in a log line or a startup error. The caller names the file,
