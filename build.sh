@@ -178,9 +178,9 @@ release() {
     dir=dist/release/pixel-ping-$version-linux-$a
     mkdir -p "$dir"
     if [ "$a" = x64 ]; then cp dist/pixel-ping "$dir/"; else cp "dist/linux-$a/pixel-ping" "$dir/"; fi
-    cp README.md LICENSE config.example.json deploy/pixel-ping.service "$dir/"
+    cp README.md LICENSE config.example.json deploy/pixel-ping.service deploy/pixel-ping.socket "$dir/"
     chmod 755 "$dir/pixel-ping"
-    chmod 644 "$dir"/README.md "$dir"/LICENSE "$dir"/config.example.json "$dir"/pixel-ping.service
+    chmod 644 "$dir"/README.md "$dir"/LICENSE "$dir"/config.example.json "$dir"/pixel-ping.service "$dir"/pixel-ping.socket
     tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$epoch" --format=gnu -C dist/release \
       -cf - "pixel-ping-$version-linux-$a" | gzip -9n > "$dir.tar.gz"
     rm -rf "$dir"
