@@ -272,9 +272,14 @@ internal sealed class EventLoop
         }
         else if ((data & ListenerFlag) != 0)
         {
-            if (!_acceptStopped && _acceptPausedUntil == 0)
+            int index = (int)(uint)data;
+            if (!_acceptStopped && _acceptPausedUntil == 0 && Accept(_listeners[index]) && _shared && _acceptPausedUntil == 0)
             {
-                Accept(_listeners[(int)(uint)data]);
+                // A woken loop goes to the back of the line: the kernel wakes the first loop waiting in the
+                // socket's wait queue (EPOLLEXCLUSIVE), and a watch added again is added at its end. Without this,
+                // whichever loop is idle first would take nearly every connection while the others stay idle.
+                Libc.EpollControl(_epoll, Libc.EPOLL_CTL_DEL, _listeners[index], 0, 0);
+                Libc.EpollControl(_epoll, Libc.EPOLL_CTL_ADD, _listeners[index], _listenerEvents, ListenerFlag | (uint)index);
             }
         }
         else if (SlotOf(data) is >= 0 and int slot)
@@ -335,11 +340,16 @@ internal sealed class EventLoop
         }
     }
 
-    private void Accept(int listener)
+    /// <summary>Accepts what the listener has queued, up to a bound; true when it took a connection.</summary>
+    private bool Accept(int listener)
     {
         Span<byte> address = stackalloc byte[28];
+        bool accepted = false;
         // Bounded, so that a flood of new connections cannot starve the open ones; the listener is level-triggered.
-        for (int i = 0; i < 64; i++)
+        // A socket every loop watches: one at a time, so that connections queued together (a client opening many at
+        // once) are spread over the loops instead of all going to the first one awake.
+        int batch = _shared ? 1 : 64;
+        for (int i = 0; i < batch; i++)
         {
             int length = address.Length;
             int fd = Libc.accept4(listener, address, ref length, Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC);
@@ -348,7 +358,7 @@ internal sealed class EventLoop
                 int errno = Libc.Errno;
                 if (errno == Libc.EAGAIN)
                 {
-                    return;
+                    return accepted;
                 }
 
                 // Tiered: a client that reset before we took its connection is not worth a line; a shortage of
@@ -376,12 +386,13 @@ internal sealed class EventLoop
                 if (backoff > TimeSpan.Zero)
                 {
                     PauseAccepting((long)backoff.TotalMilliseconds);
-                    return;
+                    return accepted;
                 }
 
                 continue;
             }
 
+            accepted = true;
             StatsShard.Increment(ref _stats.Accepted);
             if (_acceptStopped || !_server.Tracker.TryAdd())
             {
@@ -410,6 +421,8 @@ internal sealed class EventLoop
 
             connection.Start();
         }
+
+        return accepted;
     }
 
     private int TakeSlot()

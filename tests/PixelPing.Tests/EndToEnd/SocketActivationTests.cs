@@ -230,12 +230,33 @@ public sealed partial class SocketActivationTests(ITestOutputHelper output)
         wrapper.Input.Close();
         Assert.Equal(0, wrapper.WaitForExit(Deadline));
         string[] exits = [.. wrapper.Stdout.Where(l => ExitLine().IsMatch(l))];
-        output.WriteLine($"answered {hitter.Total}, failed {hitter.Failed} (refused {hitter.Refused}), delivered {receiver.TotalHits}; {string.Join("; ", exits)}");
+        bool waited = wrapper.Stdout.Any(l => l.Contains(" is in use by process ", StringComparison.Ordinal));
+        output.WriteLine($"answered {hitter.Total}, failed {hitter.Failed} (refused {hitter.Refused}), delivered {receiver.TotalHits}; " +
+            $"the second {(waited ? "waited" : "did not wait")} for the spool; {string.Join("; ", exits)}");
         Assert.Equal(2, exits.Length);
         Assert.All(exits, l => Assert.EndsWith(" exited with 0", l, StringComparison.Ordinal));
         Assert.Equal(0, hitter.Refused);
         Assert.Equal(0, hitter.Failed);
         Assert.Equal(hitter.Answered, receiver.Totals.ToDictionary(p => p.Key, p => p.Value));
+    }
+
+    [Fact]
+    public void The_socket_unit_and_the_service_pass_systemd_analyze_verify_and_the_check_before_the_start_binds_nothing()
+    {
+        var units = new Dictionary<string, string>();
+        foreach (string unit in (string[])["pixel-ping.socket", "pixel-ping.service"])
+        {
+            // The executable where the units expect it: systemd-analyze checks that the commands exist.
+            units[unit] = File.ReadAllText(Path.Combine(Repo.Root, "deploy", unit));
+            File.WriteAllText(Path.Combine(_dir, unit), units[unit].Replace("/usr/local/bin/pixel-ping", Repo.Binary, StringComparison.Ordinal));
+        }
+
+        using ServerProcess verify = ServerProcess.Start(ServerProcess.StartInfo(["systemd-analyze", "verify", "./pixel-ping.socket", "./pixel-ping.service"], _dir));
+        Assert.Equal(0, verify.WaitForExit(Deadline));
+        Assert.Empty(verify.Stdout.Concat(verify.Stderr));
+        // systemd runs ExecStartPre= without the socket, which it holds itself meanwhile.
+        Assert.Contains("\nExecStartPre=/usr/local/bin/pixel-ping --check --no-bind /etc/pixel-ping/config.json\n", units["pixel-ping.service"], StringComparison.Ordinal);
+        Assert.Contains("\nFileDescriptorName=pixel\n", units["pixel-ping.socket"], StringComparison.Ordinal);
     }
 
     [GeneratedRegex(@"^wrapper: \d+ exited with \d+$")]
