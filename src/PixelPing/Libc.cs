@@ -6,14 +6,15 @@ namespace PixelPing;
 
 /// <summary>
 /// The libc calls the base class library has no way to make: opening a file exclusively without following links
-/// with an exact mode, fsync of a directory, access(2), the open-file limit, and the sockets and epoll of the event
-/// loops. Linked straight into the executable (DirectPInvoke in the project file), so they need no dlopen in the
-/// static build. Flag values are Linux's, the same on x86-64 and arm64.
+/// with an exact mode, fsync of a directory, access(2), flock(2), the open-file limit, and the sockets and epoll of
+/// the event loops. Linked straight into the executable (DirectPInvoke in the project file), so they need no dlopen
+/// in the static build. Flag values are Linux's, the same on x86-64 and arm64.
 /// </summary>
 internal static partial class Libc
 {
     public const int OpenReadOnly = 0;
     public const int OpenWriteOnly = 1;
+    public const int OpenReadWrite = 2;
     public const int OpenCreate = 0x40;
     public const int OpenExclusive = 0x80;
     public const int OpenDirectory = 0x10000;
@@ -23,7 +24,6 @@ internal static partial class Libc
     public const int WriteOk = 2;
     public const int ExecuteOk = 1;
 
-    public const int OpenReadWrite = 2;
     public const int ELOOP = 40;
 
     private const int RLIMIT_NOFILE = 7;
@@ -60,7 +60,7 @@ internal static partial class Libc
     [DllImport("libc", SetLastError = true)]
     public static extern int access(byte[] path, int mode);
 
-    // ---- Locks and descriptor flags (Flushing/SpoolLock.cs, Net/SocketActivation.cs) ----
+    // ---- The spool's lock and the flags of passed-in sockets (Flushing/SpoolLock.cs, Net/Listener.cs) ----
 
     public const int LOCK_EX = 2;
     public const int LOCK_NB = 4;
@@ -130,7 +130,6 @@ internal static partial class Libc
     public const uint EPOLLET = 1u << 31;
 
     public const int EINTR = 4;
-    public const int EBADF = 9;
     public const int EAGAIN = 11;
     public const int ENOMEM = 12;
     public const int EACCES = 13;

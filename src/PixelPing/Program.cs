@@ -201,7 +201,8 @@ internal static class Program
             server.Start();
             if (inherited is not null)
             {
-                Log.Out($"Serving the {inherited.Count} listening socket(s) passed in by the service manager (socket activation); \"host\" and \"port\" are not bound.");
+                string sockets = inherited.Count == 1 ? "the listening socket" : $"the {inherited.Count} listening sockets";
+                Log.Out($"Serving {sockets} passed in by the service manager (socket activation); \"host\" and \"port\" are not bound.");
             }
 
             foreach (var endPoint in server.EndPoints)

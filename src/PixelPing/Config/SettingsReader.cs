@@ -181,7 +181,7 @@ internal static class SettingsReader
 
         if (settings.Status is { } status && status.Port != 0 && status.Port == settings.Port && SharesPixelAddress(settings.Host, status.Address))
         {
-            // Both binds would not fail alike: the more specific address would take its connections from the other.
+            // The status bind would fail on the pixel port's own socket ("port in use"); say what is wrong instead.
             error = $"{file}: \"status\" {status} is the pixel port's own address (\"host\" and \"port\"); give the status listener a port of its own";
             return false;
         }

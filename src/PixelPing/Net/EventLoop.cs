@@ -273,13 +273,9 @@ internal sealed class EventLoop
         else if ((data & ListenerFlag) != 0)
         {
             int index = (int)(uint)data;
-            if (!_acceptStopped && _acceptPausedUntil == 0 && Accept(_listeners[index]) && _shared && _acceptPausedUntil == 0)
+            if (!_acceptStopped && _acceptPausedUntil == 0 && Accept(_listeners[index]) && _shared)
             {
-                // A woken loop goes to the back of the line: the kernel wakes the first loop waiting in the
-                // socket's wait queue (EPOLLEXCLUSIVE), and a watch added again is added at its end. Without this,
-                // whichever loop is idle first would take nearly every connection while the others stay idle.
-                Libc.EpollControl(_epoll, Libc.EPOLL_CTL_DEL, _listeners[index], 0, 0);
-                Libc.EpollControl(_epoll, Libc.EPOLL_CTL_ADD, _listeners[index], _listenerEvents, ListenerFlag | (uint)index);
+                GoToBackOfQueue(index);
             }
         }
         else if (SlotOf(data) is >= 0 and int slot)
@@ -452,6 +448,20 @@ internal sealed class EventLoop
         if (!_acceptStopped)
         {
             WatchListeners(true);
+        }
+    }
+
+    /// <summary>
+    /// After taking a connection from a socket every loop watches: the kernel wakes the first loop waiting in the
+    /// socket's wait queue (EPOLLEXCLUSIVE), and a watch added again goes to the end of that queue, so the next
+    /// connection wakes another loop. Otherwise whichever loop is idle first takes nearly every connection.
+    /// </summary>
+    private void GoToBackOfQueue(int i)
+    {
+        if (_acceptPausedUntil == 0)
+        {
+            Libc.EpollControl(_epoll, Libc.EPOLL_CTL_DEL, _listeners[i], 0, 0);
+            Libc.EpollControl(_epoll, Libc.EPOLL_CTL_ADD, _listeners[i], _listenerEvents, ListenerFlag | (uint)i);
         }
     }
 

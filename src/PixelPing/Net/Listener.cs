@@ -66,9 +66,9 @@ internal sealed class Listener : IAsyncDisposable
         foreach (int fd in sockets)
         {
             endPoints.Add(LocalEndPoint(fd));
-            // Nonblocking: more than one loop may be woken for a connection that only one of them gets, and the others' accept
-            // must return EAGAIN. The flag is on the socket itself, which the service manager's copy shares; it does
-            // not mind. Close-on-exec: nothing started from here keeps the port open.
+            // Nonblocking: more than one loop may be woken for a connection that only one of them gets, and the
+            // others' accept must return EAGAIN. The flag is on the socket itself, which the service manager's copy
+            // shares; it does not mind. Close-on-exec: nothing started from here keeps the port open.
             Libc.fcntl(fd, Libc.F_SETFL, Libc.fcntl(fd, Libc.F_GETFL, 0) | Libc.O_NONBLOCK);
             Libc.fcntl(fd, Libc.F_SETFD, Libc.FD_CLOEXEC);
             // As on the sockets bound here (see OpenListeningSocket), whatever the unit's DeferAcceptSec= says.

@@ -88,7 +88,7 @@ public sealed partial class SocketActivationTests(ITestOutputHelper output)
 
         Assert.Equal(port, server.WaitForPort(Deadline));
         Assert.Single(server.Stdout, l => l.Contains(" listening on ", StringComparison.Ordinal));
-        server.WaitForStdout(l => l.StartsWith("Serving the 1 listening socket(s) passed in by the service manager", StringComparison.Ordinal), Deadline);
+        server.WaitForStdout(l => l.StartsWith("Serving the listening socket passed in by the service manager (socket activation)", StringComparison.Ordinal), Deadline);
         server.Signal(ServerProcess.SIGTERM);
         Assert.Equal(0, server.WaitForExit(Deadline));
         Assert.Equal(20, receiver.TotalHits);
