@@ -191,14 +191,12 @@ public sealed partial class SocketActivationTests(ITestOutputHelper output)
     public void Sockets_meant_for_another_process_are_left_alone_with_a_warning_and_the_config_port_is_bound()
     {
         string config = Config("""{ "host": "127.0.0.1", "port": 0, "log": false }""");
-        // LISTEN_PID names the shell, which then runs the executable as a child instead of exec-ing it.
-        ProcessStartInfo info = ServerProcess.StartInfo(["sh", "-c", "LISTEN_PID=$$; export LISTEN_PID; \"$@\" 3</dev/null", "sh", .. Binary(config)], _dir);
-        info.Environment["LISTEN_FDS"] = "1";
-        using ServerProcess server = ServerProcess.Start(info);
+        // As when a shell between the service manager and the executable runs it as a child instead of exec-ing it.
+        using ServerProcess server = ServerProcess.Start(_dir, new Dictionary<string, string> { ["LISTEN_FDS"] = "1", ["LISTEN_PID"] = "1" }, config);
 
         int port = server.WaitForPort(Deadline);
         string warning = server.WaitForStderr(l => l.Contains("LISTEN_FDS", StringComparison.Ordinal), Deadline);
-        Assert.Matches(@"^pixel-ping: warning: LISTEN_FDS is meant for process ""\d+"", not this one \(\d+\); the sockets passed in are ignored \(start pixel-ping with exec\)$", warning);
+        Assert.Equal($"pixel-ping: warning: LISTEN_FDS is meant for process \"1\", not this one ({server.Pid}); the sockets passed in are ignored (start pixel-ping with exec)", warning);
         using var client = new RawHttpClient(port);
         Assert.Equal(200, client.Request("/pixel.gif?key=k").Status);
     }
@@ -212,7 +210,18 @@ public sealed partial class SocketActivationTests(ITestOutputHelper output)
             { "host": "127.0.0.1", "port": 0, "interval": 0.5, "endpoint": "{{receiver.Url}}", "spool": "spool.txt", "log": false }
             """);
         using ServerProcess wrapper = await ActivateAsync(["-l", $"127.0.0.1:{port}"], ["sh", "-c", Restarter, "sh", .. Binary(config)], input: true);
+        try
+        {
+            await RestartUnderLoadAsync(wrapper, receiver, port);
+        }
+        finally
+        {
+            KillLeftBehind(wrapper);
+        }
+    }
 
+    private async Task RestartUnderLoadAsync(ServerProcess wrapper, EndpointReceiver receiver, int port)
+    {
         // A new connection for every request, from the first (which starts the wrapper) to the last.
         await using var hitter = new Hitter(port, FaultInjectionTests.Keys, clients: 4, connectionPerRequest: true);
         await hitter.WaitForMoreAsync(500, Deadline);
@@ -238,6 +247,30 @@ public sealed partial class SocketActivationTests(ITestOutputHelper output)
         Assert.Equal(0, hitter.Refused);
         Assert.Equal(0, hitter.Failed);
         Assert.Equal(hitter.Answered, receiver.Totals.ToDictionary(p => p.Key, p => p.Value));
+    }
+
+    /// <summary>
+    /// The executables the wrapper started that still run when a test fails midway: ending the wrapper does not end
+    /// its children. Only while the PID is still the executable's.
+    /// </summary>
+    private static void KillLeftBehind(ServerProcess wrapper)
+    {
+        foreach (string line in wrapper.Stdout.Where(l => l.StartsWith("wrapper: started ", StringComparison.Ordinal)))
+        {
+            int pid = int.Parse(line["wrapper: started ".Length..], System.Globalization.CultureInfo.InvariantCulture);
+            try
+            {
+                if (File.ReadAllText($"/proc/{pid}/cmdline").Contains(Repo.Binary, StringComparison.Ordinal))
+                {
+                    using Process child = Process.GetProcessById(pid);
+                    child.Kill();
+                }
+            }
+            catch (Exception e) when (e is IOException or ArgumentException or InvalidOperationException)
+            {
+                // Already gone.
+            }
+        }
     }
 
     [Fact]
