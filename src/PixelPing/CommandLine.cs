@@ -12,12 +12,16 @@ internal enum CommandKind
     Usage,
 }
 
-/// <summary>What the command line asks for. <see cref="Error"/> is set only for <see cref="CommandKind.Usage"/>.</summary>
-internal readonly record struct Command(CommandKind Kind, string? ConfigPath, string? Error);
+/// <summary>
+/// What the command line asks for. <see cref="Error"/> is set only for <see cref="CommandKind.Usage"/>;
+/// <see cref="NoBind"/> only for a <see cref="CommandKind.Check"/> that leaves the ports and the spool's lock alone.
+/// </summary>
+internal readonly record struct Command(CommandKind Kind, string? ConfigPath, string? Error, bool NoBind = false);
 
 /// <summary>
 /// The original's command line (<c>pixel-ping CONFIG</c>, <c>-v</c>, <c>-h</c> and their long forms) plus
-/// <c>--check</c> and <c>--healthcheck</c>. Anything else is a usage error, which the caller turns into exit code 2.
+/// <c>--check</c> (with or without <c>--no-bind</c>) and <c>--healthcheck</c>. Anything else is a usage error, which
+/// the caller turns into exit code 2.
 /// </summary>
 internal static class CommandLine
 {
@@ -31,6 +35,9 @@ internal static class CommandLine
         "\n" +
         "Options:\n" +
         "  --check path/to/config.json   check the config and certificate files, print what would run, exit 0 or 1\n" +
+        "  --check --no-bind path/to/config.json\n" +
+        "                                the same without trying the ports and the spool's lock: for the config of a\n" +
+        "                                running server, or ExecStartPre= beside a systemd socket unit\n" +
         "  --healthcheck path/to/config.json\n" +
         "                                ask the server that config describes whether it is up: exit 0 or 1 within 2 s\n" +
         "  -v, -version, --version       print the version\n" +
@@ -42,6 +49,24 @@ internal static class CommandLine
     public static Command Parse(string[] args)
     {
         ArgumentNullException.ThrowIfNull(args);
+        // --no-bind modifies --check wherever it stands; the rest is parsed without it.
+        int noBind = Array.IndexOf(args, "--no-bind");
+        if (noBind < 0)
+        {
+            return ParseCommand(args);
+        }
+
+        Command command = ParseCommand([.. args[..noBind], .. args[(noBind + 1)..]]);
+        return command.Kind switch
+        {
+            CommandKind.Check => command with { NoBind = true },
+            CommandKind.Usage => command,
+            _ => Usage("--no-bind goes only with --check"),
+        };
+    }
+
+    private static Command ParseCommand(string[] args)
+    {
         if (args.Length == 0)
         {
             return Usage("no config file given");

@@ -96,6 +96,20 @@ internal static class Program
             }
         }
 
+        // Sockets from a service manager, for the start and --check alike (--no-bind looks at neither them nor the ports).
+        SocketActivation? inherited = null;
+        if (!command.NoBind)
+        {
+            var activationWarnings = new List<string>();
+            inherited = SocketActivation.Take(out error, activationWarnings);
+            Log.Warnings(activationWarnings);
+            if (error.Length > 0)
+            {
+                Log.Error("pixel-ping: " + error);
+                return 1;
+            }
+        }
+
         if (command.Kind == CommandKind.Check)
         {
             // The certificate files too: a start that would fail on them must not pass the check.
@@ -107,17 +121,9 @@ internal static class Program
                 return 1;
             }
 
-            // The addresses as the start binds them (without listening): a host that does not resolve or is not this
-            // machine's, a port in use or below 1024 without the privilege fail the check as they would fail the start.
-            if (!Listener.CanBind(settings.Host, settings.Port, out error))
+            if (!command.NoBind && !CanHave(settings, inherited, out error))
             {
                 Log.Error($"pixel-ping: {settings.ConfigPath}: {error}");
-                return 1;
-            }
-
-            if (settings.Status is { } status && !Listener.CanBind(status.Address.ToString(), status.Port, out error))
-            {
-                Log.Error($"pixel-ping: {settings.ConfigPath}: \"status\": {error}");
                 return 1;
             }
 
@@ -131,12 +137,43 @@ internal static class Program
             return 0;
         }
 
-        return await RunAsync(settings).ConfigureAwait(false);
+        return await RunAsync(settings, inherited).ConfigureAwait(false);
     }
 
-    private static async Task<int> RunAsync(Settings settings)
+    /// <summary>
+    /// --check: what a start takes and another process may hold. The addresses as the start binds them: a host that
+    /// does not resolve or is not this machine's, a port in use (by any socket, another Pixel Ping included) or below
+    /// 1024 without the privilege fail the check as they would fail the start; then the spool's lock.
+    /// </summary>
+    private static bool CanHave(Settings settings, SocketActivation? inherited, out string error)
     {
-        Server? server = Server.TryCreate(settings, out string error);
+        if (inherited is null)
+        {
+            if (!Listener.CanBind(settings.Host, settings.Port, settings.Status, out error))
+            {
+                return false;
+            }
+        }
+        else if (inherited.Status.Length == 0 && settings.Status is { } status && !Listener.CanBind(status.Address.ToString(), status.Port, null, out error))
+        {
+            error = "\"status\": " + error;
+            return false;
+        }
+
+        // With sockets passed in, the start waits for the spool's holder (a process before it, still draining).
+        error = "";
+        if (inherited is null && settings.Spool is not null && !SpoolLock.IsFree(new Spool(settings.Spool), out error))
+        {
+            error = "\"spool\": " + error;
+            return false;
+        }
+
+        return true;
+    }
+
+    private static async Task<int> RunAsync(Settings settings, SocketActivation? inherited)
+    {
+        Server? server = Server.TryCreate(settings, out string error, inherited);
         if (server is null)
         {
             Log.Error("pixel-ping: " + error);
@@ -162,6 +199,12 @@ internal static class Program
                 stop.TrySetResult();
             }, reload: server.ReloadCertificate, exitNow: reason => ExitCodes.AfterStop(server.Flusher.SaveBeforeExit(reason)));
             server.Start();
+            if (inherited is not null)
+            {
+                string sockets = inherited.Count == 1 ? "the listening socket" : $"the {inherited.Count} listening sockets";
+                Log.Out($"Serving {sockets} passed in by the service manager (socket activation); \"host\" and \"port\" are not bound.");
+            }
+
             foreach (var endPoint in server.EndPoints)
             {
                 Log.Out($"Pixel Ping {CommandLine.Version} listening on {(settings.Tls ? "https" : "http")}://{Listener.FormatAddress(endPoint.Address, endPoint.Port)}/pixel.gif");

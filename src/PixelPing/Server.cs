@@ -19,6 +19,7 @@ internal sealed class Server : IAsyncDisposable
     private readonly Settings _settings;
     private readonly Listener _listener;
     private Listener? _status;
+    private SpoolLock? _spoolLock;
     private readonly CancellationTokenSource _stopFlusher = new();
     private Task _flushLoop = Task.CompletedTask;
     private volatile bool _accepting;
@@ -40,10 +41,12 @@ internal sealed class Server : IAsyncDisposable
     public IPEndPoint? StatusEndPoint => _status?.EndPoints[0];
 
     /// <summary>
-    /// Loads the certificate files and binds the port; null and one line of error when a file does not load or the
-    /// port cannot be had. Certificate warnings (an expired certificate) are logged and do not stop the start.
+    /// Loads the certificate files, binds the port (or serves the sockets passed in, when <paramref name="inherited"/>
+    /// is given) and takes the spool's lock; null and one line of error when a file does not load, the port cannot be
+    /// had or another process holds the spool. Certificate warnings (an expired certificate) are logged and do not
+    /// stop the start.
     /// </summary>
-    public static Server? TryCreate(Settings settings, out string error)
+    public static Server? TryCreate(Settings settings, out string error, SocketActivation? inherited = null)
     {
         TlsFiles? tls = TlsFiles.LoadOrExplain(settings, out error);
 
@@ -63,7 +66,9 @@ internal sealed class Server : IAsyncDisposable
             (long)settings.IdleTimeout.TotalMilliseconds,
             DescriptorBudget.Process.ConnectionCap(settings.MaxConnections));
         var context = new ServerContext(new PixelApplication(store, settings.MaxKeyLength, filter), limits, tls.Server);
-        Listener? listener = Listener.TryBind(settings.Host, settings.Port, context, out error);
+        Listener? listener = inherited is not null
+            ? Listener.FromInherited(inherited.Pixel, context)
+            : Listener.TryBind(settings.Host, settings.Port, context, out error);
         if (listener is null)
         {
             error = $"{settings.ConfigPath}: {error}";
@@ -76,7 +81,8 @@ internal sealed class Server : IAsyncDisposable
         var flusher = new Flusher(store, client, new FlushOptions(settings.Interval, settings.Secret, settings.Discard, settings.Log, settings.MaxKeyLength), spool);
         store.CapReached += flusher.Request;
         var server = new Server(settings, context, listener, flusher);
-        if (settings.Status is IPEndPoint status)
+        int[] inheritedStatus = inherited?.Status ?? [];
+        if (settings.Status is not null || inheritedStatus.Length > 0)
         {
             // The same parser, limits and timeouts as the pixel port; a handful of connections is plenty for probes
             // and scrapers, and a flood of them cannot take the pixel port's slots. Clients that hold them without
@@ -84,7 +90,9 @@ internal sealed class Server : IAsyncDisposable
             var statusContext = new ServerContext(
                 new StatusApplication(new ServerMetrics(store, context, flusher, spool), () => server.Ready),
                 limits with { MaxConnections = StatusConnections, EvictWhenFull = true });
-            server._status = Listener.TryBind(status.Address.ToString(), status.Port, statusContext, out error, loops: 1);
+            server._status = inheritedStatus.Length > 0
+                ? Listener.FromInherited(inheritedStatus, statusContext, loops: 1)
+                : Listener.TryBind(settings.Status!.Address.ToString(), settings.Status.Port, statusContext, out error, loops: 1);
             if (server._status is null)
             {
                 error = $"{settings.ConfigPath}: \"status\": {error}";
@@ -94,9 +102,20 @@ internal sealed class Server : IAsyncDisposable
             }
         }
 
-        // Before the flush loop starts, so that nothing newer is sent ahead of the spool's batches, and before any stop
-        // signal is handled, so that a stop's save includes them instead of replacing the file without them.
+        // After the ports: a second start of one config says that its port is in use. With sockets from the service
+        // manager, the process before this one may still be draining: wait for it to leave the spool behind.
+        if (spool is not null && !SpoolLock.TryTake(spool, wait: inherited is not null, out server._spoolLock, out error))
+        {
+            error = $"{settings.ConfigPath}: \"spool\": {error}";
+            server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            return null;
+        }
+
+        // Under the lock, before the flush loop starts, so that nothing newer is sent ahead of the spool's batches, and
+        // before any stop signal is handled, so that a stop's save includes them instead of replacing the file without
+        // them.
         flusher.LoadSpool();
+
         return server;
     }
 
@@ -163,5 +182,6 @@ internal sealed class Server : IAsyncDisposable
 
         await _flushLoop.ConfigureAwait(false);
         _stopFlusher.Dispose();
+        _spoolLock?.Dispose();
     }
 }

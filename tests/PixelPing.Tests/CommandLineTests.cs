@@ -18,6 +18,9 @@ public sealed class CommandLineTests
         { ["--help"], "Help", null },
         { ["--check", "config.json"], "Check", "config.json" },
         { ["--check=config.json"], "Check", "config.json" },
+        { ["--check", "--no-bind", "config.json"], "Check", "config.json" },
+        { ["--no-bind", "--check", "config.json"], "Check", "config.json" },
+        { ["--check=config.json", "--no-bind"], "Check", "config.json" },
     };
 
     // The kind travels as its name: CommandKind is internal and a public test method cannot take it.
@@ -30,6 +33,7 @@ public sealed class CommandLineTests
         Assert.Equal(Enum.Parse<CommandKind>(kind), command.Kind);
         Assert.Equal(path, command.ConfigPath);
         Assert.Null(command.Error);
+        Assert.Equal(args.Contains("--no-bind"), command.NoBind);
     }
 
     public static TheoryData<string[], string> Rejected => new()
@@ -50,6 +54,11 @@ public sealed class CommandLineTests
         { ["-V"], "unknown option \"-V\"" },
         { ["-"], "unknown option \"-\"" },
         { ["--check-config", "a.json"], "unknown option \"--check-config\"" },
+        { ["--no-bind", "a.json"], "--no-bind goes only with --check" },
+        { ["a.json", "--no-bind"], "--no-bind goes only with --check" },
+        { ["--healthcheck", "a.json", "--no-bind"], "--no-bind goes only with --check" },
+        { ["--check", "--no-bind"], "--check needs the path of a config file" },
+        { ["--no-bind"], "no config file given" },
         { [""], "the config file path is empty" },
         { ["-\n-x"], "unknown option \"-\\n-x\"" },
         { ["-\u001b[31m"], "unknown option \"-\\u001b[31m\"" },
@@ -74,6 +83,7 @@ public sealed class CommandLineTests
 
         Assert.Equal("Usage: pixel-ping path/to/config.json", lines[0]);
         Assert.Contains("--check", CommandLine.UsageText, StringComparison.Ordinal);
+        Assert.Contains("--check --no-bind path/to/config.json", CommandLine.UsageText, StringComparison.Ordinal);
         Assert.Contains("--version", CommandLine.UsageText, StringComparison.Ordinal);
         Assert.Contains("--help", CommandLine.UsageText, StringComparison.Ordinal);
     }

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
@@ -177,6 +179,13 @@ internal static class SettingsReader
             return false;
         }
 
+        if (settings.Status is { } status && status.Port != 0 && status.Port == settings.Port && SharesPixelAddress(settings.Host, status.Address))
+        {
+            // The status bind would fail on the pixel port's own socket ("port in use"); say what is wrong instead.
+            error = $"{file}: \"status\" {status} is the pixel port's own address (\"host\" and \"port\"); give the status listener a port of its own";
+            return false;
+        }
+
         if (settings.Spool is not null && settings.Endpoint is null)
         {
             // Without an endpoint nothing is ever undelivered: the counts are only logged.
@@ -205,6 +214,28 @@ internal static class SettingsReader
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Whether the pixel listener on <paramref name="host"/> covers <paramref name="status"/> on the same port: no host
+    /// or <c>[::]</c> (dual-mode, IPv4 too) covers every address, <c>0.0.0.0</c> every IPv4 one. A host name is left to
+    /// the bind, which fails for the second of two listeners on one address and port.
+    /// </summary>
+    private static bool SharesPixelAddress(string? host, IPAddress status)
+    {
+        if (host is null)
+        {
+            return true;
+        }
+
+        if (!IPAddress.TryParse(host.Trim('[', ']'), out IPAddress? pixel))
+        {
+            return false;
+        }
+
+        return pixel.Equals(status) || pixel.Equals(IPAddress.IPv6Any) || status.Equals(IPAddress.IPv6Any)
+            || (pixel.Equals(IPAddress.Any) && status.AddressFamily == AddressFamily.InterNetwork)
+            || (status.Equals(IPAddress.Any) && pixel.AddressFamily == AddressFamily.InterNetwork);
     }
 
     private static string Hint(string key)

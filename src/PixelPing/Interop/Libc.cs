@@ -6,16 +6,18 @@ namespace PixelPing.Interop;
 
 /// <summary>
 /// The libc calls the base class library has no way to make: opening a file exclusively without following links
-/// with an exact mode, fsync of a directory, access(2), the open-file limit, and the sockets and epoll of the event
-/// loops. Linked straight into the executable (DirectPInvoke in the project file), so they need no dlopen in the
-/// static build. Flag values are Linux's, the same on x86-64 and arm64.
+/// with an exact mode, fsync of a directory, access(2), flock(2), the open-file limit, and the sockets and epoll of
+/// the event loops. Linked straight into the executable (DirectPInvoke in the project file), so they need no dlopen
+/// in the static build. Flag values are Linux's, the same on x86-64 and arm64.
 /// </summary>
 internal static partial class Libc
 {
     public const int O_RDONLY = 0;
     public const int O_WRONLY = 1;
+    public const int O_RDWR = 2;
     public const int O_CREAT = 0x40;
     public const int O_EXCL = 0x80;
+    public const int O_NONBLOCK = 0x800;
     public const int O_DIRECTORY = 0x10000;
     public const int O_NOFOLLOW = 0x20000;
     public const int O_CLOEXEC = 0x80000;
@@ -57,6 +59,26 @@ internal static partial class Libc
     [LibraryImport("libc", SetLastError = true)]
     public static partial int access(byte[] path, int mode);
 
+    // ---- The spool's lock and the flags of passed-in sockets (Flushing/SpoolLock.cs, Net/Listener.cs) ----
+
+    public const int LOCK_EX = 2;
+    public const int LOCK_NB = 4;
+    public const int F_GETFD = 1;
+    public const int F_SETFD = 2;
+    public const int F_GETFL = 3;
+    public const int F_SETFL = 4;
+    public const int FD_CLOEXEC = 1;
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int flock(int fd, int operation);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int ftruncate(int fd, long length);
+
+    /// <summary>fcntl(2) with an int argument (or none: the argument is then ignored).</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int fcntl(int fd, int command, int argument);
+
     [LibraryImport("libc", SetLastError = true)]
     private static partial int getrlimit(int resource, out FileLimit limit);
 
@@ -80,6 +102,9 @@ internal static partial class Libc
     public const int SOL_SOCKET = 1;
     public const int SO_REUSEADDR = 2;
     public const int SO_REUSEPORT = 15;
+    public const int SO_TYPE = 3;
+    public const int SO_ACCEPTCONN = 30;
+    public const int SO_DOMAIN = 39;
     public const int IPPROTO_TCP = 6;
     public const int IPPROTO_IPV6 = 41;
     public const int TCP_NODELAY = 1;
@@ -92,12 +117,14 @@ internal static partial class Libc
     public const int EPOLL_CLOEXEC = 0x80000;
 
     public const int EPOLL_CTL_ADD = 1;
+    public const int EPOLL_CTL_DEL = 2;
     public const int EPOLL_CTL_MOD = 3;
     public const uint EPOLLIN = 0x001;
     public const uint EPOLLOUT = 0x004;
     public const uint EPOLLERR = 0x008;
     public const uint EPOLLHUP = 0x010;
     public const uint EPOLLRDHUP = 0x2000;
+    public const uint EPOLLEXCLUSIVE = 1u << 28;
     public const uint EPOLLET = 1u << 31;
 
     public const int ENOENT = 2;
@@ -110,6 +137,7 @@ internal static partial class Libc
     public const int EMFILE = 24;
     public const int ELOOP = 40;
     public const int EPROTO = 71;
+    public const int ENOTSOCK = 88;
     public const int EADDRINUSE = 98;
     public const int EADDRNOTAVAIL = 99;
     public const int ECONNABORTED = 103;
@@ -143,11 +171,22 @@ internal static partial class Libc
 
     public static int SetOption(int fd, int level, int name, int value) => setsockopt(fd, level, name, ref value, sizeof(int));
 
+    /// <summary>An int socket option; -1 with errno (ENOTSOCK for a descriptor that is not a socket).</summary>
+    public static int GetOption(int fd, int level, int name, out int value)
+    {
+        value = 0;
+        int length = sizeof(int);
+        return getsockopt(fd, level, name, ref value, ref length);
+    }
+
     [LibraryImport("libc", SetLastError = true)]
     public static partial int socket(int domain, int type, int protocol);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int setsockopt(int fd, int level, int name, ref int value, int length);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int getsockopt(int fd, int level, int name, ref int value, ref int length);
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int bind(int fd, ReadOnlySpan<byte> address, int length);

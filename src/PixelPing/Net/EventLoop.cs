@@ -8,7 +8,8 @@ namespace PixelPing.Net;
 /// One thread, one epoll instance, one <c>SO_REUSEPORT</c> listening socket per address: it accepts its own
 /// connections (the kernel spreads new connections over the loops' sockets), and runs them for their whole life,
 /// reads, requests, answers, TLS handshakes and timeouts, without handing anything to another thread. Nothing here is
-/// shared with other loops but the connection cap, taken once per connection.
+/// shared with other loops but the connection cap, taken once per connection, and, with sockets passed in by the
+/// service manager, the listening sockets themselves (each loop watches them; the listener closes them).
 /// </summary>
 internal sealed class EventLoop
 {
@@ -22,6 +23,8 @@ internal sealed class EventLoop
     private readonly AcceptErrors _acceptErrors;
     private readonly StatsShard _stats;
     private readonly int[] _listeners;
+    private readonly bool _shared;
+    private readonly uint _listenerEvents;
     private readonly int _epoll;
     private readonly int _wake;
     private readonly ConcurrentQueue<Action> _commands = new();
@@ -37,12 +40,16 @@ internal sealed class EventLoop
     private bool _finished;
     private long _acceptPausedUntil;
 
-    public EventLoop(ServerContext server, AcceptErrors acceptErrors, int[] listeners, int index)
+    public EventLoop(ServerContext server, AcceptErrors acceptErrors, int[] listeners, int index, bool shared)
     {
         _server = server;
         _acceptErrors = acceptErrors;
         _stats = server.Stats.NewShard();
         _listeners = listeners;
+        _shared = shared;
+        // Level-triggered: a listener with connections still queued is reported again next time round. A socket every
+        // loop watches wakes one of them per new connection (EPOLLEXCLUSIVE), not all.
+        _listenerEvents = shared ? Libc.EPOLLIN | Libc.EPOLLEXCLUSIVE : Libc.EPOLLIN;
         _epoll = Libc.epoll_create1(Libc.EPOLL_CLOEXEC);
         _wake = Libc.eventfd(0, Libc.EFD_NONBLOCK | Libc.EFD_CLOEXEC);
         if (_epoll < 0 || _wake < 0)
@@ -60,11 +67,7 @@ internal sealed class EventLoop
         }
 
         Libc.EpollControl(_epoll, Libc.EPOLL_CTL_ADD, _wake, Libc.EPOLLIN, WakeToken);
-        for (int i = 0; i < listeners.Length; i++)
-        {
-            // Level-triggered: a listener with connections still queued is reported again next time round.
-            Libc.EpollControl(_epoll, Libc.EPOLL_CTL_ADD, listeners[i], Libc.EPOLLIN, ListenerFlag | (uint)i);
-        }
+        WatchListeners(true);
 
         _thread = new Thread(Run) { IsBackground = true, Name = "event loop " + index };
     }
@@ -114,7 +117,10 @@ internal sealed class EventLoop
         return done.Task;
     }
 
-    /// <summary>Closes the listening sockets: no new connections; open ones carry on.</summary>
+    /// <summary>
+    /// Closes the listening sockets (or, when every loop watches them, stops watching them): no new connections; open
+    /// ones carry on.
+    /// </summary>
     public void StopAccepting()
     {
         if (_acceptStopped)
@@ -123,6 +129,12 @@ internal sealed class EventLoop
         }
 
         _acceptStopped = true;
+        if (_shared)
+        {
+            WatchListeners(false);
+            return;
+        }
+
         foreach (int fd in _listeners)
         {
             Libc.close(fd);
@@ -284,9 +296,10 @@ internal sealed class EventLoop
         }
         else if ((data & ListenerFlag) != 0)
         {
-            if (!_acceptStopped)
+            int index = (int)(uint)data;
+            if (!_acceptStopped && _acceptPausedUntil == 0 && Accept(_listeners[index]) && _shared)
             {
-                Accept(_listeners[(int)(uint)data]);
+                GoToBackOfQueue(index);
             }
         }
         else if (SlotOf(data) is >= 0 and int slot)
@@ -347,11 +360,16 @@ internal sealed class EventLoop
         }
     }
 
-    private void Accept(int listener)
+    /// <summary>Accepts what the listener has queued, up to a bound; true when it took a connection.</summary>
+    private bool Accept(int listener)
     {
         Span<byte> address = stackalloc byte[28];
+        bool accepted = false;
         // Bounded, so that a flood of new connections cannot starve the open ones; the listener is level-triggered.
-        for (int i = 0; i < 64; i++)
+        // A socket every loop watches: one at a time, so that connections queued together (a client opening many at
+        // once) are spread over the loops instead of all going to the first one awake.
+        int batch = _shared ? 1 : 64;
+        for (int i = 0; i < batch; i++)
         {
             int length = address.Length;
             int fd = Libc.accept4(listener, address, ref length, Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC);
@@ -360,7 +378,7 @@ internal sealed class EventLoop
                 int errno = Libc.Errno;
                 if (errno == Libc.EAGAIN)
                 {
-                    return;
+                    return accepted;
                 }
 
                 // Tiered: a client that reset before we took its connection is not worth a line; a shortage of
@@ -388,12 +406,13 @@ internal sealed class EventLoop
                 if (backoff > TimeSpan.Zero)
                 {
                     PauseAccepting((long)backoff.TotalMilliseconds);
-                    return;
+                    return accepted;
                 }
 
                 continue;
             }
 
+            accepted = true;
             StatsShard.Increment(ref _stats.Accepted);
             if (_acceptStopped || !TakePlace())
             {
@@ -422,6 +441,8 @@ internal sealed class EventLoop
 
             connection.Start();
         }
+
+        return accepted;
     }
 
     /// <summary>
@@ -488,23 +509,41 @@ internal sealed class EventLoop
     private void PauseAccepting(long milliseconds)
     {
         _acceptPausedUntil = Environment.TickCount64 + milliseconds;
-        for (int i = 0; i < _listeners.Length; i++)
-        {
-            Libc.EpollControl(_epoll, Libc.EPOLL_CTL_MOD, _listeners[i], 0, ListenerFlag | (uint)i);
-        }
+        WatchListeners(false);
     }
 
     private void ResumeAccepting()
     {
         _acceptPausedUntil = 0;
-        if (_acceptStopped)
+        if (!_acceptStopped)
         {
-            return;
+            WatchListeners(true);
         }
+    }
 
+    /// <summary>
+    /// After taking a connection from a socket every loop watches: the kernel wakes the first loop waiting in the
+    /// socket's wait queue (EPOLLEXCLUSIVE), and a watch added again goes to the end of that queue, so the next
+    /// connection wakes another loop. Otherwise whichever loop is idle first takes nearly every connection.
+    /// </summary>
+    private void GoToBackOfQueue(int i)
+    {
+        if (_acceptPausedUntil == 0)
+        {
+            Libc.EpollControl(_epoll, Libc.EPOLL_CTL_DEL, _listeners[i], 0, 0);
+            Libc.EpollControl(_epoll, Libc.EPOLL_CTL_ADD, _listeners[i], _listenerEvents, ListenerFlag | (uint)i);
+        }
+    }
+
+    /// <summary>
+    /// Adds the listening sockets to this loop's epoll, or removes them. By delete and add, never by changing the
+    /// watched events: epoll_ctl refuses EPOLL_CTL_MOD on an EPOLLEXCLUSIVE watch (EINVAL).
+    /// </summary>
+    private void WatchListeners(bool watch)
+    {
         for (int i = 0; i < _listeners.Length; i++)
         {
-            Libc.EpollControl(_epoll, Libc.EPOLL_CTL_MOD, _listeners[i], Libc.EPOLLIN, ListenerFlag | (uint)i);
+            Libc.EpollControl(_epoll, watch ? Libc.EPOLL_CTL_ADD : Libc.EPOLL_CTL_DEL, _listeners[i], _listenerEvents, ListenerFlag | (uint)i);
         }
     }
 }

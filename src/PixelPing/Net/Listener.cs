@@ -10,19 +10,23 @@ namespace PixelPing.Net;
 /// The listening port, served by one <see cref="EventLoop"/> per CPU the process may run on, each with its own
 /// <c>SO_REUSEPORT</c> listening socket per address so that the kernel spreads new connections (and their TLS
 /// handshakes) over the cores. With no host it listens on every interface through dual-mode IPv6 sockets (IPv4
-/// clients arrive as mapped addresses), or on IPv4 alone where the kernel has no IPv6.
+/// clients arrive as mapped addresses), or on IPv4 alone where the kernel has no IPv6. Sockets passed in by the
+/// service manager (<see cref="SocketActivation"/>) are served instead by every loop at once.
 /// </summary>
 internal sealed class Listener : IAsyncDisposable
 {
     private readonly EventLoop[] _loops;
     private readonly ServerContext _server;
+    private readonly int[] _shared;
     private int _started;
+    private int _sharedClosed;
 
-    private Listener(EventLoop[] loops, ServerContext server, List<IPEndPoint> endPoints)
+    private Listener(EventLoop[] loops, ServerContext server, List<IPEndPoint> endPoints, int[] shared)
     {
         _loops = loops;
         _server = server;
         EndPoints = endPoints;
+        _shared = shared;
     }
 
     /// <summary>The bound addresses, with the real port when port 0 asked for any free one.</summary>
@@ -44,36 +48,73 @@ internal sealed class Listener : IAsyncDisposable
         var acceptErrors = new AcceptErrors();
         for (int i = 0; i < loopCount; i++)
         {
-            eventLoops[i] = new EventLoop(server, acceptErrors, sockets[i], i);
+            eventLoops[i] = new EventLoop(server, acceptErrors, sockets[i], i, shared: false);
         }
 
-        return new Listener(eventLoops, server, endPoints);
+        return new Listener(eventLoops, server, endPoints, shared: []);
     }
 
     /// <summary>
-    /// <c>--check</c>: whether the address and port can be had now, with the same one line of error as a start;
-    /// the sockets are closed again at once.
+    /// Serves listening sockets the service manager passed in (already checked by <see cref="SocketActivation"/>):
+    /// nothing is bound, and every loop watches every socket, woken one at a time (<c>EPOLLEXCLUSIVE</c>) instead of
+    /// all at once for each new connection. The sockets are closed when accepting stops; the service manager keeps
+    /// its own copies, so connections that arrive meanwhile wait in their queue for the next process.
     /// </summary>
-    public static bool CanBind(string? host, int port, out string error)
+    public static Listener FromInherited(int[] sockets, ServerContext server, int loops = 0)
     {
-        if (TryBindSockets(host, port, 0, out error, out _) is not { } sockets)
+        int loopCount = loops > 0 ? loops : UsableCpus();
+        var endPoints = new List<IPEndPoint>();
+        foreach (int fd in sockets)
+        {
+            endPoints.Add(LocalEndPoint(fd));
+            // Nonblocking: more than one loop may be woken for a connection that only one of them gets, and the
+            // others' accept must return EAGAIN. The flag is on the socket itself, which the service manager's copy
+            // shares; it does not mind. Close-on-exec: nothing started from here keeps the port open.
+            Libc.fcntl(fd, Libc.F_SETFL, Libc.fcntl(fd, Libc.F_GETFL, 0) | Libc.O_NONBLOCK);
+            Libc.fcntl(fd, Libc.F_SETFD, Libc.FD_CLOEXEC);
+            // As on the sockets bound here (see OpenListeningSocket), whatever the unit's DeferAcceptSec= says.
+            Libc.SetOption(fd, Libc.IPPROTO_TCP, Libc.TCP_DEFER_ACCEPT, 10);
+        }
+
+        var eventLoops = new EventLoop[loopCount];
+        var acceptErrors = new AcceptErrors();
+        for (int i = 0; i < loopCount; i++)
+        {
+            eventLoops[i] = new EventLoop(server, acceptErrors, sockets, i, shared: true);
+        }
+
+        return new Listener(eventLoops, server, endPoints, sockets);
+    }
+
+    /// <summary>
+    /// <c>--check</c>: whether the pixel addresses and then, while they are held as the start holds them, the status
+    /// address (when given) can be had now, with the same one line of error as a start (the status address's prefixed
+    /// <c>"status": </c>). Each address gets the start's first socket, bound and listening without SO_REUSEPORT, so
+    /// that whatever refuses the start refuses the check; every socket is closed again at once.
+    /// </summary>
+    public static bool CanBind(string? host, int port, IPEndPoint? status, out string error)
+    {
+        int[][]? pixel = TryBindSockets(host, port, 1, out error, out _);
+        if (pixel is null)
         {
             return false;
         }
 
-        foreach (int fd in sockets[0])
+        int[][]? side = status is null ? [] : TryBindSockets(status.Address.ToString(), status.Port, 1, out error, out _);
+        if (side is null)
+        {
+            error = "\"status\": " + error;
+        }
+
+        foreach (int fd in pixel[0].Concat(side?.SelectMany(s => s) ?? []))
         {
             Libc.close(fd);
         }
 
-        return true;
+        return side is not null;
     }
 
-    /// <summary>
-    /// For each loop, one listening socket per address of <paramref name="host"/>; null and a line of error on failure.
-    /// A <paramref name="loopCount"/> of 0 is the check: one socket per address, bound but not shared and not listening,
-    /// so that it neither joins a running server's port nor takes a connection meant for it.
-    /// </summary>
+    /// <summary>For each loop, one listening socket per address of <paramref name="host"/>; null and a line of error on failure.</summary>
     private static int[][]? TryBindSockets(string? host, int port, int loopCount, out string error, out List<IPEndPoint> endPoints)
     {
         error = "";
@@ -107,8 +148,6 @@ internal sealed class Listener : IAsyncDisposable
             }
         }
 
-        bool check = loopCount == 0;
-        loopCount = Math.Max(loopCount, 1);
         var sockets = new int[loopCount][];
         for (int i = 0; i < loopCount; i++)
         {
@@ -121,7 +160,11 @@ internal sealed class Listener : IAsyncDisposable
             int bindPort = port == 0 && endPoints.Count > 0 ? endPoints[0].Port : port;
             for (int i = 0; i < loopCount; i++)
             {
-                int fd = OpenListeningSocket(addresses[a], bindPort, listen: !check, out int errno);
+                // The first socket of an address binds and listens without SO_REUSEPORT, so it fails while any other
+                // socket listens on the port, another process's SO_REUSEPORT group included; only once it listens
+                // does it take SO_REUSEPORT and admit the other loops' sockets. Two starts racing each other: of two
+                // bound sockets, listen(2) fails for the second (EADDRINUSE) as bind(2) would.
+                int fd = OpenListeningSocket(addresses[a], bindPort, reusePort: i > 0, out int errno);
                 if (fd < 0)
                 {
                     foreach (int[] bound in sockets)
@@ -149,8 +192,12 @@ internal sealed class Listener : IAsyncDisposable
                 sockets[i][a] = fd;
                 if (i == 0)
                 {
-                    bindPort = LocalPort(fd);
+                    bindPort = LocalEndPoint(fd).Port;
                     endPoints.Add(new IPEndPoint(addresses[a], bindPort));
+                    if (loopCount > 1)
+                    {
+                        Libc.SetOption(fd, Libc.SOL_SOCKET, Libc.SO_REUSEPORT, 1);
+                    }
                 }
             }
         }
@@ -177,8 +224,8 @@ internal sealed class Listener : IAsyncDisposable
         return Math.Max(1, count);
     }
 
-    /// <summary>A nonblocking listening socket (or, for the check, a bound one), or -1 with the errno of the step that failed.</summary>
-    private static int OpenListeningSocket(IPAddress address, int port, bool listen, out int errno)
+    /// <summary>A nonblocking listening socket, or -1 with the errno of the step that failed.</summary>
+    private static int OpenListeningSocket(IPAddress address, int port, bool reusePort, out int errno)
     {
         bool v6 = address.AddressFamily == AddressFamily.InterNetworkV6;
         int fd = Libc.socket(v6 ? Libc.AF_INET6 : Libc.AF_INET, Libc.SOCK_STREAM | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC, 0);
@@ -207,7 +254,7 @@ internal sealed class Listener : IAsyncDisposable
         // SO_REUSEADDR: a restart binds at once despite connections in TIME_WAIT. SO_REUSEPORT: one socket per loop
         // on the same port, the kernel choosing a loop for each new connection.
         Libc.SetOption(fd, Libc.SOL_SOCKET, Libc.SO_REUSEADDR, 1);
-        if (listen)
+        if (reusePort)
         {
             Libc.SetOption(fd, Libc.SOL_SOCKET, Libc.SO_REUSEPORT, 1);
         }
@@ -216,7 +263,7 @@ internal sealed class Listener : IAsyncDisposable
         // costs no empty read and no extra epoll round trip (a tenth of the work of a Connection: close request).
         // A connection that never sends is dropped by the kernel after the given seconds.
         Libc.SetOption(fd, Libc.IPPROTO_TCP, Libc.TCP_DEFER_ACCEPT, 10);
-        if (Libc.bind(fd, sockaddr, v6 ? 28 : 16) < 0 || (listen && Libc.listen(fd, 4096) < 0))
+        if (Libc.bind(fd, sockaddr, v6 ? 28 : 16) < 0 || Libc.listen(fd, 4096) < 0)
         {
             errno = Libc.Errno;
             Libc.close(fd);
@@ -227,12 +274,17 @@ internal sealed class Listener : IAsyncDisposable
         return fd;
     }
 
-    private static int LocalPort(int fd)
+    /// <summary>The address and port a socket is bound to (getsockname: the real port after a bind to port 0).</summary>
+    private static IPEndPoint LocalEndPoint(int fd)
     {
         Span<byte> sockaddr = stackalloc byte[28];
+        sockaddr.Clear();
         int length = sockaddr.Length;
         Libc.getsockname(fd, sockaddr, ref length);
-        return BinaryPrimitives.ReadUInt16BigEndian(sockaddr[2..]);
+        int port = BinaryPrimitives.ReadUInt16BigEndian(sockaddr[2..]);
+        return BinaryPrimitives.ReadUInt16LittleEndian(sockaddr) == Libc.AF_INET6
+            ? new IPEndPoint(new IPAddress(sockaddr[8..24], BinaryPrimitives.ReadUInt32LittleEndian(sockaddr[24..])), port)
+            : new IPEndPoint(new IPAddress(sockaddr[4..8]), port);
     }
 
     public static string FormatAddress(IPAddress address, int port) =>
@@ -250,7 +302,23 @@ internal sealed class Listener : IAsyncDisposable
     }
 
     /// <summary>Stops accepting: the listening sockets close, open connections carry on.</summary>
-    public Task StopAcceptingAsync() => OnEveryLoop(static loop => loop.StopAccepting());
+    public async Task StopAcceptingAsync()
+    {
+        await OnEveryLoop(static loop => loop.StopAccepting()).ConfigureAwait(false);
+        CloseShared();
+    }
+
+    /// <summary>Inherited sockets are watched by every loop: closed once, after no loop watches them any more.</summary>
+    private void CloseShared()
+    {
+        if (Interlocked.Exchange(ref _sharedClosed, 1) == 0)
+        {
+            foreach (int fd in _shared)
+            {
+                Libc.close(fd);
+            }
+        }
+    }
 
     /// <summary>
     /// Shutdown: idle connections close now, busy ones after the request in hand; whatever is still open when the
@@ -280,5 +348,6 @@ internal sealed class Listener : IAsyncDisposable
         // Stops every loop (never started ones too: their sockets close all the same).
         Start();
         await Task.WhenAll(_loops.Select(loop => loop.StopAsync())).ConfigureAwait(false);
+        CloseShared();
     }
 }

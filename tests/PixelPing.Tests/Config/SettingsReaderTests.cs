@@ -517,6 +517,29 @@ public sealed class SettingsReaderTests : IDisposable
     }
 
     [Theory]
+    [InlineData("{\"port\": 9187, \"status\": 9187}", "127.0.0.1:9187")]
+    [InlineData("{\"host\": \"127.0.0.1\", \"port\": 9187, \"status\": \"127.0.0.1:9187\"}", "127.0.0.1:9187")]
+    [InlineData("{\"host\": \"::1\", \"port\": 80, \"status\": \"[::1]:80\"}", "[::1]:80")]
+    [InlineData("{\"host\": \"0.0.0.0\", \"port\": 80, \"status\": \"127.0.0.1:80\"}", "127.0.0.1:80")]
+    [InlineData("{\"host\": \"10.0.0.5\", \"port\": 80, \"status\": \"[::]:80\"}", "[::]:80")]
+    public void A_status_address_the_pixel_port_already_covers_is_refused(string json, string status)
+    {
+        Assert.Equal($"config.json: \"status\" {status} is the pixel port's own address (\"host\" and \"port\"); give the status listener a port of its own",
+            ParseError(json));
+    }
+
+    [Theory]
+    [InlineData("{\"port\": 9187, \"status\": 9188}")]
+    [InlineData("{\"host\": \"10.0.0.5\", \"port\": 80, \"status\": \"127.0.0.1:80\"}")]
+    [InlineData("{\"host\": \"0.0.0.0\", \"port\": 80, \"status\": \"[::1]:80\"}")]
+    [InlineData("{\"port\": 0, \"status\": 0}")]
+    [InlineData("{\"host\": \"example.org\", \"port\": 80, \"status\": \"127.0.0.1:80\"}")]
+    public void A_status_address_of_its_own_is_taken(string json)
+    {
+        Assert.NotNull(ParseOk(json).Status);
+    }
+
+    [Theory]
     [InlineData("0.001", 10000)]
     [InlineData("0.5", 5000000)]
     [InlineData("86400", 864000000000)]

@@ -18,7 +18,8 @@ public sealed partial class CheckParityTests
     /// <summary>
     /// Configs and what both must say: an error (a config the start refuses) or, for one the start takes, a warning
     /// both print (or nothing). In the JSON, <c>{key}</c> and <c>{cert}</c> stand for a valid PEM key and certificate,
-    /// <c>{dir}</c> for the config's directory and <c>{taken}</c> for a port a socket of the test holds.
+    /// <c>{dir}</c> for the config's directory, <c>{taken}</c> for a port a socket of the test holds and <c>{free}</c> for
+    /// one nothing held a moment ago.
     /// </summary>
     public static TheoryData<string, string?, string?> Configs => new()
     {
@@ -51,6 +52,9 @@ public sealed partial class CheckParityTests
         { """{ "host": "127.0.0.1", "port": 0, "status": "nonsense" }""", "\"status\" must be", null },
         { """{ "host": "127.0.0.1", "port": 0, "status": "127.0.0.1:{taken}" }""", "\"status\": cannot listen on 127.0.0.1:{taken}: port {taken} is already in use", null },
         { """{ "host": "127.0.0.1", "port": {taken} }""", "cannot listen on 127.0.0.1:{taken}: port {taken} is already in use", null },
+        { """{ "host": "127.0.0.1", "port": {free}, "status": {free} }""", "\"status\" 127.0.0.1:{free} is the pixel port's own address (\"host\" and \"port\")", null },
+        { """{ "port": {free}, "status": "[::1]:{free}" }""", "\"status\" [::1]:{free} is the pixel port's own address", null },
+        { """{ "host": "localhost", "port": {free}, "status": "127.0.0.1:{free}" }""", "\"status\": cannot listen on 127.0.0.1:{free}: port {free} is already in use", null },
         { """{ "host": "no-such-host.invalid", "port": 0 }""", "cannot resolve host \"no-such-host.invalid\"", null },
         { $$"""{ "host": "127.0.0.1", "port": 0, "endpoint": "http://{{string.Join('.', Enumerable.Repeat(new string('a', 60), 5))}}/hits" }""", "\"endpoint\" must have a host name of at most 253 characters (got one of 304)", null },
         { $$"""{ "host": "127.0.0.1", "port": 0, "endpoint": "http://{{new string('a', 64)}}.example/hits" }""", "\"endpoint\" must have host name labels of at most 63 characters (got one of 64: ", null },
@@ -80,8 +84,9 @@ public sealed partial class CheckParityTests
         taken.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         taken.Listen();
         string port = ((IPEndPoint)taken.LocalEndPoint!).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        string free = Ports.Free().ToString(System.Globalization.CultureInfo.InvariantCulture);
         string Fill(string text) => text.Replace("{key}", files.Key, StringComparison.Ordinal).Replace("{cert}", files.Cert, StringComparison.Ordinal)
-            .Replace("{dir}", dir, StringComparison.Ordinal).Replace("{taken}", port, StringComparison.Ordinal);
+            .Replace("{dir}", dir, StringComparison.Ordinal).Replace("{taken}", port, StringComparison.Ordinal).Replace("{free}", free, StringComparison.Ordinal);
         string config = Path.Combine(dir, "config.json");
         File.WriteAllText(config, Fill(json));
 

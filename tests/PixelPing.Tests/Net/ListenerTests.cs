@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using PixelPing.Counting;
 using PixelPing.Http;
+using PixelPing.Interop;
 using PixelPing.Net;
 using PixelPing.Tests.Support;
 
@@ -82,9 +83,100 @@ public sealed class ListenerTests : IAsyncLifetime
 
         Assert.Null(Listener.TryBind("127.0.0.1", port, Context(), out string error, loops: 2));
         Assert.Equal(expected, error);
-        Assert.False(Listener.CanBind("127.0.0.1", port, out error));
+        Assert.False(Listener.CanBind("127.0.0.1", port, null, out error));
         Assert.Equal(expected, error);
     }
+
+    [Fact]
+    public void A_second_listener_on_the_port_of_a_running_one_is_refused_and_the_first_keeps_every_connection()
+    {
+        ServerContext first = Context();
+        Listener running = Bind("127.0.0.1", first, loops: 2);
+        running.Start();
+        int port = running.EndPoints[0].Port;
+        string expected = $"cannot listen on 127.0.0.1:{port}: port {port} is already in use";
+
+        // Both would form SO_REUSEPORT groups of their loops' sockets; the second must not join the first's.
+        ServerContext second = Context();
+        Assert.Null(Listener.TryBind("127.0.0.1", port, second, out string error, loops: 2));
+        Assert.Equal(expected, error);
+        Assert.False(Listener.CanBind("127.0.0.1", port, null, out error));
+        Assert.Equal(expected, error);
+        for (int i = 0; i < 20; i++)
+        {
+            using var client = new RawHttpClient(port);
+            Assert.Equal(200, client.Request("/pixel.gif?key=k").Status);
+        }
+
+        Assert.Equal(20, first.Stats.Read().Pixels);
+        Assert.Equal(0, second.Stats.Read().Pixels);
+    }
+
+    [Fact]
+    public void A_port_held_by_any_SO_REUSEPORT_socket_of_this_user_is_refused()
+    {
+        using var taken = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        taken.SetRawSocketOption(Libc.SOL_SOCKET, Libc.SO_REUSEPORT, BitConverter.GetBytes(1));
+        taken.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        taken.Listen();
+        int port = ((IPEndPoint)taken.LocalEndPoint!).Port;
+
+        Assert.Null(Listener.TryBind("127.0.0.1", port, Context(), out string error, loops: 2));
+        Assert.Equal($"cannot listen on 127.0.0.1:{port}: port {port} is already in use", error);
+    }
+
+    [Fact]
+    public void The_check_refuses_a_status_address_that_a_pixel_address_of_a_host_name_holds()
+    {
+        int port = FreePort();
+
+        Assert.False(Listener.CanBind("localhost", port, new IPEndPoint(IPAddress.Loopback, port), out string error));
+        Assert.Equal($"\"status\": cannot listen on 127.0.0.1:{port}: port {port} is already in use", error);
+        Assert.True(Listener.CanBind("localhost", port, new IPEndPoint(IPAddress.Loopback, 0), out error), error);
+    }
+
+    [Fact]
+    public async Task Passed_in_sockets_are_served_by_every_loop_and_after_a_stop_their_queue_waits_for_the_next_listener()
+    {
+        // The test's socket plays the service manager's copy: open all along, so the port never refuses.
+        using var held = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        held.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        held.Listen(64);
+        int port = ((IPEndPoint)held.LocalEndPoint!).Port;
+        ServerContext old = Context();
+        Listener first = Listener.FromInherited([Duplicate(held)], old, loops: 3);
+        _listeners.Add(first);
+        first.Start();
+
+        Assert.Equal(new IPEndPoint(IPAddress.Loopback, port), Assert.Single(first.EndPoints));
+        for (int i = 0; i < 12; i++)
+        {
+            using var client = new RawHttpClient(port);
+            Assert.Equal(200, client.Request("/pixel.gif?key=k").Status);
+        }
+
+        await first.StopAcceptingAsync();
+
+        using var waiting = new RawHttpClient(port);
+        waiting.Send(RawHttpClient.Get("/pixel.gif?key=queued"));
+        ServerContext next = Context();
+        Listener second = Listener.FromInherited([Duplicate(held)], next, loops: 2);
+        _listeners.Add(second);
+        second.Start();
+        Assert.Equal(200, waiting.Read().Status);
+        Assert.Equal(12, old.Stats.Read().Pixels);
+        Assert.Equal(1, next.Stats.Read().Pixels);
+    }
+
+    /// <summary>A descriptor of its own for the socket (close-on-exec, as the listener makes a passed one).</summary>
+    private static int Duplicate(Socket socket)
+    {
+        int fd = Libc.fcntl((int)socket.Handle, F_DUPFD_CLOEXEC, 3);
+        Assert.True(fd >= 0, "fcntl(F_DUPFD_CLOEXEC) failed: " + Libc.Describe(Libc.Errno));
+        return fd;
+    }
+
+    private const int F_DUPFD_CLOEXEC = 1030;
 
     [Fact]
     public void An_address_of_another_machine_and_an_unknown_host_are_refused_with_the_reason()
@@ -93,7 +185,7 @@ public sealed class ListenerTests : IAsyncLifetime
         Assert.Null(Listener.TryBind("192.0.2.1", 0, Context(), out string error));
         Assert.Equal("cannot listen on 192.0.2.1:0: address not available on this machine", error);
 
-        Assert.False(Listener.CanBind("no-such-host.invalid", 0, out error));
+        Assert.False(Listener.CanBind("no-such-host.invalid", 0, null, out error));
         Assert.StartsWith("cannot resolve host \"no-such-host.invalid\": ", error, StringComparison.Ordinal);
     }
 
@@ -102,7 +194,7 @@ public sealed class ListenerTests : IAsyncLifetime
     {
         int port = FreePort();
 
-        Assert.True(Listener.CanBind("127.0.0.1", port, out string error), error);
+        Assert.True(Listener.CanBind("127.0.0.1", port, null, out string error), error);
         Assert.Equal("", error);
         // Let go at once: the port can be had again, and nothing answers on it meanwhile.
         using (var again = new TcpListener(IPAddress.Loopback, port))

@@ -189,6 +189,9 @@ public sealed partial class ServerProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The process's stdin, when its <see cref="ProcessStartInfo"/> redirected it (a wrapper the test drives).</summary>
+    public StreamWriter Input => _process.StandardInput;
+
     /// <summary>The process's resident set size in KiB, from /proc.</summary>
     public long RssKiB() => ReadStatus("VmRSS:");
 
