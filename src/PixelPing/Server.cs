@@ -56,7 +56,7 @@ internal sealed class Server : IAsyncDisposable
         }
 
         var store = new HitStore(settings.MaxKeys);
-        HitFilter? filter = HitFilter.From(settings);
+        HitFilter? filter = FilterFrom(settings);
         var limits = new ServerLimits(
             new HttpLimits(settings.MaxRequestLine, settings.MaxHeaderBytes, settings.MaxHeaderCount, settings.MaxBodyBytes)
             {
@@ -184,4 +184,33 @@ internal sealed class Server : IAsyncDisposable
         _stopFlusher.Dispose();
         _spoolLock?.Dispose();
     }
+
+    /// <summary>
+    /// The filters a validated config asks for, or null when it asks for none (then nothing is captured or checked).
+    /// The per-client table holds at most <c>maxkeys</c> (client, key) pairs.
+    /// </summary>
+    private static HitFilter? FilterFrom(Settings settings)
+    {
+        if (!settings.IgnoreBots && !settings.IgnorePrefetch && settings.Referrers.Count == 0 && !settings.RequireReferrer
+            && settings.Keys.Count == 0 && settings.IgnoreAddresses.Count == 0 && settings.MaxHitsPerClient == 0)
+        {
+            // trustedproxies alone changes nothing: the client address is only read by the two filters above.
+            return null;
+        }
+
+        return new HitFilter(
+            settings.IgnoreBots,
+            settings.IgnorePrefetch,
+            settings.Referrers.Count == 0 ? null : ReferrerHosts.Create(settings.Referrers),
+            settings.RequireReferrer,
+            settings.Keys.Count == 0 ? null : [.. settings.Keys.Select(pattern => new KeyPattern(pattern))],
+            Ranges(settings.IgnoreAddresses),
+            Ranges(settings.TrustedProxies),
+            settings.MaxHitsPerClient == 0 ? null : new ClientCap(settings.MaxHitsPerClient, settings.MaxKeys, SipHash.WithRandomKey()));
+    }
+
+    // The reader accepted every entry with the same parser, so none fails here.
+    private static AddressRange[]? Ranges(IReadOnlyList<string> texts) => texts.Count == 0
+        ? null
+        : [.. texts.Select(text => AddressRange.TryParse(text, out AddressRange range, out string error) ? range : throw new ArgumentException(error))];
 }

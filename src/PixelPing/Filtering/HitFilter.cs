@@ -1,4 +1,3 @@
-using PixelPing.Config;
 using PixelPing.Http;
 
 namespace PixelPing.Filtering;
@@ -54,35 +53,6 @@ internal sealed class HitFilter
 
         Wanted = wanted;
     }
-
-    /// <summary>
-    /// The filters a validated config asks for, or null when it asks for none (then nothing is captured or checked).
-    /// The per-client table holds at most <c>maxkeys</c> (client, key) pairs.
-    /// </summary>
-    public static HitFilter? From(Settings settings)
-    {
-        if (!settings.IgnoreBots && !settings.IgnorePrefetch && settings.Referrers.Count == 0 && !settings.RequireReferrer
-            && settings.Keys.Count == 0 && settings.IgnoreAddresses.Count == 0 && settings.MaxHitsPerClient == 0)
-        {
-            // trustedproxies alone changes nothing: the client address is only read by the two filters above.
-            return null;
-        }
-
-        return new HitFilter(
-            settings.IgnoreBots,
-            settings.IgnorePrefetch,
-            settings.Referrers.Count == 0 ? null : ReferrerHosts.Create(settings.Referrers),
-            settings.RequireReferrer,
-            settings.Keys.Count == 0 ? null : [.. settings.Keys.Select(pattern => new KeyPattern(pattern))],
-            Ranges(settings.IgnoreAddresses),
-            Ranges(settings.TrustedProxies),
-            settings.MaxHitsPerClient == 0 ? null : new ClientCap(settings.MaxHitsPerClient, settings.MaxKeys, SipHash.WithRandomKey()));
-    }
-
-    // The reader accepted every entry with the same parser, so none fails here.
-    private static AddressRange[]? Ranges(IReadOnlyList<string> texts) => texts.Count == 0
-        ? null
-        : [.. texts.Select(text => AddressRange.TryParse(text, out AddressRange range, out string error) ? range : throw new ArgumentException(error))];
 
     /// <summary>The header values the parser must record for these filters.</summary>
     public HeaderFields Wanted { get; }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
+using PixelPing.Http;
 using PixelPing.Interop;
 
 namespace PixelPing.Net;
