@@ -7,6 +7,7 @@ using PixelPing.Tests.Support;
 namespace PixelPing.Tests.EndToEnd;
 
 /// <summary>The published native-AOT executable, run as a child process: command line, startup errors, signals.</summary>
+[Trait("Kind", "External")]
 [Trait("Emulated", "true")] // also run against the linux-arm64 executable under qemu-user: ./build.sh --arch arm64 test
 public sealed class BinaryTests
 {

@@ -10,6 +10,7 @@ namespace PixelPing.Tests.EndToEnd;
 /// <c>--check</c> against the start, on the published binary: what one refuses the other refuses, and both say why in
 /// words.
 /// </summary>
+[Trait("Kind", "External")]
 public sealed partial class CheckParityTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);

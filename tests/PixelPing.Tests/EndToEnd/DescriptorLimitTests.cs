@@ -11,6 +11,7 @@ namespace PixelPing.Tests.EndToEnd;
 /// The published binary under a small open-file limit: connections must never take the descriptors a flush needs,
 /// and connections that send nothing must not hold theirs for long.
 /// </summary>
+[Trait("Kind", "External")]
 public sealed partial class DescriptorLimitTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);

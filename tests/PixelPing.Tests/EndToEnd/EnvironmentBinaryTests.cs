@@ -8,6 +8,7 @@ namespace PixelPing.Tests.EndToEnd;
 /// The executable configured through <c>PIXELPING_*</c> variables, and the operations keys' bad input: a start and a
 /// <c>--check</c> of the same config and environment fail alike, in one line.
 /// </summary>
+[Trait("Kind", "External")]
 public sealed class EnvironmentBinaryTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);

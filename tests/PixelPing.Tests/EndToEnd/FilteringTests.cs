@@ -8,6 +8,7 @@ namespace PixelPing.Tests.EndToEnd;
 /// are other clients to the server), a real endpoint; the endpoint's totals must leave out exactly the ignored hits,
 /// and the flush must name them per reason.
 /// </summary>
+[Trait("Kind", "External")]
 public sealed class FilteringTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);

@@ -9,6 +9,7 @@ namespace PixelPing.Tests.EndToEnd;
 /// The spool file across real restarts of the published executable: SIGTERM with the endpoint down, several restarts
 /// during an outage, SIGKILL after the endpoint stored a batch, and spool files that cannot be trusted.
 /// </summary>
+[Trait("Kind", "External")]
 public sealed class RestartTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);

@@ -3,6 +3,7 @@ using PixelPing.Tests.Support;
 namespace PixelPing.Tests.EndToEnd;
 
 /// <summary>No password, secret or query value reaches the published binary's output, whatever the config holds.</summary>
+[Trait("Kind", "External")]
 public sealed class SecretsInMessagesTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);

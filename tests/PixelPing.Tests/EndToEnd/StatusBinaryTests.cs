@@ -9,6 +9,7 @@ namespace PixelPing.Tests.EndToEnd;
 /// The status listener of the published executable, read by the real consumers: promtool, a Prometheus server from
 /// Debian's package scraping it every second, and the SIGTERM sequence a load balancer follows.
 /// </summary>
+[Trait("Kind", "External")]
 public sealed class StatusBinaryTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);

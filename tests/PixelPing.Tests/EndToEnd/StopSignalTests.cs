@@ -11,6 +11,7 @@ using PixelPing.Tests.Support;
 namespace PixelPing.Tests.EndToEnd;
 
 /// <summary>Stop signals that come twice, against the published binary.</summary>
+[Trait("Kind", "External")]
 public sealed partial class StopSignalTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);

@@ -5,6 +5,7 @@ using PixelPing.Tests.Support;
 namespace PixelPing.Tests.Monitoring;
 
 /// <summary><c>pixel-ping --healthcheck CONFIG</c> against a real server started from the same config.</summary>
+[Trait("Kind", "External")]
 public sealed class HealthCheckTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
