@@ -25,7 +25,7 @@ internal sealed class Server : IAsyncDisposable
     private volatile bool _accepting;
     private volatile bool _stopping;
 
-    private Server(Settings settings, ServerContext context, Listener listener, Flusher flusher)
+    private Server(Settings settings, ListenerContext context, Listener listener, Flusher flusher)
     {
         _settings = settings;
         Context = context;
@@ -33,7 +33,7 @@ internal sealed class Server : IAsyncDisposable
         Flusher = flusher;
     }
 
-    public ServerContext Context { get; }
+    public ListenerContext Context { get; }
     public Flusher Flusher { get; }
     public IReadOnlyList<IPEndPoint> EndPoints => _listener.EndPoints;
 
@@ -57,7 +57,7 @@ internal sealed class Server : IAsyncDisposable
 
         var store = new HitStore(settings.MaxKeys);
         HitFilter? filter = FilterFrom(settings);
-        var limits = new ServerLimits(
+        var limits = new ListenerLimits(
             new HttpLimits(settings.MaxRequestLine, settings.MaxHeaderBytes, settings.MaxHeaderCount, settings.MaxBodyBytes)
             {
                 Capture = filter?.Wanted ?? HeaderFields.None,
@@ -65,7 +65,7 @@ internal sealed class Server : IAsyncDisposable
             (long)settings.HeaderTimeout.TotalMilliseconds,
             (long)settings.IdleTimeout.TotalMilliseconds,
             DescriptorBudget.Process.ConnectionCap(settings.MaxConnections));
-        var context = new ServerContext(new PixelApplication(store, settings.MaxKeyLength, filter), limits, tls.Server);
+        var context = new ListenerContext(new PixelApplication(store, settings.MaxKeyLength, filter), limits, tls.Server);
         Listener? listener = inherited is not null
             ? Listener.FromInherited(inherited.Pixel, context)
             : Listener.TryBind(settings.Host, settings.Port, context, out error);
@@ -87,7 +87,7 @@ internal sealed class Server : IAsyncDisposable
             // The same parser, limits and timeouts as the pixel port; a handful of connections is plenty for probes
             // and scrapers, and a flood of them cannot take the pixel port's slots. Clients that hold them without
             // finishing a request give way to a new connection.
-            var statusContext = new ServerContext(
+            var statusContext = new ListenerContext(
                 new StatusApplication(new ServerMetrics(store, context, flusher, spool), () => server.Ready),
                 limits with { MaxConnections = StatusConnections, EvictWhenFull = true });
             server._status = inheritedStatus.Length > 0

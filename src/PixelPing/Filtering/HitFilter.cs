@@ -61,11 +61,11 @@ internal sealed class HitFilter
     /// Decides one hit. <paramref name="input"/> is the span the request was parsed from, <paramref name="peer"/> the
     /// connection's remote address (<see cref="NetAddress"/>), <paramref name="key"/> the decoded key,
     /// <paramref name="window"/> the store's window (<see cref="ClientCap"/>).
-    /// <paramref name="unchecked"/> is set when the per-client table was full and the hit is counted without a cap.
+    /// <paramref name="uncapped"/> is set when the per-client table was full and the hit is counted without a cap.
     /// </summary>
-    public IgnoreReason Check(ReadOnlySpan<byte> input, in ParsedRequest request, UInt128 peer, ReadOnlySpan<byte> key, long window, out bool @unchecked)
+    public IgnoreReason Check(ReadOnlySpan<byte> input, in ParsedRequest request, UInt128 peer, ReadOnlySpan<byte> key, long window, out bool uncapped)
     {
-        @unchecked = false;
+        uncapped = false;
         if (_ignoreBots && BotMatcher.IsBot(request.Value(input, HeaderFields.UserAgent)))
         {
             return IgnoreReason.Bot;
@@ -121,7 +121,7 @@ internal sealed class HitFilter
                 case CapResult.OverCap:
                     return IgnoreReason.PerClient;
                 case CapResult.TableFull:
-                    @unchecked = true;
+                    uncapped = true;
                     break;
             }
         }
