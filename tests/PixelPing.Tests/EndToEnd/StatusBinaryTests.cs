@@ -73,18 +73,12 @@ public sealed class StatusBinaryTests
             }
         }
 
-        var clock = Stopwatch.StartNew();
-        string? hits = null, up = null;
-        while (clock.Elapsed < Deadline && (hits != Hits.ToString(CultureInfo.InvariantCulture) || up != "1"))
+        await Wait.Until(async () =>
         {
             Assert.False(prometheus.HasExited, "prometheus exited:\n" + string.Join('\n', prometheus.Stderr));
-            hits = await Query("pixelping_hits_total{job=\"pixelping\"}");
-            up = await Query("up{job=\"pixelping\"}");
-            await Task.Delay(200);
-        }
-
-        Assert.Equal(Hits.ToString(CultureInfo.InvariantCulture), hits);
-        Assert.Equal("1", up);
+            return await Query("pixelping_hits_total{job=\"pixelping\"}") == Hits.ToString(CultureInfo.InvariantCulture)
+                && await Query("up{job=\"pixelping\"}") == "1";
+        }, "Prometheus scraping every hit with the target up", Deadline);
         Assert.Equal(Hits.ToString(CultureInfo.InvariantCulture), await Query("sum(pixelping_requests_total{code=\"200\"})"));
     }
 
@@ -117,12 +111,7 @@ public sealed class StatusBinaryTests
         SendHits(port, 2);
 
         server.Signal(ServerProcess.SIGTERM);
-        var clock = Stopwatch.StartNew();
-        while (status.Request("/readyz").Status != 503)
-        {
-            Assert.True(clock.Elapsed < Deadline, "/readyz never turned 503");
-            await Task.Delay(20);
-        }
+        await Wait.Until(() => status.Request("/readyz").Status == 503, "/readyz turning 503", Deadline);
 
         // Not ready, but still alive and still counting: a load balancer is taking the instance out.
         Assert.Equal(200, status.Request("/livez").Status);
