@@ -16,12 +16,13 @@ public sealed class StatusBinaryTests
 
     private static ServerProcess StartWithStatus(string extra, out int port, out int statusPort, EndpointReceiver? receiver = null)
     {
-        int free = Ports.Free();
-        statusPort = free;
         string endpoint = receiver is null ? "" : $"\"endpoint\": \"{receiver.Url}\", \"interval\": 3600, ";
         ServerProcess server = ServerProcess.StartWithConfig(
-            $"{{ \"host\": \"127.0.0.1\", \"port\": 0, \"status\": \"127.0.0.1:{free}\", \"log\": false, {endpoint}{extra} }}", out port);
-        server.WaitForStdout(l => l.StartsWith($"Status listener on http://127.0.0.1:{free}/", StringComparison.Ordinal), Deadline);
+            $"{{ \"host\": \"127.0.0.1\", \"port\": 0, \"status\": \"127.0.0.1:0\", \"log\": false, {endpoint}{extra} }}", out port);
+        // Port 0: the kernel picks the status port as it binds, and the server prints the one it got.
+        string line = server.WaitForStdout(l => l.StartsWith("Status listener on http://127.0.0.1:", StringComparison.Ordinal), Deadline);
+        statusPort = int.Parse(line.AsSpan()["Status listener on http://127.0.0.1:".Length..line.IndexOf('/', "Status listener on http://".Length)],
+            System.Globalization.CultureInfo.InvariantCulture);
         return server;
     }
 
