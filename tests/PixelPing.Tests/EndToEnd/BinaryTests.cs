@@ -80,8 +80,7 @@ public sealed class BinaryTests
         taken.Listen();
         int port = ((IPEndPoint)taken.LocalEndPoint!).Port;
         string dir = TempDir.Create();
-        string path = Path.Combine(dir, "config.json");
-        File.WriteAllText(path, $"{{ \"host\": \"127.0.0.1\", \"port\": {port} }}");
+        string path = ServerProcess.WriteConfig($"{{ \"host\": \"127.0.0.1\", \"port\": {port} }}", dir);
         var (code, _, stderr) = Run(dir, path);
         Assert.Equal(1, code);
         string error = Assert.Single(stderr, l => !l.StartsWith("No endpoint", StringComparison.Ordinal));

@@ -206,8 +206,7 @@ public sealed class FilteringTests
     public void A_bad_filter_value_is_one_line_naming_the_key_and_exit_1(string entry, string message)
     {
         string dir = TempDir.Create();
-        string path = Path.Combine(dir, "config.json");
-        File.WriteAllText(path, $"{{ \"port\": 0, {entry} }}");
+        string path = ServerProcess.WriteConfig($"{{ \"port\": 0, {entry} }}", dir);
         using ServerProcess check = ServerProcess.Start(dir, "--check", path);
         Assert.Equal(1, check.WaitForExit(Deadline));
         Assert.Contains(message, Assert.Single(check.Stderr), StringComparison.Ordinal);
@@ -237,8 +236,7 @@ public sealed class FilteringTests
             .Replace("\"interval\": 10\n", "\"interval\": 10,\n", StringComparison.Ordinal);
         Assert.All(filterKeys, k => Assert.Contains($"\n  \"{k}\"", uncommented, StringComparison.Ordinal));
         string dir = TempDir.Create();
-        string path = Path.Combine(dir, "config.json");
-        File.WriteAllText(path, uncommented);
+        string path = ServerProcess.WriteConfig(uncommented, dir);
         using ServerProcess check = ServerProcess.Start(dir, "--check", path);
         Assert.Equal(0, check.WaitForExit(Deadline));
         Assert.Contains(

@@ -11,8 +11,7 @@ public sealed class SecretsInMessagesTests
     private static (int Code, string Output) Run(string json, params string[] args)
     {
         string dir = TempDir.Create();
-        string config = Path.Combine(dir, "config.json");
-        File.WriteAllText(config, json);
+        string config = ServerProcess.WriteConfig(json, dir);
         using ServerProcess process = ServerProcess.Start(dir, [.. args, config]);
         int code = process.WaitForExit(Deadline);
         return (code, string.Join('\n', process.Stdout.Concat(process.Stderr)));

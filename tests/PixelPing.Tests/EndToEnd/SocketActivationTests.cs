@@ -49,8 +49,7 @@ public sealed partial class SocketActivationTests(ITestOutputHelper output)
 
     private string Config(string json)
     {
-        string path = Path.Combine(_dir, "config.json");
-        File.WriteAllText(path, json);
+        string path = ServerProcess.WriteConfig(json, _dir);
         return path;
     }
 

@@ -217,8 +217,7 @@ public sealed partial class StopSignalTests
         await using var receiver = new EndpointReceiver();
         string dir = TempDir.Create();
         string spoolPath = Path.Combine(dir, "spool.txt");
-        string config = Path.Combine(dir, "config.json");
-        File.WriteAllText(config, Config(receiver.Url, spoolPath, "\"log\": true,"));
+        string config = ServerProcess.WriteConfig(Config(receiver.Url, spoolPath, "\"log\": true,"), dir);
         ProcessStartInfo info = ServerProcess.StartInfo([.. Repo.CommandFor(Repo.Binary), config], dir);
         using var process = new Process { StartInfo = info };
         var stderr = new List<string>();
