@@ -2,6 +2,7 @@
 # Pixel Ping build script for PowerShell 7 (the same verbs as build.sh).
 #   ./build.ps1 [publish]      publish the static native-AOT executable to dist/pixel-ping
 #   ./build.ps1 test [args]    publish, then run every test; extra args go to `dotnet test`
+#   ./build.ps1 test --unit    only the unit tests: no publish, nothing outside this process
 #   ./build.ps1 run [config]   publish if the sources changed, then run the server (default: config.example.json)
 #   ./build.ps1 release        both architectures, then dist/release/pixel-ping-<version>-linux-{x64,arm64}.tar.gz
 #                              and SHA256SUMS
@@ -60,6 +61,11 @@ switch ($Verb) {
         Invoke-Publish
     }
     'test' {
+        if ($Rest.Count -gt 0 -and $Rest[0] -eq '--unit') {
+            # As build.sh's: the tests not marked [Trait("Kind", "External")], without publishing.
+            dotnet test PixelPing.sln -c Release --nologo --filter 'Kind!=External' @($Rest | Select-Object -Skip 1)
+            exit $LASTEXITCODE
+        }
         Invoke-BuildSh 'prerequisites', 'test'
         Invoke-Publish
         if ($Arch -eq $hostArch) {

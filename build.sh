@@ -3,6 +3,7 @@
 #   ./build.sh [publish]      publish the static native-AOT executable to dist/pixel-ping
 #   ./build.sh test [args]    publish, then run every test (unit, integration, end-to-end against dist/pixel-ping);
 #                             extra args go to `dotnet test` (e.g. --filter FullyQualifiedName~Tls)
+#   ./build.sh test --unit    only the unit tests: no publish, nothing outside this process
 #   ./build.sh run [config]   publish if the sources changed, then run the server (default config: config.example.json)
 #   ./build.sh release        both architectures, then dist/release/pixel-ping-<version>-linux-{x64,arm64}.tar.gz
 #                             (the executable, README.md, LICENSE, config.example.json, docs/, deploy/) and SHA256SUMS
@@ -197,6 +198,12 @@ case "$verb" in
     publish ;;
   test)
     shift
+    if [ "${1:-}" = --unit ]; then
+      # The unit tests alone: no publish and no outside program, only the tests not marked [Trait("Kind", "External")]
+      # (those run the published executable, nginx, Prometheus, Chromium, qemu, PostgreSQL or Redis).
+      shift
+      exec dotnet test PixelPing.sln -c Release --nologo --filter "Kind!=External" "$@"
+    fi
     prerequisites test
     publish
     if [ "$arch" = "$host" ]; then

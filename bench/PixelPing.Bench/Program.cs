@@ -39,7 +39,7 @@ byte[] crawlerAgent = Encoding.ASCII.GetBytes("Mozilla/5.0 (compatible; Googlebo
 AddressRange.TryParse("198.51.100.0/24", out AddressRange office, out _);
 AddressRange.TryParse("10.0.0.0/8", out AddressRange proxies, out _);
 var filter = new HitFilter(true, true, ReferrerHosts.Create(["example.com", "*.example.com"]), false,
-    [new KeyPattern("document:*")], [office], [proxies], new ClientCap(1_000_000_000, 100_000, TimeSpan.FromSeconds(60), SipHash.WithRandomKey()));
+    [new KeyPattern("document:*")], [office], [proxies], new ClientCap(1_000_000_000, 100_000, SipHash.WithRandomKey()));
 var capturing = limits with { Capture = filter.Wanted };
 UInt128 peer = NetAddress.FromIPv4(0xC0000201);
 
@@ -52,7 +52,7 @@ Run("bot match, crawler UA (hit)", () => BotMatcher.IsBot(crawlerAgent) ? 1 : 0)
 Run("all filters, browser request", () =>
 {
     ParsedRequest r = new RequestParser().Parse(browserRequest, capturing);
-    return (int)filter.Check(browserRequest, r, peer, known, out _);
+    return (int)filter.Check(browserRequest, r, peer, known, window: 0, out _);
 });
 Run("decode key (percent-encoded)", () => { KeyDecoder.Decode(query, scratch, out int n); return n; });
 Run("decode key (plain)", () => { KeyDecoder.Decode(plainQuery, scratch, out int n); return n; });
@@ -79,7 +79,7 @@ Run("flush body, 100k keys (sign + send)", () =>
 // receive, parse, count, answer and send, plus the client's own send and receive. The goal is zero bytes per request
 // in steady state.
 var loopStore = new HitStore(1000);
-var context = new ServerContext(new PixelApplication(loopStore, 64), new ServerLimits(limits, HeaderTimeoutMs: 10_000, IdleTimeoutMs: 60_000, MaxConnections: 16));
+var context = new ListenerContext(new PixelApplication(loopStore, 64), new ListenerLimits(limits, HeaderTimeoutMs: 10_000, IdleTimeoutMs: 60_000, MaxConnections: 16));
 Listener listener = Listener.TryBind("127.0.0.1", 0, context, out string bindError, loops: 1) ?? throw new InvalidOperationException(bindError);
 listener.Start();
 using (var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true })

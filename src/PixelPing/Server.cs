@@ -25,7 +25,7 @@ internal sealed class Server : IAsyncDisposable
     private volatile bool _accepting;
     private volatile bool _stopping;
 
-    private Server(Settings settings, ServerContext context, Listener listener, Flusher flusher)
+    private Server(Settings settings, ListenerContext context, Listener listener, Flusher flusher)
     {
         _settings = settings;
         Context = context;
@@ -33,7 +33,7 @@ internal sealed class Server : IAsyncDisposable
         Flusher = flusher;
     }
 
-    public ServerContext Context { get; }
+    public ListenerContext Context { get; }
     public Flusher Flusher { get; }
     public IReadOnlyList<IPEndPoint> EndPoints => _listener.EndPoints;
 
@@ -56,8 +56,8 @@ internal sealed class Server : IAsyncDisposable
         }
 
         var store = new HitStore(settings.MaxKeys);
-        HitFilter? filter = HitFilter.From(settings);
-        var limits = new ServerLimits(
+        HitFilter? filter = FilterFrom(settings);
+        var limits = new ListenerLimits(
             new HttpLimits(settings.MaxRequestLine, settings.MaxHeaderBytes, settings.MaxHeaderCount, settings.MaxBodyBytes)
             {
                 Capture = filter?.Wanted ?? HeaderFields.None,
@@ -65,7 +65,7 @@ internal sealed class Server : IAsyncDisposable
             (long)settings.HeaderTimeout.TotalMilliseconds,
             (long)settings.IdleTimeout.TotalMilliseconds,
             DescriptorBudget.Process.ConnectionCap(settings.MaxConnections));
-        var context = new ServerContext(new PixelApplication(store, settings.MaxKeyLength, filter), limits, tls.Server);
+        var context = new ListenerContext(new PixelApplication(store, settings.MaxKeyLength, filter), limits, tls.Server);
         Listener? listener = inherited is not null
             ? Listener.FromInherited(inherited.Pixel, context)
             : Listener.TryBind(settings.Host, settings.Port, context, out error);
@@ -87,7 +87,7 @@ internal sealed class Server : IAsyncDisposable
             // The same parser, limits and timeouts as the pixel port; a handful of connections is plenty for probes
             // and scrapers, and a flood of them cannot take the pixel port's slots. Clients that hold them without
             // finishing a request give way to a new connection.
-            var statusContext = new ServerContext(
+            var statusContext = new ListenerContext(
                 new StatusApplication(new ServerMetrics(store, context, flusher, spool), () => server.Ready),
                 limits with { MaxConnections = StatusConnections, EvictWhenFull = true });
             server._status = inheritedStatus.Length > 0
@@ -184,4 +184,33 @@ internal sealed class Server : IAsyncDisposable
         _stopFlusher.Dispose();
         _spoolLock?.Dispose();
     }
+
+    /// <summary>
+    /// The filters a validated config asks for, or null when it asks for none (then nothing is captured or checked).
+    /// The per-client table holds at most <c>maxkeys</c> (client, key) pairs.
+    /// </summary>
+    private static HitFilter? FilterFrom(Settings settings)
+    {
+        if (!settings.IgnoreBots && !settings.IgnorePrefetch && settings.Referrers.Count == 0 && !settings.RequireReferrer
+            && settings.Keys.Count == 0 && settings.IgnoreAddresses.Count == 0 && settings.MaxHitsPerClient == 0)
+        {
+            // trustedproxies alone changes nothing: the client address is only read by the two filters above.
+            return null;
+        }
+
+        return new HitFilter(
+            settings.IgnoreBots,
+            settings.IgnorePrefetch,
+            settings.Referrers.Count == 0 ? null : ReferrerHosts.Create(settings.Referrers),
+            settings.RequireReferrer,
+            settings.Keys.Count == 0 ? null : [.. settings.Keys.Select(pattern => new KeyPattern(pattern))],
+            Ranges(settings.IgnoreAddresses),
+            Ranges(settings.TrustedProxies),
+            settings.MaxHitsPerClient == 0 ? null : new ClientCap(settings.MaxHitsPerClient, settings.MaxKeys, SipHash.WithRandomKey()));
+    }
+
+    // The reader accepted every entry with the same parser, so none fails here.
+    private static AddressRange[]? Ranges(IReadOnlyList<string> texts) => texts.Count == 0
+        ? null
+        : [.. texts.Select(text => AddressRange.TryParse(text, out AddressRange range, out string error) ? range : throw new ArgumentException(error))];
 }

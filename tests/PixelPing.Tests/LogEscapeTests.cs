@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using PixelPing;
+using PixelPing.Common;
 
 namespace PixelPing.Tests;
 

@@ -24,6 +24,7 @@ public sealed class LogTests
     }).ToArray();
 
     [Fact]
+    [Trait("Kind", "External")]
     public async Task In_JSON_every_line_is_an_object_keys_are_JSON_strings_and_flushes_carry_their_figures()
     {
         await using var receiver = new EndpointReceiver();
@@ -82,6 +83,7 @@ public sealed class LogTests
     }
 
     [Fact]
+    [Trait("Kind", "External")]
     public void In_JSON_a_flush_that_reaches_no_endpoint_has_a_null_status()
     {
         int closed = Ports.Free();

@@ -128,13 +128,7 @@ public sealed class ServerTests
         }
 
         // Wait until the flusher has taken the hits and failed with them at least once.
-        DateTime until = DateTime.UtcNow + Deadline;
-        while (server.Server.Flusher.Kept is null && DateTime.UtcNow < until)
-        {
-            await Task.Delay(20);
-        }
-
-        Assert.NotNull(server.Server.Flusher.Kept);
+        await Wait.Until(() => server.Server.Flusher.Kept is not null, "the flusher keeping its failed batch", Deadline);
         receiver.Listen();
         Assert.True(await receiver.WaitForTotalAsync(25, Deadline));
         Assert.Equal(25, receiver.Totals["down"]);

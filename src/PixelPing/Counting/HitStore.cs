@@ -46,15 +46,11 @@ internal sealed class HitStore
     private bool _closed;
 
     /// <param name="maxKeys">The most distinct keys held between two takes.</param>
-    /// <param name="shardCount">Shards of the admitted-key set (a power of two); by default the CPU count, up to 64.</param>
-    public HitStore(int maxKeys, int shardCount = 0)
+    public HitStore(int maxKeys)
     {
         _maxKeys = maxKeys;
-        if (shardCount <= 0)
-        {
-            shardCount = (int)Math.Min(64, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Environment.ProcessorCount));
-        }
-
+        // Shards of the admitted-key set: a power of two, the CPU count up to 64.
+        int shardCount = (int)Math.Min(64, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Environment.ProcessorCount));
         _admitted = new Admitted[shardCount];
         for (int i = 0; i < _admitted.Length; i++)
         {

@@ -57,9 +57,6 @@ internal static class BotMatcher
 
     private static readonly SearchValues<string> s_search = SearchValues.Create(s_tokens, StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>The built-in tokens, for <c>--check</c> and the README.</summary>
-    public static int TokenCount => s_tokens.Length;
-
     /// <summary>True when the value contains one of the tokens. An empty or missing User-Agent is not a bot by this rule.</summary>
     public static bool IsBot(ReadOnlySpan<byte> userAgent)
     {

@@ -1,4 +1,3 @@
-using PixelPing.Config;
 using PixelPing.Http;
 
 namespace PixelPing.Filtering;
@@ -55,35 +54,6 @@ internal sealed class HitFilter
         Wanted = wanted;
     }
 
-    /// <summary>
-    /// The filters a validated config asks for, or null when it asks for none (then nothing is captured or checked).
-    /// The per-client table holds at most <c>maxkeys</c> (client, key) pairs.
-    /// </summary>
-    public static HitFilter? From(Settings settings)
-    {
-        if (!settings.IgnoreBots && !settings.IgnorePrefetch && settings.Referrers.Count == 0 && !settings.RequireReferrer
-            && settings.Keys.Count == 0 && settings.IgnoreAddresses.Count == 0 && settings.MaxHitsPerClient == 0)
-        {
-            // trustedproxies alone changes nothing: the client address is only read by the two filters above.
-            return null;
-        }
-
-        return new HitFilter(
-            settings.IgnoreBots,
-            settings.IgnorePrefetch,
-            settings.Referrers.Count == 0 ? null : ReferrerHosts.Create(settings.Referrers),
-            settings.RequireReferrer,
-            settings.Keys.Count == 0 ? null : [.. settings.Keys.Select(pattern => new KeyPattern(pattern))],
-            Ranges(settings.IgnoreAddresses),
-            Ranges(settings.TrustedProxies),
-            settings.MaxHitsPerClient == 0 ? null : new ClientCap(settings.MaxHitsPerClient, settings.MaxKeys, SipHash.WithRandomKey()));
-    }
-
-    // The reader accepted every entry with the same parser, so none fails here.
-    private static AddressRange[]? Ranges(IReadOnlyList<string> texts) => texts.Count == 0
-        ? null
-        : [.. texts.Select(text => AddressRange.TryParse(text, out AddressRange range, out string error) ? range : throw new ArgumentException(error))];
-
     /// <summary>The header values the parser must record for these filters.</summary>
     public HeaderFields Wanted { get; }
 
@@ -91,11 +61,11 @@ internal sealed class HitFilter
     /// Decides one hit. <paramref name="input"/> is the span the request was parsed from, <paramref name="peer"/> the
     /// connection's remote address (<see cref="NetAddress"/>), <paramref name="key"/> the decoded key,
     /// <paramref name="window"/> the store's window (<see cref="ClientCap"/>).
-    /// <paramref name="unchecked"/> is set when the per-client table was full and the hit is counted without a cap.
+    /// <paramref name="uncapped"/> is set when the per-client table was full and the hit is counted without a cap.
     /// </summary>
-    public IgnoreReason Check(ReadOnlySpan<byte> input, in ParsedRequest request, UInt128 peer, ReadOnlySpan<byte> key, long window, out bool @unchecked)
+    public IgnoreReason Check(ReadOnlySpan<byte> input, in ParsedRequest request, UInt128 peer, ReadOnlySpan<byte> key, long window, out bool uncapped)
     {
-        @unchecked = false;
+        uncapped = false;
         if (_ignoreBots && BotMatcher.IsBot(request.Value(input, HeaderFields.UserAgent)))
         {
             return IgnoreReason.Bot;
@@ -151,7 +121,7 @@ internal sealed class HitFilter
                 case CapResult.OverCap:
                     return IgnoreReason.PerClient;
                 case CapResult.TableFull:
-                    @unchecked = true;
+                    uncapped = true;
                     break;
             }
         }

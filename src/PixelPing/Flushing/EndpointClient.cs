@@ -289,7 +289,7 @@ internal sealed class EndpointClient
     private async Task WriteRequestAsync(Stream stream, long contentLength, IEnumerable<ReadOnlyMemory<byte>> body, string? signature,
         Action? completing, CancellationToken cancellation)
     {
-        // The head and the first piece go out in one write (a small body is one segment, as before); the other
+        // The head and the first piece go out in one write (a small request is one segment); the other
         // pieces follow as the encoder makes them, so the whole body never sits in memory at once.
         byte[]? head = ComposeHead(contentLength, signature);
         long sent = 0;

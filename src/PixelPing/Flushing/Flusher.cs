@@ -657,10 +657,10 @@ internal sealed class Flusher
     /// Hands the garbage of dropped batches back at once, with a full collection, once it passes a few megabytes. A
     /// batch's keys live through many young collections, so they die in the oldest generation, and the store's tables
     /// and the batch's array are large objects: both are collected only by a full collection, which the runtime
-    /// schedules from budgets that grow while everything survives. Left to them, the garbage of four or five batches
-    /// piled up in a key flood (70 MB instead of 40 for 100,000 keys); the memory bound (docs/operations.md) counts
-    /// one batch of garbage, and this makes it so. One blocking collection per flush that dropped a large batch costs
-    /// a few milliseconds of pause for the loops, against the interval or the time it took to gather that many keys.
+    /// schedules from budgets that grow while everything survives, so several batches' garbage could pile up. The
+    /// invariant: at most one dropped batch's garbage is alive at a time, which is what the memory bound counts. The
+    /// pause is one blocking collection per flush that dropped a large batch, short beside the time it took to gather
+    /// that many keys.
     /// </summary>
     private void CollectReleased()
     {

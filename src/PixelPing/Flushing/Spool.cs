@@ -1,6 +1,6 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
+using PixelPing.Interop;
 
 namespace PixelPing.Flushing;
 
@@ -136,10 +136,10 @@ internal sealed class Spool
     {
         File.Delete(temporary);
         int fd = Libc.open(Libc.Path(temporary),
-            Libc.OpenWriteOnly | Libc.OpenCreate | Libc.OpenExclusive | Libc.OpenNoFollow | Libc.OpenCloseOnExec, FileMode0600);
+            Libc.O_WRONLY | Libc.O_CREAT | Libc.O_EXCL | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, FileMode0600);
         if (fd < 0)
         {
-            throw new IOException($"cannot create {temporary}: {Libc.Describe(Marshal.GetLastPInvokeError())}");
+            throw new IOException($"cannot create {temporary}: {Libc.Describe(Libc.Errno)}");
         }
 
         return new FileStream(new SafeFileHandle(fd, ownsHandle: true), FileAccess.Write, 1 << 16);
@@ -161,9 +161,9 @@ internal sealed class Spool
             return $"the directory of {Path} does not exist; undelivered hits cannot be saved";
         }
 
-        if (Libc.access(Libc.Path(Directory), Libc.WriteOk | Libc.ExecuteOk) != 0)
+        if (Libc.access(Libc.Path(Directory), Libc.W_OK | Libc.X_OK) != 0)
         {
-            return $"the directory of {Path} is not writable by this process ({Libc.Describe(Marshal.GetLastPInvokeError())}); undelivered hits cannot be saved";
+            return $"the directory of {Path} is not writable by this process ({Libc.Describe(Libc.Errno)}); undelivered hits cannot be saved";
         }
 
         return null;
@@ -175,11 +175,11 @@ internal sealed class Spool
         batches = [];
         problem = "";
         // Not through a link: a link planted at the spool path is refused (and moved aside), never read or followed.
-        int fd = Libc.open(Libc.Path(FullPath), Libc.OpenReadOnly | Libc.OpenNoFollow | Libc.OpenCloseOnExec, 0);
+        int fd = Libc.open(Libc.Path(FullPath), Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
         if (fd < 0)
         {
-            int errno = Marshal.GetLastPInvokeError();
-            if (errno is ENOENT or ENOTDIR)
+            int errno = Libc.Errno;
+            if (errno is Libc.ENOENT or Libc.ENOTDIR)
             {
                 return SpoolLoadStatus.Missing;
             }
@@ -257,17 +257,17 @@ internal sealed class Spool
     /// </summary>
     private static void SyncDirectory(string directory)
     {
-        int fd = Libc.open(Libc.Path(directory), Libc.OpenReadOnly | Libc.OpenDirectory | Libc.OpenCloseOnExec, 0);
+        int fd = Libc.open(Libc.Path(directory), Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
         if (fd < 0)
         {
-            throw new IOException($"cannot open directory {directory} to sync it: {Libc.Describe(Marshal.GetLastPInvokeError())}");
+            throw new IOException($"cannot open directory {directory} to sync it: {Libc.Describe(Libc.Errno)}");
         }
 
         try
         {
             if (Libc.fsync(fd) != 0)
             {
-                throw new IOException($"cannot sync directory {directory}: {Libc.Describe(Marshal.GetLastPInvokeError())}");
+                throw new IOException($"cannot sync directory {directory}: {Libc.Describe(Libc.Errno)}");
             }
         }
         finally
@@ -275,9 +275,6 @@ internal sealed class Spool
             _ = Libc.close(fd);
         }
     }
-
-    private const int ENOENT = 2;
-    private const int ENOTDIR = 20;
 
     // rw------- : the keys are visitors' data, for this user only (and exactly this, whatever the umask).
     private const int FileMode0600 = 0x180;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
+using PixelPing.Interop;
 
 namespace PixelPing.Flushing;
 
@@ -49,7 +50,7 @@ internal sealed class SpoolLock : IDisposable
         string shown = spool.Path + ".lock";
         // Not through a link: the PID is written into this file, and a link planted here must not aim that elsewhere.
         int fd = Libc.open(Libc.Path(spool.FullPath + ".lock"),
-            Libc.OpenReadWrite | Libc.OpenCreate | Libc.OpenNoFollow | Libc.OpenCloseOnExec, FileMode0600);
+            Libc.O_RDWR | Libc.O_CREAT | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, FileMode0600);
         if (fd < 0)
         {
             int errno = Libc.Errno;

@@ -1,5 +1,3 @@
-using PixelPing.Net;
-
 namespace PixelPing.Http;
 
 /// <summary>

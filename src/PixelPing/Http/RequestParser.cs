@@ -52,7 +52,8 @@ internal struct RequestParser
     private Phase _phase;
     private int _lineStart;      // the line being read (a field line), or where the request line's current part starts
     private int _scanned;        // bytes before this offset have been read and found fine
-    private bool _nameChecked;   // field line: its name has ended in ':'; request line: the target's authority has ended
+    private bool _fieldNameEnded; // the field line being read has a whole, valid name (up to its colon)
+    private bool _authorityEnded; // the request target's authority has ended and was checked
     private int _headersStart;
     private int _count;
     private RequestLine _line;
@@ -179,7 +180,7 @@ internal struct RequestParser
 
             _phase++;
             _lineStart = _scanned = end + 1;
-            _nameChecked = false;
+            _authorityEnded = false;
         }
 
         // _scanned is one past the CR.
@@ -218,7 +219,7 @@ internal struct RequestParser
 
                     _phase = Phase.FieldLine;
                     _lineStart = _scanned = _scanned + 2;
-                    _nameChecked = false;
+                    _fieldNameEnded = false;
                     continue;
             }
 
@@ -255,7 +256,7 @@ internal struct RequestParser
             if (stop < 0)
             {
                 // Unfinished line: its name so far must be a token; the value cannot be judged until it ends.
-                if (!_nameChecked)
+                if (!_fieldNameEnded)
                 {
                     int nameEnd = window.IndexOfAnyExcept(s_tchar);
                     if (nameEnd >= 0 && window[nameEnd] != (byte)':')
@@ -263,7 +264,7 @@ internal struct RequestParser
                         return Reject(RequestRejection.InvalidHeaderLine);
                     }
 
-                    _nameChecked = nameEnd >= 0;
+                    _fieldNameEnded = nameEnd >= 0;
                 }
 
                 _scanned = Math.Max(_scanned, headersEnd);
@@ -370,7 +371,7 @@ internal struct RequestParser
 
             // Until the authority has ended, only the bytes that arrived since the last call need checking.
             int from = complete ? schemeLength : Math.Max(schemeLength, _scanned - targetStart);
-            if (!complete && _nameChecked)
+            if (!complete && _authorityEnded)
             {
                 return RequestRejection.None;
             }
@@ -395,7 +396,7 @@ internal struct RequestParser
                 return RequestRejection.InvalidRequestLine;
             }
 
-            _nameChecked = true;
+            _authorityEnded = true;
             originStart = schemeLength + authorityLength;
         }
 

@@ -11,7 +11,7 @@ namespace PixelPing.Monitoring;
 /// flusher, the certificate, the spool file and the process. Every counter only grows from the start of the process;
 /// none is ever labelled with a key (keys are unbounded, and a label per key would make a series per key).
 /// </summary>
-internal sealed class ServerMetrics(HitStore store, ServerContext pixelPort, Flusher flusher, Spool? spool)
+internal sealed class ServerMetrics(HitStore store, ListenerContext pixelPort, Flusher flusher, Spool? spool)
 {
     private readonly Lock _lock = new();
     private readonly MetricsWriter _writer = new();

@@ -17,8 +17,8 @@ internal sealed class Connection
     // A typical request head is 100–500 bytes; the buffer grows only for the rare large head, up to the limits.
     private const int InitialBufferSize = 2048;
 
-    private readonly LoopStream _socket;
-    private readonly ServerContext _server;
+    private readonly LoopStream _stream;
+    private readonly ListenerContext _context;
     private readonly StatsShard _stats;
     private long _deadline;
     private bool _idle = true;
@@ -31,14 +31,14 @@ internal sealed class Connection
     // One per connection: it resumes where the last read left the request head instead of starting over.
     private RequestParser _parser;
 
-    public Connection(LoopStream socket, ServerContext server, StatsShard stats)
+    public Connection(LoopStream stream, ListenerContext context, StatsShard stats)
     {
-        _socket = socket;
-        _server = server;
+        _stream = stream;
+        _context = context;
         _stats = stats;
         // Nothing has arrived yet: under TCP_DEFER_ACCEPT a client that connects and stays silent is handed over
         // once the kernel's defer period ends, and must not then hold a slot for the whole idle timeout.
-        _deadline = Environment.TickCount64 + server.Limits.HeaderTimeoutMs;
+        _deadline = Environment.TickCount64 + context.Limits.HeaderTimeoutMs;
     }
 
     /// <summary>When the loop's sweep closes this connection (<see cref="Environment.TickCount64"/> milliseconds).</summary>
@@ -58,7 +58,7 @@ internal sealed class Connection
     /// is always waiting then, never halfway through a batch of requests: a request that arrived is either dropped
     /// whole (nothing counted, no answer) or counted and answered.
     /// </summary>
-    internal void Abort() => _socket.Abort();
+    internal void Abort() => _stream.Abort();
 
     /// <summary>Starts the connection on its loop's thread; it runs there until its first wait.</summary>
     public void Start() => _ = RunAsync();
@@ -71,7 +71,7 @@ internal sealed class Connection
     /// </summary>
     private async Task LingerAsync(Stream stream, byte[] scratch)
     {
-        _socket.ShutdownSend();
+        _stream.ShutdownSend();
         _deadline = Environment.TickCount64 + 2000;
         for (int total = 0; total < 64 * 1024;)
         {
@@ -87,14 +87,14 @@ internal sealed class Connection
 
     public async Task RunAsync()
     {
-        ServerLimits limits = _server.Limits;
+        ListenerLimits limits = _context.Limits;
         byte[] buffer = ArrayPool<byte>.Shared.Rent(InitialBufferSize);
         byte[]? output = null;
         Stream? stream = null;
         try
         {
-            stream = _socket;
-            if (_server.Tls is { } tls)
+            stream = _stream;
+            if (_context.Tls is { } tls)
             {
                 // The handshake has the header timeout as its deadline, enforced by the loop's sweep closing the
                 // socket: a client that opens TLS and stalls holds its slot no longer than one that stalls in a head.
@@ -129,7 +129,7 @@ internal sealed class Connection
                     buffer = MakeRoom(buffer, ref start, ref end, limits.MaxHeadBytes);
                 }
 
-                if (_server.Tracker.Draining && _idle)
+                if (_context.Tracker.Draining && _idle)
                 {
                     return;
                 }
@@ -199,7 +199,7 @@ internal sealed class Connection
         {
             // A bug (in the handler, say): this connection closes, the loop and its other connections carry on.
             StatsShard.Increment(ref _stats.Errors);
-            if (_server.Errors.Report(_socket.Peer, e, Environment.TickCount64) is { } line)
+            if (_context.Errors.Report(_stream.Peer, e, Environment.TickCount64) is { } line)
             {
                 Log.Error(line);
             }
@@ -212,7 +212,7 @@ internal sealed class Connection
                 await stream.DisposeAsync().ConfigureAwait(false);
             }
 
-            _socket.Dispose();
+            _stream.Dispose();
             ArrayPool<byte>.Shared.Return(buffer);
             if (output is not null)
             {
@@ -228,8 +228,8 @@ internal sealed class Connection
     private Outcome Process(byte[] buffer, ref int start, int end, ref long skip, ref byte[]? output, out int outputLength)
     {
         Responses responses = Responses.Current;
-        ServerLimits limits = _server.Limits;
-        bool draining = _server.Tracker.Draining;
+        ListenerLimits limits = _context.Limits;
+        bool draining = _context.Tracker.Draining;
         byte[]? single = null;
         outputLength = 0;
         bool close = false;
@@ -270,7 +270,7 @@ internal sealed class Connection
             {
                 StatsShard.Increment(ref _stats.Requests);
                 bool keepAlive = request.KeepAlive && !draining;
-                answer = _server.Handler.Handle(new HttpRequest(input, in request, _socket.Peer, keepAlive), _stats);
+                answer = _context.Handler.Handle(new HttpRequest(input, in request, _stream.Peer, keepAlive), _stats);
                 start += request.HeadLength;
                 skip = request.ContentLength;
                 close = !keepAlive;

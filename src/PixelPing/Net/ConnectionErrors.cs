@@ -1,4 +1,5 @@
 using System.Globalization;
+using PixelPing.Http;
 
 namespace PixelPing.Net;
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using PixelPing.Interop;
 using static System.FormattableString;
 
 namespace PixelPing.Net;

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
+using PixelPing.Http;
+using PixelPing.Interop;
 
 namespace PixelPing.Net;
 
@@ -18,7 +20,7 @@ internal sealed class EventLoop
     private const ulong ListenerFlag = 1UL << 63;
     private const uint ConnectionEvents = Libc.EPOLLIN | Libc.EPOLLRDHUP | Libc.EPOLLET;
 
-    private readonly ServerContext _server;
+    private readonly ListenerContext _server;
     private readonly AcceptErrors _acceptErrors;
     private readonly StatsShard _stats;
     private readonly int[] _listeners;
@@ -39,7 +41,7 @@ internal sealed class EventLoop
     private bool _finished;
     private long _acceptPausedUntil;
 
-    public EventLoop(ServerContext server, AcceptErrors acceptErrors, int[] listeners, int index, bool shared)
+    public EventLoop(ListenerContext server, AcceptErrors acceptErrors, int[] listeners, int index, bool shared)
     {
         _server = server;
         _acceptErrors = acceptErrors;

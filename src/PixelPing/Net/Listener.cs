@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using PixelPing.Interop;
 
 namespace PixelPing.Net;
 
@@ -15,12 +16,12 @@ namespace PixelPing.Net;
 internal sealed class Listener : IAsyncDisposable
 {
     private readonly EventLoop[] _loops;
-    private readonly ServerContext _server;
+    private readonly ListenerContext _server;
     private readonly int[] _shared;
     private int _started;
     private int _sharedClosed;
 
-    private Listener(EventLoop[] loops, ServerContext server, List<IPEndPoint> endPoints, int[] shared)
+    private Listener(EventLoop[] loops, ListenerContext server, List<IPEndPoint> endPoints, int[] shared)
     {
         _loops = loops;
         _server = server;
@@ -35,7 +36,7 @@ internal sealed class Listener : IAsyncDisposable
     /// Binds and listens with one event loop per usable CPU, or <paramref name="loops"/> when given (a small side
     /// port needs one); on failure returns null and one line saying which address and port and why.
     /// </summary>
-    public static Listener? TryBind(string? host, int port, ServerContext server, out string error, int loops = 0)
+    public static Listener? TryBind(string? host, int port, ListenerContext server, out string error, int loops = 0)
     {
         int loopCount = loops > 0 ? loops : UsableCpus();
         if (TryBindSockets(host, port, loopCount, out error, out List<IPEndPoint> endPoints) is not { } sockets)
@@ -59,7 +60,7 @@ internal sealed class Listener : IAsyncDisposable
     /// all at once for each new connection. The sockets are closed when accepting stops; the service manager keeps
     /// its own copies, so connections that arrive meanwhile wait in their queue for the next process.
     /// </summary>
-    public static Listener FromInherited(int[] sockets, ServerContext server, int loops = 0)
+    public static Listener FromInherited(int[] sockets, ListenerContext server, int loops = 0)
     {
         int loopCount = loops > 0 ? loops : UsableCpus();
         var endPoints = new List<IPEndPoint>();

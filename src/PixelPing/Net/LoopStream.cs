@@ -1,5 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Threading.Tasks.Sources;
+using PixelPing.Http;
+using PixelPing.Interop;
 
 namespace PixelPing.Net;
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using PixelPing.Interop;
 using static PixelPing.Common.Quoting;
 
 namespace PixelPing.Net;

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using PixelPing.Interop;
 
 namespace PixelPing.Tls;
 
@@ -14,21 +15,14 @@ namespace PixelPing.Tls;
 /// hold for an HTTPS endpoint.
 /// </para>
 /// </summary>
-internal static partial class TlsSuites
+internal static class TlsSuites
 {
-    private const string OpenSsl = "libssl.so.3";
-    private const string Crypto = "libcrypto.so.3";
-
     // Loaded before .NET first sets up its own TLS layer, which then finds a configured cipher list and keeps it.
     private const string Configuration =
         "openssl_conf = pixel_ping\n" +
         "[pixel_ping]\nssl_conf = pixel_ping_ssl\n" +
         "[pixel_ping_ssl]\nsystem_default = pixel_ping_tls\n" +
         "[pixel_ping_tls]\nCipherString = ECDHE+AESGCM:ECDHE+CHACHA20\n";
-
-    // OPENSSL_INIT_LOAD_CONFIG: the system's openssl.cnf (if any) is read now, once, so that it cannot replace this
-    // configuration later.
-    private const ulong LoadConfig = 0x00000040;
 
     private static readonly bool s_applied = Apply();
 
@@ -42,7 +36,8 @@ internal static partial class TlsSuites
         nint conf = 0;
         try
         {
-            if (OPENSSL_init_ssl(LoadConfig, 0) != 1)
+            // The system's openssl.cnf (if any) is read now, once, so that it cannot replace this configuration later.
+            if (OpenSsl.OPENSSL_init_ssl(OpenSsl.OPENSSL_INIT_LOAD_CONFIG, 0) != 1)
             {
                 return false;
             }
@@ -51,9 +46,9 @@ internal static partial class TlsSuites
             byte[] bytes = System.Text.Encoding.ASCII.GetBytes(Configuration);
             text = Marshal.AllocHGlobal(bytes.Length);
             Marshal.Copy(bytes, 0, text, bytes.Length);
-            bio = BIO_new_mem_buf(text, bytes.Length);
-            conf = NCONF_new_ex(0, 0);
-            return bio != 0 && conf != 0 && NCONF_load_bio(conf, bio, out _) == 1 && CONF_modules_load(conf, 0, 0) == 1;
+            bio = OpenSsl.BIO_new_mem_buf(text, bytes.Length);
+            conf = OpenSsl.NCONF_new_ex(0, 0);
+            return bio != 0 && conf != 0 && OpenSsl.NCONF_load_bio(conf, bio, out _) == 1 && OpenSsl.CONF_modules_load(conf, 0, 0) == 1;
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
@@ -63,12 +58,12 @@ internal static partial class TlsSuites
         {
             if (conf != 0)
             {
-                NCONF_free(conf);
+                OpenSsl.NCONF_free(conf);
             }
 
             if (bio != 0)
             {
-                BIO_free(bio);
+                OpenSsl.BIO_free(bio);
             }
 
             if (text != 0)
@@ -77,31 +72,7 @@ internal static partial class TlsSuites
             }
 
             // What went wrong (if anything) is answered by the fallback; OpenSSL's queue must not hold it for the next caller.
-            ERR_clear_error();
+            OpenSsl.ERR_clear_error();
         }
     }
-
-    [LibraryImport(OpenSsl)]
-    private static partial int OPENSSL_init_ssl(ulong options, nint settings);
-
-    [LibraryImport(Crypto)]
-    private static partial nint BIO_new_mem_buf(nint buffer, int length);
-
-    [LibraryImport(Crypto)]
-    private static partial int BIO_free(nint bio);
-
-    [LibraryImport(Crypto)]
-    private static partial nint NCONF_new_ex(nint libraryContext, nint method);
-
-    [LibraryImport(Crypto)]
-    private static partial int NCONF_load_bio(nint conf, nint bio, out nint errorLine);
-
-    [LibraryImport(Crypto)]
-    private static partial void NCONF_free(nint conf);
-
-    [LibraryImport(Crypto)]
-    private static partial int CONF_modules_load(nint conf, nint appName, ulong flags);
-
-    [LibraryImport(Crypto)]
-    private static partial void ERR_clear_error();
 }

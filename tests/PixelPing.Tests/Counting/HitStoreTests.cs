@@ -114,7 +114,7 @@ public sealed class HitStoreTests
     [Fact]
     public async Task Concurrent_writers_and_repeated_takes_lose_and_double_nothing()
     {
-        var store = new HitStore(1000, shardCount: 4);
+        var store = new HitStore(1000);
         const int writers = 4;
         const int perWriter = 1_000_000;
         var totals = new Dictionary<string, long>();
@@ -146,7 +146,7 @@ public sealed class HitStoreTests
     [Fact]
     public async Task After_the_last_take_no_hit_is_counted_and_every_hit_counted_before_is_in_a_batch()
     {
-        var store = new HitStore(100_000, shardCount: 4);
+        var store = new HitStore(100_000);
         const int writers = 4;
         long[] counted = new long[writers];
         using var started = new CountdownEvent(writers);

@@ -7,6 +7,7 @@ using PixelPing.Tests.Support;
 namespace PixelPing.Tests.EndToEnd;
 
 /// <summary>The published native-AOT executable, run as a child process: command line, startup errors, signals.</summary>
+[Trait("Kind", "External")]
 [Trait("Emulated", "true")] // also run against the linux-arm64 executable under qemu-user: ./build.sh --arch arm64 test
 public sealed class BinaryTests
 {
@@ -79,8 +80,7 @@ public sealed class BinaryTests
         taken.Listen();
         int port = ((IPEndPoint)taken.LocalEndPoint!).Port;
         string dir = TempDir.Create();
-        string path = Path.Combine(dir, "config.json");
-        File.WriteAllText(path, $"{{ \"host\": \"127.0.0.1\", \"port\": {port} }}");
+        string path = ServerProcess.WriteConfig($"{{ \"host\": \"127.0.0.1\", \"port\": {port} }}", dir);
         var (code, _, stderr) = Run(dir, path);
         Assert.Equal(1, code);
         string error = Assert.Single(stderr, l => !l.StartsWith("No endpoint", StringComparison.Ordinal));

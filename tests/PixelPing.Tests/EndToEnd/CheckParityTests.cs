@@ -10,6 +10,7 @@ namespace PixelPing.Tests.EndToEnd;
 /// <c>--check</c> against the start, on the published binary: what one refuses the other refuses, and both say why in
 /// words.
 /// </summary>
+[Trait("Kind", "External")]
 public sealed partial class CheckParityTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
@@ -87,8 +88,7 @@ public sealed partial class CheckParityTests
         string free = Ports.Free().ToString(System.Globalization.CultureInfo.InvariantCulture);
         string Fill(string text) => text.Replace("{key}", files.Key, StringComparison.Ordinal).Replace("{cert}", files.Cert, StringComparison.Ordinal)
             .Replace("{dir}", dir, StringComparison.Ordinal).Replace("{taken}", port, StringComparison.Ordinal).Replace("{free}", free, StringComparison.Ordinal);
-        string config = Path.Combine(dir, "config.json");
-        File.WriteAllText(config, Fill(json));
+        string config = ServerProcess.WriteConfig(Fill(json), dir);
 
         using ServerProcess check = ServerProcess.Start(dir, "--check", config);
         int checkCode = check.WaitForExit(Deadline);
@@ -133,8 +133,7 @@ public sealed partial class CheckParityTests
     {
         // The directory is root's (0755) and the server runs as nobody: it exists, but no save could succeed there.
         string dir = TempDir.Create();
-        string config = Path.Combine(dir, "config.json");
-        File.WriteAllText(config, """{ "host": "127.0.0.1", "port": 0, "endpoint": "http://127.0.0.1:9/hits", "spool": "spool.txt" }""");
+        string config = ServerProcess.WriteConfig("""{ "host": "127.0.0.1", "port": 0, "endpoint": "http://127.0.0.1:9/hits", "spool": "spool.txt" }""", dir);
         string expected = "the directory of spool.txt is not writable by this process (Permission denied)";
 
         using ServerProcess check = ServerProcess.StartUnder(Nobody, dir, "--check", config);

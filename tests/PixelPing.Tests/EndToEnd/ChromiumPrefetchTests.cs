@@ -10,6 +10,7 @@ namespace PixelPing.Tests.EndToEnd;
 /// normal request. Without <c>ignoreprefetch</c> both are counted, which proves the prefetch really arrives; with it,
 /// only the image is.
 /// </summary>
+[Trait("Kind", "External")]
 public sealed class ChromiumPrefetchTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);

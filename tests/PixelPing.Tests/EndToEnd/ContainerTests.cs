@@ -11,6 +11,7 @@ namespace PixelPing.Tests.EndToEnd;
 /// the <c>/etc/hosts</c> and <c>/etc/resolv.conf</c> a container runtime provides, and the executable runs there under
 /// <c>chroot</c> as the image's non-root user, with only the image's environment.
 /// </summary>
+[Trait("Kind", "External")]
 [Trait("Emulated", "true")]
 public sealed partial class ContainerTests(ITestOutputHelper output)
 {

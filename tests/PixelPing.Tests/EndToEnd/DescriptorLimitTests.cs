@@ -11,6 +11,7 @@ namespace PixelPing.Tests.EndToEnd;
 /// The published binary under a small open-file limit: connections must never take the descriptors a flush needs,
 /// and connections that send nothing must not hold theirs for long.
 /// </summary>
+[Trait("Kind", "External")]
 public sealed partial class DescriptorLimitTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
@@ -20,8 +21,7 @@ public sealed partial class DescriptorLimitTests(ITestOutputHelper output)
     {
         await using var receiver = new EndpointReceiver();
         string dir = TempDir.Create();
-        string config = Path.Combine(dir, "config.json");
-        File.WriteAllText(config, $$"""{ "host": "127.0.0.1", "port": 0, "interval": 3600, "log": false, "endpoint": "{{receiver.Url}}" }""");
+        string config = ServerProcess.WriteConfig($$"""{ "host": "127.0.0.1", "port": 0, "interval": 3600, "log": false, "endpoint": "{{receiver.Url}}" }""", dir);
         using ServerProcess server = ServerProcess.StartUnder(["prlimit", "--nofile=64:64", "--"], dir, config);
         int port = server.WaitForPort(Deadline);
 
@@ -66,8 +66,7 @@ public sealed partial class DescriptorLimitTests(ITestOutputHelper output)
     public void Check_says_what_cap_the_open_file_limit_allows()
     {
         string dir = TempDir.Create();
-        string config = Path.Combine(dir, "config.json");
-        File.WriteAllText(config, """{ "host": "127.0.0.1", "port": 0, "maxconnections": 5000 }""");
+        string config = ServerProcess.WriteConfig("""{ "host": "127.0.0.1", "port": 0, "maxconnections": 5000 }""", dir);
         using ServerProcess check = ServerProcess.StartUnder(["prlimit", "--nofile=200:200", "--"], dir, "--check", config);
         Assert.Equal(0, check.WaitForExit(Deadline));
         Assert.Contains(check.Stderr, l => l.StartsWith("pixel-ping: warning: \"maxconnections\" is 5000 but the open-file limit (200", StringComparison.Ordinal));
@@ -84,8 +83,7 @@ public sealed partial class DescriptorLimitTests(ITestOutputHelper output)
     public void The_soft_limit_is_raised_to_the_hard_one()
     {
         string dir = TempDir.Create();
-        string config = Path.Combine(dir, "config.json");
-        File.WriteAllText(config, """{ "host": "127.0.0.1", "port": 0, "maxconnections": 3000 }""");
+        string config = ServerProcess.WriteConfig("""{ "host": "127.0.0.1", "port": 0, "maxconnections": 3000 }""", dir);
         // With the soft limit of 64 alone, 3000 connections would not fit; raised to the hard 4096 they do.
         using ServerProcess server = ServerProcess.StartUnder(["prlimit", "--nofile=64:4096", "--"], dir, config);
         server.WaitForPort(Deadline);

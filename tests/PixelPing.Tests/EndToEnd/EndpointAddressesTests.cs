@@ -12,6 +12,7 @@ namespace PixelPing.Tests.EndToEnd;
 /// runs in a mount namespace of its own with that file bound over <c>/etc/hosts</c>, so the machine's own file is
 /// never touched.
 /// </summary>
+[Trait("Kind", "External")]
 public sealed class EndpointAddressesTests
 {
     private const string Name = "endpoint.test";

@@ -3,6 +3,7 @@ using PixelPing.Tests.Support;
 namespace PixelPing.Tests.EndToEnd;
 
 /// <summary>How the published binary reads what the endpoint answers to a flush.</summary>
+[Trait("Kind", "External")]
 public sealed class EndpointAnswerTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);

@@ -8,16 +8,10 @@ namespace PixelPing.Tests.EndToEnd;
 /// The executable configured through <c>PIXELPING_*</c> variables, and the operations keys' bad input: a start and a
 /// <c>--check</c> of the same config and environment fail alike, in one line.
 /// </summary>
+[Trait("Kind", "External")]
 public sealed class EnvironmentBinaryTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
-
-    private static string WriteConfig(string json)
-    {
-        string path = Path.Combine(TempDir.Create(), "config.json");
-        File.WriteAllText(path, json);
-        return path;
-    }
 
     [Fact]
     public async Task Variables_configure_the_server_and_check_names_them_as_the_source()
@@ -25,7 +19,7 @@ public sealed class EnvironmentBinaryTests
         await using var receiver = new EndpointReceiver();
         string secretFile = Path.Combine(TempDir.Create(), "secret");
         File.WriteAllText(secretFile, "from-a-file\n");
-        string config = WriteConfig("{ \"host\": \"127.0.0.1\", \"port\": 0, \"interval\": 3600, \"endpoint\": \"http://127.0.0.1:1/never\" }");
+        string config = ServerProcess.WriteConfig("{ \"host\": \"127.0.0.1\", \"port\": 0, \"interval\": 3600, \"endpoint\": \"http://127.0.0.1:1/never\" }");
         var environment = new Dictionary<string, string>
         {
             ["PIXELPING_ENDPOINT"] = receiver.Url,
@@ -79,7 +73,7 @@ public sealed class EnvironmentBinaryTests
         taken.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         taken.Listen();
         json = json.Replace("IN_USE", ((IPEndPoint)taken.LocalEndPoint!).Port.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
-        string config = WriteConfig(json);
+        string config = ServerProcess.WriteConfig(json);
         if (value == "EMPTY_FILE")
         {
             // What `echo > secret` leaves: a line break and nothing else.

@@ -24,6 +24,7 @@ public enum Fault
 /// clients keep hitting: the receiver, which ignores batch ids it has already stored, ends up with exactly the hits
 /// that were answered with 200.
 /// </summary>
+[Trait("Kind", "External")]
 public sealed class FaultInjectionTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);

@@ -8,6 +8,7 @@ namespace PixelPing.Tests.EndToEnd;
 /// are other clients to the server), a real endpoint; the endpoint's totals must leave out exactly the ignored hits,
 /// and the flush must name them per reason.
 /// </summary>
+[Trait("Kind", "External")]
 public sealed class FilteringTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
@@ -205,8 +206,7 @@ public sealed class FilteringTests
     public void A_bad_filter_value_is_one_line_naming_the_key_and_exit_1(string entry, string message)
     {
         string dir = TempDir.Create();
-        string path = Path.Combine(dir, "config.json");
-        File.WriteAllText(path, $"{{ \"port\": 0, {entry} }}");
+        string path = ServerProcess.WriteConfig($"{{ \"port\": 0, {entry} }}", dir);
         using ServerProcess check = ServerProcess.Start(dir, "--check", path);
         Assert.Equal(1, check.WaitForExit(Deadline));
         Assert.Contains(message, Assert.Single(check.Stderr), StringComparison.Ordinal);
@@ -236,8 +236,7 @@ public sealed class FilteringTests
             .Replace("\"interval\": 10\n", "\"interval\": 10,\n", StringComparison.Ordinal);
         Assert.All(filterKeys, k => Assert.Contains($"\n  \"{k}\"", uncommented, StringComparison.Ordinal));
         string dir = TempDir.Create();
-        string path = Path.Combine(dir, "config.json");
-        File.WriteAllText(path, uncommented);
+        string path = ServerProcess.WriteConfig(uncommented, dir);
         using ServerProcess check = ServerProcess.Start(dir, "--check", path);
         Assert.Equal(0, check.WaitForExit(Deadline));
         Assert.Contains(

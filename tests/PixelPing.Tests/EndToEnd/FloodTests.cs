@@ -13,6 +13,7 @@ namespace PixelPing.Tests.EndToEnd;
 /// Floods against the published executable: millions of distinct keys, and thousands of idle and half-sent
 /// connections. Memory and file descriptors are read from /proc while they last.
 /// </summary>
+[Trait("Kind", "External")]
 public sealed partial class FloodTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);

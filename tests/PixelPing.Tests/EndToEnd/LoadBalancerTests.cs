@@ -8,6 +8,7 @@ namespace PixelPing.Tests.EndToEnd;
 /// Three processes of the published executable behind nginx (Debian's nginx-light) on 127.0.0.1, flushing to one
 /// receiver that flaps between working and every kind of failure: the totals across instances are exact.
 /// </summary>
+[Trait("Kind", "External")]
 public sealed class LoadBalancerTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);

@@ -3,6 +3,7 @@ using PixelPing.Tests.Support;
 namespace PixelPing.Tests.EndToEnd;
 
 /// <summary>Keys reach the published binary's log escaped: a visitor can neither forge a line nor drive the terminal.</summary>
+[Trait("Kind", "External")]
 public sealed class LogInjectionTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);

@@ -3,6 +3,7 @@ using PixelPing.Tests.Support;
 namespace PixelPing.Tests.EndToEnd;
 
 /// <summary>The published binary without an endpoint: the counts are kept and logged, refusals reported once.</summary>
+[Trait("Kind", "External")]
 public sealed class LogOnlyTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);

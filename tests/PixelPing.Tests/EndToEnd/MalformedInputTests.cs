@@ -4,6 +4,7 @@ using PixelPing.Tests.Support;
 namespace PixelPing.Tests.EndToEnd;
 
 /// <summary>One published executable for the whole table, flushing on SIGUSR2 to a receiver.</summary>
+[Trait("Kind", "External")]
 public sealed class MalformedInputServer : IAsyncLifetime
 {
     public EndpointReceiver Receiver { get; } = new();

@@ -12,6 +12,7 @@ namespace PixelPing.Tests.EndToEnd;
 /// against the published executable: the counts land in its SQLite database, a batch id sent again is not counted
 /// twice, and a batch without the right signature is refused.
 /// </summary>
+[Trait("Kind", "External")]
 public sealed partial class ReadmeReceiverTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);

@@ -9,6 +9,7 @@ namespace PixelPing.Tests.EndToEnd;
 /// The spool file across real restarts of the published executable: SIGTERM with the endpoint down, several restarts
 /// during an outage, SIGKILL after the endpoint stored a batch, and spool files that cannot be trusted.
 /// </summary>
+[Trait("Kind", "External")]
 public sealed class RestartTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
@@ -88,12 +89,7 @@ public sealed class RestartTests(ITestOutputHelper output)
             int failures = Failures(server);
             await using Hitter hitter = await HitAsync(port, 300);
             Add(answered, hitter.Answered);
-            var clock = Stopwatch.StartNew();
-            while (Failures(server) < failures + 2)
-            {
-                Assert.True(clock.Elapsed < Deadline, "no failed flush");
-                await Task.Delay(20);
-            }
+            await Wait.Until(() => Failures(server) >= failures + 2, "two more failed flushes", Deadline);
 
             server.Signal(ServerProcess.SIGTERM);
             Assert.Equal(0, server.WaitForExit(Deadline));
@@ -141,12 +137,7 @@ public sealed class RestartTests(ITestOutputHelper output)
         using (ServerProcess second = Start(receiver, out _))
         {
             second.WaitForStdout(l => l.StartsWith($"--- spool: loaded {answered.Values.Sum()} hits in 1 batch ", StringComparison.Ordinal), Deadline);
-            var clock = Stopwatch.StartNew();
-            while (File.Exists(SpoolPath))
-            {
-                Assert.True(clock.Elapsed < Deadline, "the spool file was not removed after delivery");
-                await Task.Delay(20);
-            }
+            await Wait.Until(() => !File.Exists(SpoolPath), "the spool file removed after delivery", Deadline);
 
             second.Signal(ServerProcess.SIGTERM);
             Assert.Equal(0, second.WaitForExit(Deadline));

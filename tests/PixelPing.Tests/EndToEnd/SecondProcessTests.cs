@@ -8,6 +8,7 @@ namespace PixelPing.Tests.EndToEnd;
 /// <c>--check --no-bind</c> passes the running server's config. (A status address on the pixel port:
 /// <see cref="CheckParityTests"/>.)
 /// </summary>
+[Trait("Kind", "External")]
 public sealed class SecondProcessTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);

@@ -3,6 +3,7 @@ using PixelPing.Tests.Support;
 namespace PixelPing.Tests.EndToEnd;
 
 /// <summary>No password, secret or query value reaches the published binary's output, whatever the config holds.</summary>
+[Trait("Kind", "External")]
 public sealed class SecretsInMessagesTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
@@ -10,8 +11,7 @@ public sealed class SecretsInMessagesTests
     private static (int Code, string Output) Run(string json, params string[] args)
     {
         string dir = TempDir.Create();
-        string config = Path.Combine(dir, "config.json");
-        File.WriteAllText(config, json);
+        string config = ServerProcess.WriteConfig(json, dir);
         using ServerProcess process = ServerProcess.Start(dir, [.. args, config]);
         int code = process.WaitForExit(Deadline);
         return (code, string.Join('\n', process.Stdout.Concat(process.Stderr)));

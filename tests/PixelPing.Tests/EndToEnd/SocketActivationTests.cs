@@ -13,6 +13,7 @@ namespace PixelPing.Tests.EndToEnd;
 /// through systemd's own <c>systemd-socket-activate</c>, through a shell that sets <c>LISTEN_PID</c> to the PID it
 /// then execs, and a restart under steady load through a wrapper that holds the socket across two processes.
 /// </summary>
+[Trait("Kind", "External")]
 public sealed partial class SocketActivationTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
@@ -48,8 +49,7 @@ public sealed partial class SocketActivationTests(ITestOutputHelper output)
 
     private string Config(string json)
     {
-        string path = Path.Combine(_dir, "config.json");
-        File.WriteAllText(path, json);
+        string path = ServerProcess.WriteConfig(json, _dir);
         return path;
     }
 

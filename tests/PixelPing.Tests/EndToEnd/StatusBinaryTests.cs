@@ -9,18 +9,20 @@ namespace PixelPing.Tests.EndToEnd;
 /// The status listener of the published executable, read by the real consumers: promtool, a Prometheus server from
 /// Debian's package scraping it every second, and the SIGTERM sequence a load balancer follows.
 /// </summary>
+[Trait("Kind", "External")]
 public sealed class StatusBinaryTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
 
     private static ServerProcess StartWithStatus(string extra, out int port, out int statusPort, EndpointReceiver? receiver = null)
     {
-        int free = Ports.Free();
-        statusPort = free;
         string endpoint = receiver is null ? "" : $"\"endpoint\": \"{receiver.Url}\", \"interval\": 3600, ";
         ServerProcess server = ServerProcess.StartWithConfig(
-            $"{{ \"host\": \"127.0.0.1\", \"port\": 0, \"status\": \"127.0.0.1:{free}\", \"log\": false, {endpoint}{extra} }}", out port);
-        server.WaitForStdout(l => l.StartsWith($"Status listener on http://127.0.0.1:{free}/", StringComparison.Ordinal), Deadline);
+            $"{{ \"host\": \"127.0.0.1\", \"port\": 0, \"status\": \"127.0.0.1:0\", \"log\": false, {endpoint}{extra} }}", out port);
+        // Port 0: the kernel picks the status port as it binds, and the server prints the one it got.
+        string line = server.WaitForStdout(l => l.StartsWith("Status listener on http://127.0.0.1:", StringComparison.Ordinal), Deadline);
+        statusPort = int.Parse(line.AsSpan()["Status listener on http://127.0.0.1:".Length..line.IndexOf('/', "Status listener on http://".Length)],
+            System.Globalization.CultureInfo.InvariantCulture);
         return server;
     }
 
@@ -72,18 +74,12 @@ public sealed class StatusBinaryTests
             }
         }
 
-        var clock = Stopwatch.StartNew();
-        string? hits = null, up = null;
-        while (clock.Elapsed < Deadline && (hits != Hits.ToString(CultureInfo.InvariantCulture) || up != "1"))
+        await Wait.Until(async () =>
         {
             Assert.False(prometheus.HasExited, "prometheus exited:\n" + string.Join('\n', prometheus.Stderr));
-            hits = await Query("pixelping_hits_total{job=\"pixelping\"}");
-            up = await Query("up{job=\"pixelping\"}");
-            await Task.Delay(200);
-        }
-
-        Assert.Equal(Hits.ToString(CultureInfo.InvariantCulture), hits);
-        Assert.Equal("1", up);
+            return await Query("pixelping_hits_total{job=\"pixelping\"}") == Hits.ToString(CultureInfo.InvariantCulture)
+                && await Query("up{job=\"pixelping\"}") == "1";
+        }, "Prometheus scraping every hit with the target up", Deadline);
         Assert.Equal(Hits.ToString(CultureInfo.InvariantCulture), await Query("sum(pixelping_requests_total{code=\"200\"})"));
     }
 
@@ -116,12 +112,7 @@ public sealed class StatusBinaryTests
         SendHits(port, 2);
 
         server.Signal(ServerProcess.SIGTERM);
-        var clock = Stopwatch.StartNew();
-        while (status.Request("/readyz").Status != 503)
-        {
-            Assert.True(clock.Elapsed < Deadline, "/readyz never turned 503");
-            await Task.Delay(20);
-        }
+        await Wait.Until(() => status.Request("/readyz").Status == 503, "/readyz turning 503", Deadline);
 
         // Not ready, but still alive and still counting: a load balancer is taking the instance out.
         Assert.Equal(200, status.Request("/livez").Status);

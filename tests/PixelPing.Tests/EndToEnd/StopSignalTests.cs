@@ -11,6 +11,7 @@ using PixelPing.Tests.Support;
 namespace PixelPing.Tests.EndToEnd;
 
 /// <summary>Stop signals that come twice, against the published binary.</summary>
+[Trait("Kind", "External")]
 public sealed partial class StopSignalTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
@@ -216,8 +217,7 @@ public sealed partial class StopSignalTests
         await using var receiver = new EndpointReceiver();
         string dir = TempDir.Create();
         string spoolPath = Path.Combine(dir, "spool.txt");
-        string config = Path.Combine(dir, "config.json");
-        File.WriteAllText(config, Config(receiver.Url, spoolPath, "\"log\": true,"));
+        string config = ServerProcess.WriteConfig(Config(receiver.Url, spoolPath, "\"log\": true,"), dir);
         ProcessStartInfo info = ServerProcess.StartInfo([.. Repo.CommandFor(Repo.Binary), config], dir);
         using var process = new Process { StartInfo = info };
         var stderr = new List<string>();

@@ -9,6 +9,7 @@ namespace PixelPing.Tests.EndToEnd;
 /// TLS in the published native-AOT executable: certificate errors at start and in --check, SIGHUP reload,
 /// protocol versions as <c>openssl s_client</c> sees them, and flushing to an HTTPS endpoint trusted via endpointca.
 /// </summary>
+[Trait("Kind", "External")]
 [Trait("Emulated", "true")] // also run against the linux-arm64 executable under qemu-user: ./build.sh --arch arm64 test
 public sealed partial class TlsBinaryTests
 {

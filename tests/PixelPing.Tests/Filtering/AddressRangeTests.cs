@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using PixelPing.Filtering;
+using PixelPing.Http;
 using PixelPing.Net;
 
 namespace PixelPing.Tests.Filtering;

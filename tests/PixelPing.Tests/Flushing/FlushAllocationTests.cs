@@ -16,7 +16,7 @@ public sealed class FlushAllocationTests
     [InlineData(10_000, 1000)]
     public void Taking_and_encoding_a_batch_allocates_no_per_key_objects(int keys, int keyLength)
     {
-        var store = new HitStore(keys, shardCount: 4);
+        var store = new HitStore(keys);
         var flusher = new Flusher(store, client: null, new FlushOptions(TimeSpan.FromSeconds(60), "secret", false, false, 4096));
         for (int i = 0; i < keys; i++)
         {

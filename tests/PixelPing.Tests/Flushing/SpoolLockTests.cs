@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
 using PixelPing.Flushing;
+using PixelPing.Interop;
 using PixelPing.Tests.Support;
 
 namespace PixelPing.Tests.Flushing;
@@ -25,7 +26,7 @@ public sealed class SpoolLockTests
     /// </summary>
     private static string ReadUnlocked(string path)
     {
-        int fd = Libc.open(Libc.Path(path), Libc.OpenReadOnly | Libc.OpenCloseOnExec, 0);
+        int fd = Libc.open(Libc.Path(path), Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
         Assert.True(fd >= 0, $"cannot open {path}: {Libc.Describe(Libc.Errno)}");
         using var file = new SafeFileHandle(fd, ownsHandle: true);
         byte[] buffer = new byte[64];

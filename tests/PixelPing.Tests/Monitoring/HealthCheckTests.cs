@@ -5,6 +5,7 @@ using PixelPing.Tests.Support;
 namespace PixelPing.Tests.Monitoring;
 
 /// <summary><c>pixel-ping --healthcheck CONFIG</c> against a real server started from the same config.</summary>
+[Trait("Kind", "External")]
 public sealed class HealthCheckTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
@@ -16,19 +17,12 @@ public sealed class HealthCheckTests
         return (code, check.Stdout, check.Stderr);
     }
 
-    private static string WriteConfig(string json)
-    {
-        string path = Path.Combine(TempDir.Create(), "config.json");
-        File.WriteAllText(path, json);
-        return path;
-    }
-
     [Fact]
     public async Task Without_a_status_listener_it_asks_the_pixel_port_and_counts_nothing()
     {
         await using var receiver = new EndpointReceiver();
         int port = Ports.Free();
-        string config = WriteConfig($"{{ \"host\": \"127.0.0.1\", \"port\": {port}, \"interval\": 3600, \"log\": false, \"endpoint\": \"{receiver.Url}\" }}");
+        string config = ServerProcess.WriteConfig($"{{ \"host\": \"127.0.0.1\", \"port\": {port}, \"interval\": 3600, \"log\": false, \"endpoint\": \"{receiver.Url}\" }}");
         using ServerProcess server = ServerProcess.Start(null, config);
         server.WaitForPort(Deadline);
         using (var client = new RawHttpClient(port))
@@ -54,7 +48,7 @@ public sealed class HealthCheckTests
         string dir = TempDir.Create();
         ServerFiles files = pki.WriteServerFiles(dir, pki.IssueLeaf());
         int port = Ports.Free();
-        string config = WriteConfig(
+        string config = ServerProcess.WriteConfig(
             $"{{ \"host\": \"127.0.0.1\", \"port\": {port}, \"log\": false, \"sslkey\": \"{files.Key}\", \"sslcert\": \"{files.Cert}\", \"sslca\": \"{files.Ca}\" }}");
         using ServerProcess server = ServerProcess.Start(null, config);
         server.WaitForPort(Deadline);
@@ -76,7 +70,7 @@ public sealed class HealthCheckTests
     {
         int port = Ports.Free();
         int status = Ports.Free();
-        string config = WriteConfig($"{{ \"host\": \"127.0.0.1\", \"port\": {port}, \"status\": \"127.0.0.1:{status}\", \"log\": false }}");
+        string config = ServerProcess.WriteConfig($"{{ \"host\": \"127.0.0.1\", \"port\": {port}, \"status\": \"127.0.0.1:{status}\", \"log\": false }}");
         using ServerProcess server = ServerProcess.Start(null, config);
         server.WaitForPort(Deadline);
         int baseline = server.OpenFds();
@@ -129,7 +123,7 @@ public sealed class HealthCheckTests
     public void Nothing_listening_is_unhealthy_in_one_line()
     {
         int port = Ports.Free();
-        var (code, stdout, stderr) = HealthCheck(WriteConfig($"{{ \"host\": \"127.0.0.1\", \"port\": {port} }}"));
+        var (code, stdout, stderr) = HealthCheck(ServerProcess.WriteConfig($"{{ \"host\": \"127.0.0.1\", \"port\": {port} }}"));
         Assert.Equal(1, code);
         Assert.Empty(stdout);
         Assert.Equal($"pixel-ping: unhealthy: http://127.0.0.1:{port}/pixel.gif: connection refused (is the server running?)", Assert.Single(stderr));
@@ -143,7 +137,7 @@ public sealed class HealthCheckTests
         silent.Listen();
         int port = ((IPEndPoint)silent.LocalEndPoint!).Port;
 
-        var (code, stdout, stderr) = HealthCheck(WriteConfig($"{{ \"host\": \"127.0.0.1\", \"port\": {port} }}"));
+        var (code, stdout, stderr) = HealthCheck(ServerProcess.WriteConfig($"{{ \"host\": \"127.0.0.1\", \"port\": {port} }}"));
         Assert.Equal(1, code);
         Assert.Empty(stdout);
         Assert.Equal($"pixel-ping: unhealthy: http://127.0.0.1:{port}/pixel.gif did not answer within 1.8 s", Assert.Single(stderr));
@@ -152,7 +146,7 @@ public sealed class HealthCheckTests
     [Fact]
     public void A_config_that_does_not_load_is_unhealthy_in_one_line()
     {
-        var (code, stdout, stderr) = HealthCheck(WriteConfig("{ \"port\": \"eighty\" }"));
+        var (code, stdout, stderr) = HealthCheck(ServerProcess.WriteConfig("{ \"port\": \"eighty\" }"));
         Assert.Equal(1, code);
         Assert.Empty(stdout);
         Assert.StartsWith("pixel-ping: unhealthy: ", Assert.Single(stderr), StringComparison.Ordinal);

@@ -1,3 +1,4 @@
+using PixelPing.Http;
 using PixelPing.Net;
 
 namespace PixelPing.Tests.Net;

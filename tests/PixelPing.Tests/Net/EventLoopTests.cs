@@ -63,14 +63,14 @@ public sealed class EventLoopTests : IAsyncLifetime
         }
     }
 
-    private (ServerContext Context, int Port, HitStore Store) Start(Func<IRequestHandler, IRequestHandler> wrap, int maxConnections = 64, bool evictWhenFull = false)
+    private (ListenerContext Context, int Port, HitStore Store) Start(Func<IRequestHandler, IRequestHandler> wrap, int maxConnections = 64, bool evictWhenFull = false)
     {
         var store = new HitStore(1000);
-        var limits = new ServerLimits(HttpLimits.Default, HeaderTimeoutMs: 10_000, IdleTimeoutMs: 30_000, MaxConnections: maxConnections)
+        var limits = new ListenerLimits(HttpLimits.Default, HeaderTimeoutMs: 10_000, IdleTimeoutMs: 30_000, MaxConnections: maxConnections)
         {
             EvictWhenFull = evictWhenFull,
         };
-        var context = new ServerContext(wrap(new PixelApplication(store, 64)), limits);
+        var context = new ListenerContext(wrap(new PixelApplication(store, 64)), limits);
         Listener? listener = Listener.TryBind("127.0.0.1", 0, context, out string error, loops: 1);
         Assert.True(listener is not null, error);
         listener.Start();
@@ -117,7 +117,7 @@ public sealed class EventLoopTests : IAsyncLifetime
     [Fact]
     public void A_short_write_finishes_when_the_client_reads_and_the_loop_serves_others_meanwhile_twice_over()
     {
-        (ServerContext context, int port, HitStore store) = Start(pixel => new BigOrPixel(pixel));
+        (ListenerContext context, int port, HitStore store) = Start(pixel => new BigOrPixel(pixel));
         using Socket slow = Connect(port, receiveBuffer: 4096);
         byte[] received = new byte[s_big.Length];
         for (int round = 0; round < 2; round++)
@@ -146,7 +146,7 @@ public sealed class EventLoopTests : IAsyncLifetime
     [Fact]
     public async Task Peers_that_reset_mid_request_or_mid_answer_are_closed_and_the_loop_carries_on()
     {
-        (ServerContext context, int port, HitStore store) = Start(pixel => new BigOrPixel(pixel));
+        (ListenerContext context, int port, HitStore store) = Start(pixel => new BigOrPixel(pixel));
 
         // A reset halfway through a request head.
         using (Socket half = Connect(port))
@@ -175,7 +175,7 @@ public sealed class EventLoopTests : IAsyncLifetime
     [Fact]
     public async Task A_handler_that_throws_closes_only_its_connection_is_counted_and_the_loop_serves_the_others()
     {
-        (ServerContext context, int port, HitStore store) = Start(pixel => new ThrowsOnBoom(pixel));
+        (ListenerContext context, int port, HitStore store) = Start(pixel => new ThrowsOnBoom(pixel));
         using var before = new RawHttpClient(port);
         Assert.Equal(200, before.Request("/pixel.gif?key=before").Status);
 
@@ -204,7 +204,7 @@ public sealed class EventLoopTests : IAsyncLifetime
     {
         const int idle = 3000;
         FileLimits.RaiseTo(3 * idle);
-        (ServerContext context, int port, _) = Start(pixel => pixel, maxConnections: idle + 10);
+        (ListenerContext context, int port, _) = Start(pixel => pixel, maxConnections: idle + 10);
         var clients = new List<RawHttpClient>();
         try
         {
@@ -245,7 +245,7 @@ public sealed class EventLoopTests : IAsyncLifetime
     [Fact]
     public async Task A_full_listener_that_evicts_closes_the_connection_that_has_waited_longest_for_a_request_head()
     {
-        (ServerContext context, int port, HitStore store) = Start(pixel => pixel, maxConnections: 3, evictWhenFull: true);
+        (ListenerContext context, int port, HitStore store) = Start(pixel => pixel, maxConnections: 3, evictWhenFull: true);
         using var unfinished = new RawHttpClient(port);
         unfinished.Send("G");
         await Wait.Until(() => context.Tracker.Open == 1, "the first connection is taken");
@@ -275,7 +275,7 @@ public sealed class EventLoopTests : IAsyncLifetime
     [Fact]
     public async Task A_full_listener_that_does_not_evict_refuses_the_new_connection()
     {
-        (ServerContext context, int port, _) = Start(pixel => pixel, maxConnections: 1);
+        (ListenerContext context, int port, _) = Start(pixel => pixel, maxConnections: 1);
         using var unfinished = new RawHttpClient(port);
         unfinished.Send("G");
         await Wait.Until(() => context.Tracker.Open == 1, "the only place is taken");

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using PixelPing.Counting;
 using PixelPing.Http;
+using PixelPing.Interop;
 using PixelPing.Net;
 using PixelPing.Tests.Support;
 
@@ -22,11 +23,11 @@ public sealed class ListenerTests : IAsyncLifetime
         }
     }
 
-    private static ServerContext Context(int maxConnections = 64) =>
+    private static ListenerContext Context(int maxConnections = 64) =>
         new(new PixelApplication(new HitStore(1000), 64),
-            new ServerLimits(HttpLimits.Default, HeaderTimeoutMs: 10_000, IdleTimeoutMs: 30_000, MaxConnections: maxConnections));
+            new ListenerLimits(HttpLimits.Default, HeaderTimeoutMs: 10_000, IdleTimeoutMs: 30_000, MaxConnections: maxConnections));
 
-    private Listener Bind(string? host, ServerContext context, int loops = 1)
+    private Listener Bind(string? host, ListenerContext context, int loops = 1)
     {
         Listener? listener = Listener.TryBind(host, 0, context, out string error, loops);
         Assert.True(listener is not null, error);
@@ -89,14 +90,14 @@ public sealed class ListenerTests : IAsyncLifetime
     [Fact]
     public void A_second_listener_on_the_port_of_a_running_one_is_refused_and_the_first_keeps_every_connection()
     {
-        ServerContext first = Context();
+        ListenerContext first = Context();
         Listener running = Bind("127.0.0.1", first, loops: 2);
         running.Start();
         int port = running.EndPoints[0].Port;
         string expected = $"cannot listen on 127.0.0.1:{port}: port {port} is already in use";
 
         // Both would form SO_REUSEPORT groups of their loops' sockets; the second must not join the first's.
-        ServerContext second = Context();
+        ListenerContext second = Context();
         Assert.Null(Listener.TryBind("127.0.0.1", port, second, out string error, loops: 2));
         Assert.Equal(expected, error);
         Assert.False(Listener.CanBind("127.0.0.1", port, null, out error));
@@ -142,7 +143,7 @@ public sealed class ListenerTests : IAsyncLifetime
         held.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         held.Listen(64);
         int port = ((IPEndPoint)held.LocalEndPoint!).Port;
-        ServerContext old = Context();
+        ListenerContext old = Context();
         Listener first = Listener.FromInherited([Duplicate(held)], old, loops: 3);
         _listeners.Add(first);
         first.Start();
@@ -158,7 +159,7 @@ public sealed class ListenerTests : IAsyncLifetime
 
         using var waiting = new RawHttpClient(port);
         waiting.Send(RawHttpClient.Get("/pixel.gif?key=queued"));
-        ServerContext next = Context();
+        ListenerContext next = Context();
         Listener second = Listener.FromInherited([Duplicate(held)], next, loops: 2);
         _listeners.Add(second);
         second.Start();
@@ -235,7 +236,7 @@ public sealed class ListenerTests : IAsyncLifetime
     [Fact]
     public async Task Draining_closes_idle_keep_alive_connections_and_leaves_none_open()
     {
-        ServerContext context = Context();
+        ListenerContext context = Context();
         Listener listener = Bind("127.0.0.1", context, loops: 2);
         listener.Start();
         var clients = new List<RawHttpClient>();

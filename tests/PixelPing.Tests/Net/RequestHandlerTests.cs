@@ -27,8 +27,8 @@ public sealed class RequestHandlerTests
     [Fact]
     public async Task A_listener_runs_the_handler_it_was_given_with_the_request_and_the_peer_address()
     {
-        var limits = new ServerLimits(HttpLimits.Default, HeaderTimeoutMs: 5000, IdleTimeoutMs: 5000, MaxConnections: 4);
-        var context = new ServerContext(new EchoHandler(), limits);
+        var limits = new ListenerLimits(HttpLimits.Default, HeaderTimeoutMs: 5000, IdleTimeoutMs: 5000, MaxConnections: 4);
+        var context = new ListenerContext(new EchoHandler(), limits);
         Listener? listener = Listener.TryBind("127.0.0.1", 0, context, out string error);
         Assert.True(listener is not null, error);
         await using (listener)

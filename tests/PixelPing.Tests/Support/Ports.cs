@@ -3,7 +3,13 @@ using System.Net.Sockets;
 
 namespace PixelPing.Tests.Support;
 
-/// <summary>Ports for configs that must name one in advance (a client such as nginx or --healthcheck reads it).</summary>
+/// <summary>
+/// A port number for a config that must name one before anything listens on it: an outside program's own config
+/// (nginx, Prometheus's web port, PostgreSQL, Redis), a socket a service manager binds for the server, a port the
+/// test keeps closed, or <c>--healthcheck</c>, which reads the port from the server's config. Between this call and
+/// the bind another test may take the port, so where the server is ours it gets port 0 and the test reads the port
+/// it prints instead.
+/// </summary>
 public static class Ports
 {
     /// <summary>A port the kernel just gave out as free on loopback (and took back).</summary>

@@ -108,11 +108,17 @@ public sealed partial class ServerProcess : IDisposable
     public static ServerProcess StartWithConfig(string json, out int port, string? directory = null)
     {
         directory ??= TempDir.Create();
-        string path = Path.Combine(directory, "config.json");
-        File.WriteAllText(path, json);
-        ServerProcess server = Start(directory, path);
+        ServerProcess server = Start(directory, WriteConfig(json, directory));
         port = server.WaitForPort();
         return server;
+    }
+
+    /// <summary>Writes <paramref name="json"/> as config.json in <paramref name="directory"/> (a new one by default); returns its path.</summary>
+    public static string WriteConfig(string json, string? directory = null)
+    {
+        string path = Path.Combine(directory ?? TempDir.Create(), "config.json");
+        File.WriteAllText(path, json);
+        return path;
     }
 
     /// <summary>Waits for the "listening on" line and returns its port.</summary>

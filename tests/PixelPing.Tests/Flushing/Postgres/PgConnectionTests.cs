@@ -6,6 +6,7 @@ using PixelPing.Tests.Support;
 namespace PixelPing.Tests.Flushing.Postgres;
 
 /// <summary>The protocol client against a real PostgreSQL 15: each authentication method, TLS modes, and the server's refusals.</summary>
+[Trait("Kind", "External")]
 [Collection("Postgres")]
 public sealed class PgConnectionTests(PostgresServer server)
 {

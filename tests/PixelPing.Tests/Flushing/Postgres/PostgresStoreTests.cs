@@ -8,6 +8,7 @@ using PixelPing.Tests.Vectors;
 namespace PixelPing.Tests.Flushing.Postgres;
 
 /// <summary>The store against a real PostgreSQL 15: tables and rights, exact sums, exactly once, reconnects, locks and cancels.</summary>
+[Trait("Kind", "External")]
 [Collection("Postgres")]
 public sealed class PostgresStoreTests(PostgresServer server)
 {

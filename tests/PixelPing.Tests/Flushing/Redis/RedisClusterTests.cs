@@ -7,6 +7,7 @@ using static PixelPing.Tests.Flushing.Redis.RedisStoreTests;
 namespace PixelPing.Tests.Flushing.Redis;
 
 /// <summary>Batches stored in a real three-master Redis Cluster: each test's keys in a slot of their own.</summary>
+[Trait("Kind", "External")]
 public sealed class RedisClusterTests(RedisCluster cluster) : IClassFixture<RedisCluster>
 {
     private static readonly DateOnly Day = new(2026, 3, 1);

@@ -11,6 +11,7 @@ using PixelPing.Tls;
 namespace PixelPing.Tests.Flushing.Redis;
 
 /// <summary>Batches stored in a real redis-server, started by each test (Debian's redis-server).</summary>
+[Trait("Kind", "External")]
 public sealed class RedisStoreTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);

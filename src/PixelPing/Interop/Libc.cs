@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace PixelPing;
+namespace PixelPing.Interop;
 
 /// <summary>
 /// The libc calls the base class library has no way to make: opening a file exclusively without following links
@@ -12,19 +12,18 @@ namespace PixelPing;
 /// </summary>
 internal static partial class Libc
 {
-    public const int OpenReadOnly = 0;
-    public const int OpenWriteOnly = 1;
-    public const int OpenReadWrite = 2;
-    public const int OpenCreate = 0x40;
-    public const int OpenExclusive = 0x80;
-    public const int OpenDirectory = 0x10000;
-    public const int OpenNoFollow = 0x20000;
-    public const int OpenCloseOnExec = 0x80000;
+    public const int O_RDONLY = 0;
+    public const int O_WRONLY = 1;
+    public const int O_RDWR = 2;
+    public const int O_CREAT = 0x40;
+    public const int O_EXCL = 0x80;
+    public const int O_NONBLOCK = 0x800;
+    public const int O_DIRECTORY = 0x10000;
+    public const int O_NOFOLLOW = 0x20000;
+    public const int O_CLOEXEC = 0x80000;
 
-    public const int WriteOk = 2;
-    public const int ExecuteOk = 1;
-
-    public const int ELOOP = 40;
+    public const int W_OK = 2;
+    public const int X_OK = 1;
 
     private const int RLIMIT_NOFILE = 7;
 
@@ -48,17 +47,17 @@ internal static partial class Libc
         return setrlimit(RLIMIT_NOFILE, ref limit) == 0;
     }
 
-    [DllImport("libc", SetLastError = true)]
-    public static extern int open(byte[] path, int flags, int mode);
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int open(byte[] path, int flags, int mode);
 
-    [DllImport("libc", SetLastError = true)]
-    public static extern int fsync(int fd);
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int fsync(int fd);
 
-    [DllImport("libc", SetLastError = true)]
-    public static extern int close(int fd);
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int close(int fd);
 
-    [DllImport("libc", SetLastError = true)]
-    public static extern int access(byte[] path, int mode);
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int access(byte[] path, int mode);
 
     // ---- The spool's lock and the flags of passed-in sockets (Flushing/SpoolLock.cs, Net/Listener.cs) ----
 
@@ -69,7 +68,6 @@ internal static partial class Libc
     public const int F_GETFL = 3;
     public const int F_SETFL = 4;
     public const int FD_CLOEXEC = 1;
-    public const int O_NONBLOCK = 0x800;
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int flock(int fd, int operation);
@@ -81,11 +79,11 @@ internal static partial class Libc
     [LibraryImport("libc", SetLastError = true)]
     public static partial int fcntl(int fd, int command, int argument);
 
-    [DllImport("libc", SetLastError = true)]
-    private static extern int getrlimit(int resource, out FileLimit limit);
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int getrlimit(int resource, out FileLimit limit);
 
-    [DllImport("libc", SetLastError = true)]
-    private static extern int setrlimit(int resource, ref FileLimit limit);
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int setrlimit(int resource, ref FileLimit limit);
 
     [StructLayout(LayoutKind.Sequential)]
     private struct FileLimit
@@ -129,19 +127,21 @@ internal static partial class Libc
     public const uint EPOLLEXCLUSIVE = 1u << 28;
     public const uint EPOLLET = 1u << 31;
 
+    public const int ENOENT = 2;
     public const int EINTR = 4;
     public const int EAGAIN = 11;
     public const int ENOMEM = 12;
     public const int EACCES = 13;
+    public const int ENOTDIR = 20;
     public const int ENFILE = 23;
     public const int EMFILE = 24;
-    public const int EAFNOSUPPORT = 97;
-    public const int EADDRINUSE = 98;
-    public const int EADDRNOTAVAIL = 99;
-    public const int ENOBUFS = 105;
-    public const int ECONNABORTED = 103;
+    public const int ELOOP = 40;
     public const int EPROTO = 71;
     public const int ENOTSOCK = 88;
+    public const int EADDRINUSE = 98;
+    public const int EADDRNOTAVAIL = 99;
+    public const int ECONNABORTED = 103;
+    public const int ENOBUFS = 105;
 
     /// <summary>
     /// <c>struct epoll_event</c> is packed on x86-64 (12 bytes: events, then the 64-bit data at offset 4) and naturally

@@ -2,8 +2,8 @@ using PixelPing.Http;
 
 namespace PixelPing.Net;
 
-/// <summary>What one connection may use: parser limits, the two timeouts (in milliseconds) and the connection cap (in milliseconds).</summary>
-internal sealed record ServerLimits(HttpLimits Http, long HeaderTimeoutMs, long IdleTimeoutMs, int MaxConnections)
+/// <summary>What one connection of a listener may use: parser limits, the two timeouts in milliseconds, and the most connections the listener keeps open at once.</summary>
+internal sealed record ListenerLimits(HttpLimits Http, long HeaderTimeoutMs, long IdleTimeoutMs, int MaxConnections)
 {
     /// <summary>
     /// When every place is taken, a new connection closes the one that has waited longest for a whole request head

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Text;
 
-namespace PixelPing;
+namespace PixelPing.Common;
 
 /// <summary>
 /// Makes text that a visitor (a key) or a config file controls safe to print on a log line, reversibly. A raw line

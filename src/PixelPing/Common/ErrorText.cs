@@ -1,4 +1,6 @@
-namespace PixelPing;
+using PixelPing.Interop;
+
+namespace PixelPing.Common;
 
 /// <summary>
 /// An exception as the few words after "&lt;file&gt;: " in a log line or a startup error. The caller names the file,

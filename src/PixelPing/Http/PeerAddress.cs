@@ -1,7 +1,8 @@
 using System.Buffers.Binary;
 using System.Net;
+using PixelPing.Interop;
 
-namespace PixelPing.Net;
+namespace PixelPing.Http;
 
 /// <summary>
 /// A client's IP address held by value (16 bytes, IPv4 as its IPv4-mapped IPv6 form), so a connection carries it

@@ -1,6 +1,6 @@
-using PixelPing.Net;
+using PixelPing.Http;
 
-namespace PixelPing.Http;
+namespace PixelPing.Net;
 
 /// <summary>
 /// What a listener does with each complete request; the transport (<c>Net/</c>) owns sockets, buffers, timeouts and

@@ -8,10 +8,10 @@ namespace PixelPing.Net;
 /// open-connection table (its size is the listener's connection cap), the counters, the error log's throttle, and the certificate when the
 /// port speaks HTTPS.
 /// </summary>
-internal sealed class ServerContext(IRequestHandler handler, ServerLimits limits, ServerCertificate? tls = null)
+internal sealed class ListenerContext(IRequestHandler handler, ListenerLimits limits, ServerCertificate? tls = null)
 {
     public IRequestHandler Handler { get; } = handler;
-    public ServerLimits Limits { get; } = limits;
+    public ListenerLimits Limits { get; } = limits;
     public ConnectionTracker Tracker { get; } = new(limits.MaxConnections);
     public ServerStats Stats { get; } = new();
     public ConnectionErrors Errors { get; } = new();

@@ -1,9 +1,9 @@
 using System.Runtime.CompilerServices;
-using PixelPing.Counting;
 using PixelPing.Filtering;
+using PixelPing.Http;
 using PixelPing.Net;
 
-namespace PixelPing.Http;
+namespace PixelPing.Counting;
 
 /// <summary>
 /// The pixel port's meaning of a request: <c>GET</c> or <c>HEAD /pixel.gif</c> answers the GIF and counts the
