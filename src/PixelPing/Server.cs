@@ -3,6 +3,7 @@ using PixelPing.Config;
 using PixelPing.Counting;
 using PixelPing.Filtering;
 using PixelPing.Flushing;
+using PixelPing.Flushing.Postgres;
 using PixelPing.Http;
 using PixelPing.Monitoring;
 using PixelPing.Net;
@@ -70,10 +71,10 @@ internal sealed class Server : IAsyncDisposable
             return null;
         }
 
-        EndpointClient? client = settings.Endpoint is null ? null : new EndpointClient(settings.Endpoint, settings.Timeout, tls.EndpointOptions);
-        // The config reader drops "spool" without "endpoint" (with a warning), so a spool here always has a client.
+        IEndpoint? endpoint = CreateEndpoint(settings, tls);
+        // The config reader drops "spool" without "endpoint" (with a warning), so a spool here always has an endpoint.
         Spool? spool = settings.Spool is null ? null : new Spool(settings.Spool);
-        var flusher = new Flusher(store, client, new FlushOptions(settings.Interval, settings.Secret, settings.Discard, settings.Log, settings.MaxKeyLength), spool);
+        var flusher = new Flusher(store, endpoint, new FlushOptions(settings.Interval, settings.Discard, settings.Log, settings.MaxKeyLength), spool);
         store.CapReached += flusher.Request;
         var server = new Server(settings, context, listener, flusher);
         if (settings.Status is IPEndPoint status)
@@ -95,6 +96,17 @@ internal sealed class Server : IAsyncDisposable
 
         return server;
     }
+
+    /// <summary>Where the flushes go, as the settings say: an HTTP receiver or a database; null without an endpoint.</summary>
+    public static IEndpoint? CreateEndpoint(Settings settings, TlsFiles tls) => settings.Endpoint switch
+    {
+        null => null,
+        { Kind: EndpointKind.Postgres, Postgres: { } postgres } => new PostgresStore(postgres,
+            PostgresTables.Create(settings.Schema ?? PostgresTables.DefaultSchema, settings.Prefix ?? PostgresTables.DefaultPrefix),
+            settings.Timeout, TimeSpan.FromDays(settings.LedgerDays)),
+        { Kind: EndpointKind.Http, Uri: { } url } => new HttpEndpoint(new EndpointClient(url, settings.Timeout, tls.EndpointOptions), settings.Secret),
+        _ => throw new InvalidOperationException("an endpoint of a kind this build does not send to"),
+    };
 
     // Probes and scrapers need a few connections; 16 fit inside the descriptors kept back from the pixel port's cap.
     private const int StatusConnections = 16;

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Security.Cryptography;
 using PixelPing.Counting;
 using static System.FormattableString;
 
@@ -19,7 +18,7 @@ internal sealed class Flusher
     private const long CollectAfterReleasedBytes = 4 << 20;
 
     private readonly HitStore _store;
-    private readonly EndpointClient? _client;
+    private readonly IEndpoint? _endpoint;
     private readonly FlushOptions _options;
     // No maximum count: a request that races a timed-out wait may leave one extra release behind, which costs one
     // extra (usually empty) flush; a maximum of 1 would make that Release throw in a signal handler or in a hit.
@@ -48,13 +47,16 @@ internal sealed class Flusher
     private Batch? _sending;
     private bool _saidCapped;
 
+    // The last refusal said (a database's, until it changes its answer); null after any other outcome.
+    private string? _saidRefusal;
+
     // Bytes of keys (and their share of the store's tables) in batches dropped since the last collection.
     private long _released;
 
-    public Flusher(HitStore store, EndpointClient? client, FlushOptions options, Spool? spool = null)
+    public Flusher(HitStore store, IEndpoint? endpoint, FlushOptions options, Spool? spool = null)
     {
         _store = store;
-        _client = client;
+        _endpoint = endpoint;
         _options = options;
         _spool = spool;
     }
@@ -89,6 +91,19 @@ internal sealed class Flusher
     /// <summary>Flushes every interval and on request until <paramref name="stop"/> is cancelled.</summary>
     public async Task RunAsync(CancellationToken stop)
     {
+        if (_endpoint is not null)
+        {
+            // A database is reached once at the start, so that a wrong password shows now, not an interval later.
+            try
+            {
+                (await _endpoint.ProbeAsync(stop).ConfigureAwait(false))?.Say();
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+
         long intervalMs = Math.Max(1, (long)_options.Interval.TotalMilliseconds);
         long next = Environment.TickCount64 + intervalMs;
         while (!stop.IsCancellationRequested)
@@ -135,7 +150,7 @@ internal sealed class Flusher
     {
         using (await EnterGateAsync().ConfigureAwait(false))
         {
-            if (_client is null)
+            if (_endpoint is null)
             {
                 // No endpoint: the counts stay, and each flush logs them cumulatively, as the original does.
                 Snapshot held = _store.Peek();
@@ -262,7 +277,7 @@ internal sealed class Flusher
         {
             case SpoolLoadStatus.Loaded:
                 // Each with its own id, after any already waiting; the body's length and signature are this run's.
-                Batch[] restored = batches.Where(b => b.Entries.Length > 0).Select(b => MakeBatch(b.Entries, b.Id)).ToArray();
+                Batch[] restored = batches.Where(b => b.Entries.Length > 0).ToArray();
                 using (EnterGate())
                 {
                     SetPending([.. _pending, .. restored]);
@@ -289,7 +304,7 @@ internal sealed class Flusher
     {
         using (await EnterGateAsync().ConfigureAwait(false))
         {
-            if (_client is null)
+            if (_endpoint is null)
             {
                 return 0;
             }
@@ -337,7 +352,7 @@ internal sealed class Flusher
     /// </summary>
     public void SaveBeforeExit()
     {
-        if (_client is null)
+        if (_endpoint is null)
         {
             return;
         }
@@ -374,20 +389,8 @@ internal sealed class Flusher
         Log.Error(Invariant($"--- exiting with {hits} hits undelivered"));
     }
 
-    internal Batch MakeBatch(KeyValuePair<byte[], long>[] entries, string? id = null)
-    {
-        id ??= _instance + "-" + Interlocked.Increment(ref _sequence).ToString(CultureInfo.InvariantCulture);
-        // One pass over the body for its length and its signature; it is encoded again, piece by piece, as it is sent.
-        long length = 0;
-        using IncrementalHash? mac = _options.Secret is null ? null : Signature.Start(_options.Secret);
-        foreach (ReadOnlyMemory<byte> piece in BatchEncoder.EncodeBodyChunks(entries, id, _options.Secret))
-        {
-            length += piece.Length;
-            mac?.AppendData(piece.Span);
-        }
-
-        return new Batch(id, entries) { BodyLength = length, Signature = mac is null ? null : Signature.Finish(mac) };
-    }
+    private Batch MakeBatch(KeyValuePair<byte[], long>[] entries, string? id = null) =>
+        new(id ?? _instance + "-" + Interlocked.Increment(ref _sequence).ToString(CultureInfo.InvariantCulture), entries);
 
     private async Task<bool> SendAsync(Batch batch)
     {
@@ -395,19 +398,35 @@ internal sealed class Flusher
         // ForceYielding: the rest of the flush (taking the store, encoding, logging every key) runs on the thread pool,
         // never on the thread that completed the POST's last read.
         Volatile.Write(ref _sending, batch);
-        FlushOutcome outcome = await _client!.PostAsync(
-            batch.BodyLength, BatchEncoder.EncodeBodyChunks(batch.Entries, batch.Id, _options.Secret), batch.Signature, CancellationToken.None)
-            .ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+        FlushOutcome outcome = await _endpoint!.SendAsync(batch, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
         Volatile.Write(ref _sending, null);
         double ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        string? refusal = _saidRefusal;
+        _saidRefusal = null;
         switch (outcome.Result)
         {
             case FlushResult.Delivered:
                 Interlocked.Increment(ref _delivered);
                 Interlocked.Add(ref _deliveredHits, batch.Hits);
                 Volatile.Write(ref _lastDeliveredMs, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-                Log.FlushResult("--- flushed ---", delivered: true, outcome.StatusCode, batch.Hits, batch.Id, ms);
+                Log.FlushResult("--- flushed ---", delivered: true, outcome.StatusCode == 0 ? null : outcome.StatusCode, batch.Hits, batch.Id, ms);
+                if (outcome.Reason is { } note)
+                {
+                    Log.Out("--- endpoint: " + note);
+                }
+
                 return true;
+            case FlushResult.Refused:
+                Interlocked.Increment(ref _failed);
+                // A database's refusal stays until someone changes a right, a table or the config: said when it
+                // changes, not every interval; the batch waits meanwhile.
+                _saidRefusal = outcome.Reason;
+                if (outcome.Reason != refusal)
+                {
+                    Log.FlushResult("--- flush failed: " + outcome.Reason, delivered: false, null, batch.Hits, batch.Id, ms);
+                }
+
+                return false;
             case FlushResult.HttpError:
                 Interlocked.Increment(ref _failed);
                 Log.FlushResult("--- flush failed with code:" + outcome.StatusCode.ToString(CultureInfo.InvariantCulture),

@@ -184,8 +184,8 @@ public sealed class FlusherTests
         await using var receiver = new EndpointReceiver { KeepRequests = false };
         const int keys = 60_000;
         var store = new HitStore(keys);
-        var flusher = new Flusher(store, new EndpointClient(new Uri(receiver.Url), TimeSpan.FromSeconds(10)),
-            new FlushOptions(TimeSpan.FromHours(1), null, false, false, 64));
+        var flusher = new Flusher(store, new HttpEndpoint(new EndpointClient(new Uri(receiver.Url), TimeSpan.FromSeconds(10)), null),
+            new FlushOptions(TimeSpan.FromHours(1), false, false, 64));
         using var stop = new CancellationTokenSource();
         Task loop = flusher.RunAsync(stop.Token);
         for (int i = 0; i < keys; i++)
@@ -219,7 +219,7 @@ public sealed class FlusherTests
             store.Record(System.Text.Encoding.ASCII.GetBytes("k" + i));
         }
 
-        var flusher = new Flusher(store, client: null, new FlushOptions(TimeSpan.FromMilliseconds(1), null, false, false, 64));
+        var flusher = new Flusher(store, endpoint: null, new FlushOptions(TimeSpan.FromMilliseconds(1), false, false, 64));
         using var stop = new CancellationTokenSource();
         Task loop = flusher.RunAsync(stop.Token);
         var clock = Stopwatch.StartNew();

@@ -21,7 +21,7 @@ namespace PixelPing.Flushing.Postgres;
 /// stops it. Ledger rows older than the retention are deleted after a write, at most once an hour.
 /// </para>
 /// </summary>
-internal sealed class PostgresStore : IAsyncDisposable
+internal sealed class PostgresStore : IEndpoint
 {
     /// <summary>Keys per INSERT: large enough for few round trips, small enough for messages of a few megabytes.</summary>
     public const int KeysPerStatement = 10_000;
@@ -93,6 +93,26 @@ internal sealed class PostgresStore : IAsyncDisposable
         {
             _turn.Release();
         }
+    }
+
+    async Task<ProbeResult?> IEndpoint.ProbeAsync(CancellationToken cancellation) => await ProbeAsync(cancellation).ConfigureAwait(false);
+
+    /// <summary>
+    /// Stores a flush's batch under its UTC day: stored now or before (the ledger had its id) is delivered; a refusal
+    /// that will last is <see cref="FlushResult.Refused"/>; anything that may pass is like an unreachable receiver.
+    /// </summary>
+    public async Task<FlushOutcome> SendAsync(Batch batch, CancellationToken cancellation)
+    {
+        StoreOutcome outcome = await WriteBatchAsync(batch.Id, batch.Day, DateTimeOffset.FromUnixTimeSeconds(batch.From),
+            DateTimeOffset.FromUnixTimeSeconds(batch.To), batch.Entries, cancellation).ConfigureAwait(false);
+        return outcome.Result switch
+        {
+            StoreResult.Stored => FlushOutcome.Stored(outcome.Warning is null ? null : "warning: " + outcome.Warning),
+            StoreResult.AlreadyStored => FlushOutcome.Stored("batch " + batch.Id + " was stored before (its answer was lost): nothing added"
+                + (outcome.Warning is null ? "" : "; warning: " + outcome.Warning)),
+            StoreResult.Refused => FlushOutcome.Refused(outcome.Reason ?? "refused"),
+            _ => FlushOutcome.Unreachable(outcome.Reason ?? "failed"),
+        };
     }
 
     /// <summary>
