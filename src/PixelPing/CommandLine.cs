@@ -34,7 +34,10 @@ internal static class CommandLine
         "  --healthcheck path/to/config.json\n" +
         "                                ask the server that config describes whether it is up: exit 0 or 1 within 2 s\n" +
         "  -v, -version, --version       print the version\n" +
-        "  -h, -help, --help             print this help\n";
+        "  -h, -help, --help             print this help\n" +
+        "\n" +
+        "The server exits 0 when it stopped and every hit it answered was delivered or written to the spool file,\n" +
+        "1 when it cannot start, 2 for a usage error, 3 when it stopped with hits neither delivered nor saved.\n";
 
     public static Command Parse(string[] args)
     {

@@ -172,7 +172,7 @@ internal static class Program
                 // /readyz turns 503 now, while the pixel port still serves for the shutdown delay.
                 server.BeginStopping();
                 stop.TrySetResult();
-            }, reload: server.ReloadCertificate, exitNow: () => server.Flusher.SaveBeforeExit());
+            }, reload: server.ReloadCertificate, exitNow: reason => ExitCodes.AfterStop(server.Flusher.SaveBeforeExit(reason)));
             server.Start();
             foreach (var endPoint in server.EndPoints)
             {
@@ -192,10 +192,10 @@ internal static class Program
                 await Task.Delay(settings.ShutdownDelay).ConfigureAwait(false);
             }
 
-            await server.StopAsync().ConfigureAwait(false);
+            long lost = await server.StopAsync().ConfigureAwait(false);
             StatsSnapshot stats = server.Context.Stats.Read();
             Log.Out($"Pixel Ping stopped: served {stats.Pixels} pixels in {stats.Requests} requests.");
-            return 0;
+            return ExitCodes.AfterStop(lost);
         }
     }
 }

@@ -80,10 +80,11 @@ internal sealed class Server : IAsyncDisposable
         if (settings.Status is IPEndPoint status)
         {
             // The same parser, limits and timeouts as the pixel port; a handful of connections is plenty for probes
-            // and scrapers, and a flood of them cannot take the pixel port's slots.
+            // and scrapers, and a flood of them cannot take the pixel port's slots. Clients that hold them without
+            // finishing a request give way to a new connection.
             var statusContext = new ServerContext(
                 new StatusApplication(new ServerMetrics(store, context, flusher, spool), () => server.Ready),
-                limits with { MaxConnections = StatusConnections });
+                limits with { MaxConnections = StatusConnections, EvictWhenFull = true });
             server._status = Listener.TryBind(status.Address.ToString(), status.Port, statusContext, out error, loops: 1);
             if (server._status is null)
             {
@@ -94,6 +95,9 @@ internal sealed class Server : IAsyncDisposable
             }
         }
 
+        // Before the flush loop starts, so that nothing newer is sent ahead of the spool's batches, and before any stop
+        // signal is handled, so that a stop's save includes them instead of replacing the file without them.
+        flusher.LoadSpool();
         return server;
     }
 
@@ -136,8 +140,6 @@ internal sealed class Server : IAsyncDisposable
         _listener.Start();
         _status?.Start();
         _accepting = true;
-        // The spool's batches wait in the flusher before its loop starts, so nothing newer can be sent ahead of them.
-        Flusher.LoadSpool();
         _flushLoop = Background.Run("flush loop", () => Flusher.RunAsync(_stopFlusher.Token));
         if (Flusher.Kept is not null)
         {
@@ -148,10 +150,10 @@ internal sealed class Server : IAsyncDisposable
 
     /// <summary>
     /// SIGTERM's path: stop accepting, let requests in progress finish (bounded), then flush once more (bounded by the
-    /// flush timeout), then save what is still undelivered to the spool file when one is configured. True when
-    /// nothing counted was left undelivered.
+    /// flush timeout), then save what is still undelivered to the spool file when one is configured. Returns the hits
+    /// neither delivered nor saved (a second stop signal's save, should it come first, is waited for and counts).
     /// </summary>
-    public async Task<bool> StopAsync()
+    public async Task<long> StopAsync()
     {
         _stopping = true;
         _accepting = false;
@@ -159,9 +161,7 @@ internal sealed class Server : IAsyncDisposable
         await _listener.DrainAsync(_settings.ShutdownTimeout).ConfigureAwait(false);
         await _stopFlusher.CancelAsync().ConfigureAwait(false);
         await _flushLoop.ConfigureAwait(false);
-        bool delivered = await Flusher.FlushAsync().ConfigureAwait(false);
-        long undelivered = await Flusher.SaveUndeliveredAsync().ConfigureAwait(false);
-        return delivered && undelivered == 0;
+        return await Flusher.FinishAsync().ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()

@@ -14,6 +14,25 @@ public sealed class ServerTests
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
 
     [Fact]
+    public async Task After_the_last_take_a_pixel_with_a_key_is_answered_503_and_counted_nowhere()
+    {
+        await using var receiver = new EndpointReceiver();
+        await using var server = InProcessServer.Start(InProcessServer.Defaults(receiver, intervalSeconds: 3600));
+        using var client = new RawHttpClient(server.Port);
+        Assert.Equal(200, client.Request("/pixel.gif?key=before").Status);
+
+        // A second stop signal's exit path: the store's last take, after which nothing delivers or saves a hit.
+        Assert.Equal(1, server.Server.Flusher.SaveBeforeExit("test: a second stop signal"));
+
+        RawResponse late = client.Request("/pixel.gif?key=late");
+        Assert.Equal(503, late.Status);
+        Assert.Equal("close", late.Header("Connection"));
+        using var other = new RawHttpClient(server.Port);
+        Assert.Equal(200, other.Request("/pixel.gif").Status);
+        Assert.Equal(0, receiver.Requests);
+    }
+
+    [Fact]
     public async Task Concurrent_clients_hits_sent_equal_hits_received()
     {
         await using var receiver = new EndpointReceiver();
@@ -140,7 +159,8 @@ public sealed class ServerTests
         }
 
         Assert.True(await receiver.WaitForTotalAsync(7, Deadline));
-        Assert.Null(server.Server.Flusher.Kept);
+        // The batch is pending until its answer is read, a moment after the receiver stored it.
+        await Wait.Until(() => server.Server.Flusher.Kept is null, "the delivered batch is still pending");
         Assert.Equal(7, receiver.Totals["kept"]);
         Assert.False(receiver.Totals.ContainsKey("lost"));
     }

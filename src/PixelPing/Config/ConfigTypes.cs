@@ -217,7 +217,16 @@ internal static class ConfigTypes
 
             if (!Uri.TryCreate(value.Text, UriKind.Absolute, out Uri? uri) || uri.Host.Length == 0)
             {
-                complaint = $"must be {What} with a host (got {got})";
+                // The parser refuses a host name with an empty label without saying why: say it.
+                complaint = WrittenHost(value.Text) is { Length: > 0 } written && DnsName.Problem(written) is { } unreachable
+                    ? unreachable
+                    : $"must be {What} with a host (got {got})";
+                return false;
+            }
+
+            if (uri.HostNameType is UriHostNameType.Dns or UriHostNameType.Basic && DnsName.Problem(uri.IdnHost) is { } problem)
+            {
+                complaint = problem;
                 return false;
             }
 
@@ -247,6 +256,29 @@ internal static class ConfigTypes
             return true;
         },
         static value => value is null ? "" : value.Shown);
+
+    /// <summary>The host of an http(s) URL as written, for a URL the parser refused; "" when there is none to show.</summary>
+    private static string WrittenHost(string url)
+    {
+        int start = url.IndexOf("://", StringComparison.Ordinal);
+        if (start < 0 || !(url.AsSpan(0, start).Equals("http", StringComparison.OrdinalIgnoreCase)
+            || url.AsSpan(0, start).Equals("https", StringComparison.OrdinalIgnoreCase)))
+        {
+            return "";
+        }
+
+        ReadOnlySpan<char> authority = url.AsSpan(start + 3);
+        int end = authority.IndexOfAny('/', '?', '#');
+        authority = end < 0 ? authority : authority[..end];
+        authority = authority[(authority.LastIndexOf('@') + 1)..];
+        if (authority.StartsWith("["))
+        {
+            return "";
+        }
+
+        int colon = authority.IndexOf(':');
+        return (colon < 0 ? authority : authority[..colon]).ToString();
+    }
 
     /// <summary>
     /// A list of at most <paramref name="maxItems"/> strings, each accepted by <paramref name="item"/>, which returns

@@ -48,9 +48,20 @@ internal static class EnvironmentOverrides
             }
 
             string text = (string?)environment[name] ?? "";
-            if (fromFile && !TryReadValueFile(text, out text, out string reason))
+            string path = text;
+            if (fromFile && !TryReadValueFile(path, out text, out string reason))
             {
-                error = $"environment variable {name}: cannot read {Quoting.Quote(text)}: {reason}";
+                error = $"environment variable {name}: cannot read {Quoting.Quote(path)}: {reason}";
+                return false;
+            }
+
+            if (key.Name == "secret" && text.Length == 0)
+            {
+                // In the file, "" means no secret (as in the original). From the environment it is nearly always a
+                // variable or a secret file left unfilled, and taking it would stop signing without a word.
+                string held = fromFile ? $" ({Quoting.Quote(path)} holds no text)" : "";
+                error = $"environment variable {name}: {Quoting.Quote(key.Name)} is empty{held}, which would send no secret and sign nothing; "
+                    + "give it a value, or unset the variable to run without a secret";
                 return false;
             }
 
@@ -100,7 +111,7 @@ internal static class EnvironmentOverrides
     {
         if (SmallFile.TryRead(path, SettingsReader.MaxFileBytes, out byte[] bytes, out int length, out reason) != SmallFileError.None)
         {
-            text = path;
+            text = "";
             return false;
         }
 

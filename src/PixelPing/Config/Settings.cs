@@ -133,7 +133,7 @@ internal sealed record Settings
 
         if (MaxHitsPerClient > 0)
         {
-            on.Add(Invariant($"at most {MaxHitsPerClient} hits per client and key per interval"));
+            on.Add(Invariant($"at most {MaxHitsPerClient} hits per client and key in a batch"));
         }
 
         if (on.Count == 0)

@@ -14,6 +14,8 @@ namespace PixelPing.Counting;
 /// </summary>
 internal sealed class HitStore
 {
+    private const long AnyWindow = -1;
+
     // The calling thread's partition of the store it last counted in (looked up again when it counts in another).
     [ThreadStatic]
     private static Partition? t_partition;
@@ -29,12 +31,19 @@ internal sealed class HitStore
     // written with every partition's lock held.
     private bool _shared;
     private readonly int _maxKeys;
+    // Takes and peeks so far: the number of the batch now being counted. Bumped with every partition's lock held, so
+    // under any one partition's lock it names the batch that partition's counts go to.
+    private long _window;
     private int _distinct;
     private long _refusedFull;
     private long _refusedTooLong;
     private long _refusedFullTotal;
     private long _refusedTooLongTotal;
     private int _capSignalled;
+
+    // Set by the last take, before it takes any partition's lock, and read under a partition's lock: a hit counted
+    // before that lock was taken is in the last batch, and every later one sees the store closed.
+    private bool _closed;
 
     /// <param name="maxKeys">The most distinct keys held between two takes.</param>
     /// <param name="shardCount">Shards of the admitted-key set (a power of two); by default the CPU count, up to 64.</param>
@@ -87,18 +96,46 @@ internal sealed class HitStore
     /// <summary>Hits refused since the start because the key was longer than maxkeylength.</summary>
     public long RefusedTooLongTotal => Interlocked.Read(ref _refusedTooLongTotal);
 
-    /// <summary>Counts a hit on the key; a new key past maxkeys is refused (and counted in <see cref="RefusedFullTotal"/>).</summary>
-    public void Record(ReadOnlySpan<byte> key)
+    /// <summary>
+    /// The batch being counted now: it changes each time the store is taken (or, in the log-only mode, peeked), never
+    /// otherwise. The per-client cap counts a client's hits within one window, so that one batch never holds more than
+    /// the cap for a client, however long it waits to be taken.
+    /// </summary>
+    public long Window => Volatile.Read(ref _window);
+
+    /// <summary>
+    /// Counts a hit on the key; a new key past maxkeys is refused (and counted in <see cref="RefusedFullTotal"/>).
+    /// False only once <see cref="TakeLast"/> has closed the store: the hit is not counted, and must not be answered
+    /// as if it were.
+    /// </summary>
+    public bool Record(ReadOnlySpan<byte> key) => RecordIn(key, AnyWindow) != RecordOutcome.Closed;
+
+    /// <summary>
+    /// Counts a hit that the per-client cap admitted in <paramref name="window"/>, if that is still the batch being
+    /// counted: <see cref="RecordOutcome.WindowEnded"/>, and nothing counted, when the store was taken since (the hit
+    /// is then checked again in the new window); <see cref="RecordOutcome.Closed"/> once the last take has happened.
+    /// </summary>
+    public RecordOutcome RecordIn(ReadOnlySpan<byte> key, long window)
     {
         Partition partition = Mine();
         lock (partition)
         {
+            if (_closed)
+            {
+                return RecordOutcome.Closed;
+            }
+
+            if (window != AnyWindow && window != _window)
+            {
+                return RecordOutcome.WindowEnded;
+            }
+
             ref long count = ref CollectionsMarshal.GetValueRefOrNullRef(partition.Lookup, key);
             if (!Unsafe.IsNullRef(ref count))
             {
                 count++;
                 partition.Hits++;
-                return;
+                return RecordOutcome.Counted;
             }
 
             if (Admit(key) is not { } admitted)
@@ -106,7 +143,7 @@ internal sealed class HitStore
                 Interlocked.Increment(ref _refusedFull);
                 Interlocked.Increment(ref _refusedFullTotal);
                 SignalCap();
-                return;
+                return RecordOutcome.Counted;
             }
 
             partition.Map.Add(admitted, 1);
@@ -117,6 +154,8 @@ internal sealed class HitStore
         {
             SignalCap();
         }
+
+        return RecordOutcome.Counted;
     }
 
     /// <summary>Counts a hit whose key was longer than the configured maximum.</summary>
@@ -161,6 +200,16 @@ internal sealed class HitStore
 
     /// <summary>Takes every count held (the store is empty afterwards) and the refusals since the last take.</summary>
     public Snapshot Take() => Collect(clear: true);
+
+    /// <summary>
+    /// The take before the process exits: every count held, and from now on <see cref="Record"/> counts nothing, so
+    /// that no hit is answered as counted once nothing will deliver or save it.
+    /// </summary>
+    public Snapshot TakeLast()
+    {
+        Volatile.Write(ref _closed, true);
+        return Collect(clear: true);
+    }
 
     /// <summary>
     /// Copies every count held without clearing (the log-only mode keeps cumulative counts); the refusals and ignored
@@ -298,6 +347,8 @@ internal sealed class HitStore
                     partition.Uncapped = 0;
                 }
 
+                // A new batch begins, for the per-client cap too (each flush in the log-only mode, which only peeks).
+                Volatile.Write(ref _window, _window + 1);
                 if (clear)
                 {
                     if (_shared)

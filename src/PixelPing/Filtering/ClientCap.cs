@@ -8,7 +8,7 @@ internal enum CapResult : byte
     /// <summary>Under the cap: count the hit.</summary>
     Counted,
 
-    /// <summary>This client already had <c>maxhitsperclient</c> hits on this key in this interval: ignore it.</summary>
+    /// <summary>This client already had <c>maxhitsperclient</c> hits on this key in this window: ignore it.</summary>
     OverCap,
 
     /// <summary>The table has no room for a new client and key: the hit is counted without a cap (and reported).</summary>
@@ -16,10 +16,12 @@ internal enum CapResult : byte
 }
 
 /// <summary>
-/// <c>maxhitsperclient</c>: how many hits each (client address, key) pair had in the current interval. The table holds
-/// a 64-bit keyed hash of the pair (<see cref="SipHash"/>, random key per process) and a count, never the address.
-/// It is bounded: at most <c>maxEntries</c> pairs (at most 32 bytes each), split over shards each behind its own
-/// lock, grown as pairs arrive; the whole table empties when an interval ends (windows of <c>interval</c> seconds). When a shard is full, a new pair is counted unchecked:
+/// <c>maxhitsperclient</c>: how many hits each (client address, key) pair had in the current window, the batch the
+/// store is counting (<see cref="Counting.HitStore.Window"/>): a window ends when a flush takes the store, so one batch
+/// holds at most the cap per pair. The table holds a 64-bit keyed hash of the pair (<see cref="SipHash"/>, random key
+/// per process) and a count, never the address. It is bounded: at most <c>maxEntries</c> pairs (at most 32 bytes each),
+/// split over shards each behind its own lock, grown as pairs arrive; a shard empties when the first hit of a new
+/// window reaches it. When a shard is full, a new pair is counted unchecked:
 /// refusing it would drop real readers because many others came, while a flood from one address still meets its
 /// own entry. Two pairs whose hashes collide (about one in 2^64/entries) would share a count.
 /// </summary>
@@ -28,15 +30,13 @@ internal sealed class ClientCap
     private const int StackBytes = 1024;
 
     private readonly int _maxHits;
-    private readonly long _intervalMs;
     private readonly SipHash _hash;
     private readonly Shard[] _shards;
     private readonly int _shardMask;
 
-    public ClientCap(int maxHits, int maxEntries, TimeSpan interval, SipHash hash)
+    public ClientCap(int maxHits, int maxEntries, SipHash hash)
     {
         _maxHits = maxHits;
-        _intervalMs = Math.Max(1, (long)interval.TotalMilliseconds);
         _hash = hash;
         int shards = (int)Math.Min(64, BitOperations.RoundUpToPowerOf2((uint)Environment.ProcessorCount));
         int perShard = Math.Max(1, (maxEntries + shards - 1) / shards);
@@ -49,16 +49,23 @@ internal sealed class ClientCap
         _shardMask = shards - 1;
     }
 
-    public CapResult Admit(UInt128 client, ReadOnlySpan<byte> key)
+    /// <summary>Counts the pair's hit in <paramref name="window"/>, or says it is over the cap there.</summary>
+    public CapResult Admit(UInt128 client, ReadOnlySpan<byte> key, long window)
     {
         ulong fingerprint = Fingerprint(client, key);
         Shard shard = _shards[(int)fingerprint & _shardMask];
-        long window = Environment.TickCount64 / _intervalMs;
         lock (shard)
         {
-            if (shard.Window != window)
+            if (window > shard.Window)
             {
                 shard.Clear(window);
+            }
+            else if (window < shard.Window)
+            {
+                // A window already ended (another hit brought the shard into the next one): the store refuses to
+                // count this hit there, and it is checked again in the window now open. Left out of the table, so
+                // that it costs the new window nothing.
+                return CapResult.Counted;
             }
 
             return shard.Add(fingerprint, _maxHits);

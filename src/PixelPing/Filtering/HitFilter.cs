@@ -76,7 +76,7 @@ internal sealed class HitFilter
             settings.Keys.Count == 0 ? null : [.. settings.Keys.Select(pattern => new KeyPattern(pattern))],
             Ranges(settings.IgnoreAddresses),
             Ranges(settings.TrustedProxies),
-            settings.MaxHitsPerClient == 0 ? null : new ClientCap(settings.MaxHitsPerClient, settings.MaxKeys, settings.Interval, SipHash.WithRandomKey()));
+            settings.MaxHitsPerClient == 0 ? null : new ClientCap(settings.MaxHitsPerClient, settings.MaxKeys, SipHash.WithRandomKey()));
     }
 
     // The reader accepted every entry with the same parser, so none fails here.
@@ -89,10 +89,11 @@ internal sealed class HitFilter
 
     /// <summary>
     /// Decides one hit. <paramref name="input"/> is the span the request was parsed from, <paramref name="peer"/> the
-    /// connection's remote address (<see cref="NetAddress"/>), <paramref name="key"/> the decoded key.
+    /// connection's remote address (<see cref="NetAddress"/>), <paramref name="key"/> the decoded key,
+    /// <paramref name="window"/> the store's window (<see cref="ClientCap"/>).
     /// <paramref name="unchecked"/> is set when the per-client table was full and the hit is counted without a cap.
     /// </summary>
-    public IgnoreReason Check(ReadOnlySpan<byte> input, in ParsedRequest request, UInt128 peer, ReadOnlySpan<byte> key, out bool @unchecked)
+    public IgnoreReason Check(ReadOnlySpan<byte> input, in ParsedRequest request, UInt128 peer, ReadOnlySpan<byte> key, long window, out bool @unchecked)
     {
         @unchecked = false;
         if (_ignoreBots && BotMatcher.IsBot(request.Value(input, HeaderFields.UserAgent)))
@@ -145,7 +146,7 @@ internal sealed class HitFilter
 
         if (_cap is not null)
         {
-            switch (_cap.Admit(client, key))
+            switch (_cap.Admit(client, key, window))
             {
                 case CapResult.OverCap:
                     return IgnoreReason.PerClient;

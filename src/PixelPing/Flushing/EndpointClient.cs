@@ -44,8 +44,12 @@ internal sealed class EndpointClient
     public Func<SslClientAuthenticationOptions, SslClientAuthenticationOptions>? TlsOptions { get; }
 
     /// <summary>Sends a body given in pieces of <paramref name="contentLength"/> bytes in all, each written as it comes.</summary>
+    /// <param name="completing">
+    /// Called just before the write that completes the request: from then on the endpoint may have the whole batch,
+    /// whether or not an answer comes.
+    /// </param>
     public async Task<FlushOutcome> PostAsync(long contentLength, IEnumerable<ReadOnlyMemory<byte>> body, string? signature,
-        CancellationToken cancellation)
+        CancellationToken cancellation, Action? completing = null)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         deadline.CancelAfter(_timeout);
@@ -91,7 +95,7 @@ internal sealed class EndpointClient
                 await ssl.AuthenticateAsClientAsync(options, deadline.Token).ConfigureAwait(false);
             }
 
-            await WriteRequestAsync(stream, contentLength, body, signature, deadline.Token).ConfigureAwait(false);
+            await WriteRequestAsync(stream, contentLength, body, signature, completing, deadline.Token).ConfigureAwait(false);
             int status = await ReadStatusAsync(stream, deadline.Token).ConfigureAwait(false);
             return status is >= 200 and < 300 ? FlushOutcome.Delivered(status) : FlushOutcome.Http(status);
         }
@@ -283,7 +287,7 @@ internal sealed class EndpointClient
     }
 
     private async Task WriteRequestAsync(Stream stream, long contentLength, IEnumerable<ReadOnlyMemory<byte>> body, string? signature,
-        CancellationToken cancellation)
+        Action? completing, CancellationToken cancellation)
     {
         // The head and the first piece go out in one write (a small body is one segment, as before); the other
         // pieces follow as the encoder makes them, so the whole body never sits in memory at once.
@@ -292,6 +296,11 @@ internal sealed class EndpointClient
         foreach (ReadOnlyMemory<byte> piece in body)
         {
             sent += piece.Length;
+            if (sent == contentLength)
+            {
+                completing?.Invoke();
+            }
+
             if (head is not null)
             {
                 byte[] first = new byte[head.Length + piece.Length];
@@ -308,6 +317,8 @@ internal sealed class EndpointClient
 
         if (head is not null)
         {
+            // No body at all: the head completes the request.
+            completing?.Invoke();
             await stream.WriteAsync(head, cancellation).ConfigureAwait(false);
         }
 

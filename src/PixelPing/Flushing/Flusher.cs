@@ -38,13 +38,29 @@ internal sealed class Flusher
     private long _deliveredHits;
     private long _lastDeliveredMs;
 
-    // Batches taken from the store (or loaded from the spool) that the endpoint has not accepted, oldest first.
-    // Replaced, never changed in place, and only under _gate; readers on other threads see a consistent array.
+    // Every take of the store and every change of what is pending, in flight or finishing happens under this lock, and
+    // none of it waits for the network, the disk or stdout: the exit path of a second stop signal takes it and sees
+    // one consistent picture, whatever the flush is doing meanwhile.
+    private readonly Lock _state = new();
+
+    // Batches taken from the store (or loaded from the spool) that the endpoint has not accepted, oldest first. A new
+    // batch is here from the instant it is taken until the endpoint accepts it. Replaced, never changed in place, so
+    // that readers without the lock (the metrics) see a consistent array.
     private Batch[] _pending = [];
 
-    // The batch whose POST is in progress, if any: a second stop signal counts (and spools) it as undelivered, since
-    // its answer will never be read.
+    // The pending batch whose POST is in progress, and whether its request has gone out whole: from then on the
+    // endpoint may have stored it, though no answer will be read if the process exits now.
     private Batch? _sending;
+    private bool _requestComplete;
+
+    // Set by whichever comes first, the graceful stop's save or a second signal's: from then on nothing is sent,
+    // taken or dropped, and the other waits for _finished, which holds the hits neither delivered nor saved.
+    private bool _finishing;
+
+    // From the graceful stop on, a batch that discard drops is lost at exit, and counts in the exit code.
+    private bool _stopping;
+    private long _discardedAtStop;
+    private readonly TaskCompletionSource<long> _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _saidCapped;
 
     // The last refusal said (a database's, until it changes its answer); null after any other outcome.
@@ -61,16 +77,22 @@ internal sealed class Flusher
         _spool = spool;
     }
 
-    /// <summary>The oldest batch that failed (or came from the spool) and waits to be sent again, if any.</summary>
+    /// <summary>
+    /// A test's hold on a flush at one of the instants a second stop signal must survive, which nothing outside the
+    /// process can reach (the exit path runs on another thread meanwhile); null in production.
+    /// </summary>
+    internal Func<FlushStep, Task>? Pause { get; init; }
+
+    /// <summary>The oldest batch the endpoint has not accepted (one that failed, came from the spool or is being sent), if any.</summary>
     public Batch? Kept => Volatile.Read(ref _pending) is [Batch first, ..] ? first : null;
 
-    /// <summary>How many batches wait to be sent again.</summary>
+    /// <summary>How many batches the endpoint has not accepted yet.</summary>
     public int PendingCount => Volatile.Read(ref _pending).Length;
 
     /// <summary>POSTs the endpoint accepted since the start.</summary>
     public long Delivered => Interlocked.Read(ref _delivered);
 
-    /// <summary>POSTs that failed (an error status, no answer in time, no connection) since the start.</summary>
+    /// <summary>Flushes that failed (an error status, no answer in time, no connection, anything thrown) since the start.</summary>
     public long Failed => Interlocked.Read(ref _failed);
 
     /// <summary>Hits in the batches the endpoint accepted since the start.</summary>
@@ -139,8 +161,8 @@ internal sealed class Flusher
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                // One broken flush must not end the loop: the batch stays pending and the next interval tries again.
-                Log.Error($"--- flush failed: {e.GetType().Name}: {e.Message}");
+                // One broken flush must not end the loop: its batch stays pending and the next interval tries again.
+                FlushThrew(e);
             }
         }
     }
@@ -150,106 +172,140 @@ internal sealed class Flusher
     {
         using (await EnterGateAsync().ConfigureAwait(false))
         {
-            if (_endpoint is null)
+            return await FlushHeldAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task<bool> FlushHeldAsync()
+    {
+        if (_endpoint is null)
+        {
+            // No endpoint: the counts stay, and each flush logs them cumulatively, as the original does.
+            Snapshot held = _store.Peek();
+            ReportUncounted(held);
+            if (held.RefusedFull > 0 && !_saidCapped)
             {
-                // No endpoint: the counts stay, and each flush logs them cumulatively, as the original does.
-                Snapshot held = _store.Peek();
-                ReportUncounted(held);
-                if (held.RefusedFull > 0 && !_saidCapped)
-                {
-                    // Nothing is ever taken from the store in this mode, so the cap, once reached, stays reached.
-                    _saidCapped = true;
-                    Log.Error(Invariant($"--- maxkeys ({_store.MaxKeys}) distinct keys held: without an endpoint the counts are kept for the whole run, so new keys are refused until a restart"));
-                }
-
-                if (_options.LogKeys)
-                {
-                    Log.Keys(held.Entries);
-                }
-
-                return true;
+                // Nothing is ever taken from the store in this mode, so the cap, once reached, stays reached.
+                _saidCapped = true;
+                Log.Error(Invariant($"--- maxkeys ({_store.MaxKeys}) distinct keys held: without an endpoint the counts are kept for the whole run, so new keys are refused until a restart"));
             }
 
-            // Older batches first, in order; while one fails, newer hits stay in the store (where maxkeys bounds
-            // them) instead of piling up as more batches.
-            Batch[] pending = _pending;
-            int done = 0;
-            while (done < pending.Length)
+            if (_options.LogKeys)
             {
-                if (!await SendAsync(pending[done]).ConfigureAwait(false))
-                {
-                    if (!_options.Discard)
-                    {
-                        break;
-                    }
-
-                    // discard: a batch that failed is dropped, whether it failed first now or came from the spool.
-                    Log.Error(Invariant($"--- discarded batch {pending[done].Id} ({pending[done].Hits} hits)"));
-                }
-
-                done++;
+                Log.Keys(held.Entries);
             }
 
-            if (done > 0)
-            {
-                SetPending(pending[done..]);
-                Checkpoint();
-                foreach (Batch gone in pending[..done])
-                {
-                    Release(gone);
-                }
-            }
+            return true;
+        }
 
-            if (done < pending.Length)
+        // Older batches first, in order; while one fails, newer hits stay in the store (where maxkeys bounds
+        // them) instead of piling up as more batches.
+        Batch[] pending;
+        lock (_state)
+        {
+            if (_finishing)
             {
                 return false;
             }
 
-            Snapshot snapshot = _store.Take();
-            ReportUncounted(snapshot);
-            if (_options.LogKeys)
+            pending = _pending;
+        }
+
+        int done = 0;
+        bool changed = false;
+        while (done < pending.Length)
+        {
+            Batch batch = pending[done];
+            Sent sent = await SendAsync(batch).ConfigureAwait(false);
+            if (sent == Sent.Stopped)
             {
-                Log.Keys(snapshot.Entries);
+                return false;
             }
 
-            if (snapshot.Entries.Length == 0)
+            if (sent == Sent.Failed)
             {
-                // Nothing to send: no request (the original POSTed json={} every interval).
-                return true;
-            }
-
-            Batch batch = MakeBatch(snapshot.Entries);
-            if (_spool is not null)
-            {
-                // Written before the POST, so that a crash during the flush loses nothing already taken from memory;
-                // a crash after the endpoint stored it only means a resend with the same id, which it ignores.
-                SetPending([batch]);
-                Checkpoint();
-            }
-
-            if (await SendAsync(batch).ConfigureAwait(false))
-            {
-                if (_spool is not null)
+                if (!_options.Discard)
                 {
-                    SetPending([]);
-                    Checkpoint();
+                    break;
                 }
 
-                Release(batch);
-                return true;
-            }
-
-            SetPending(_options.Discard ? [] : [batch]);
-            if (_options.Discard)
-            {
-                Release(batch);
-                if (_spool is not null)
+                // discard: a batch that failed is dropped, whether it failed first now or came from the spool.
+                if (!Drop(batch))
                 {
-                    Checkpoint();
+                    return false;
                 }
+
+                Log.Error(Invariant($"--- discarded batch {batch.Id} ({batch.Hits} hits)"));
             }
 
+            Release(batch);
+            changed = true;
+            done++;
+        }
+
+        if (changed)
+        {
+            Checkpoint();
+        }
+
+        if (done < pending.Length)
+        {
             return false;
+        }
+
+        // The new batch is pending from the instant it leaves the store: whatever happens to the flush from here on
+        // (a second signal, an exception), the hits are in exactly one place.
+        Snapshot snapshot;
+        Batch? taken = null;
+        lock (_state)
+        {
+            if (_finishing)
+            {
+                return false;
+            }
+
+            snapshot = _store.Take();
+            if (snapshot.Entries.Length > 0)
+            {
+                taken = new Batch(NextId(), snapshot.Entries);
+                Volatile.Write(ref _pending, [taken]);
+            }
+        }
+
+        ReportUncounted(snapshot);
+        await StepAsync(FlushStep.LoggingKeys).ConfigureAwait(false);
+        if (_options.LogKeys)
+        {
+            Log.Keys(snapshot.Entries);
+        }
+
+        if (taken is null)
+        {
+            // Nothing to send: no request (the original POSTed json={} every interval).
+            return true;
+        }
+
+        await StepAsync(FlushStep.Encoding).ConfigureAwait(false);
+        Batch encoded = taken;
+        // On disk before the POST, so that a crash during the flush loses nothing already taken from memory; a crash
+        // after the endpoint stored it only means a resend with the same id, which it ignores.
+        Checkpoint();
+        switch (await SendAsync(encoded).ConfigureAwait(false))
+        {
+            case Sent.Delivered:
+                Checkpoint();
+                Release(encoded);
+                return true;
+            case Sent.Failed when _options.Discard:
+                if (Drop(encoded))
+                {
+                    Checkpoint();
+                    Release(encoded);
+                }
+
+                return false;
+            default:
+                return false;
         }
     }
 
@@ -280,7 +336,10 @@ internal sealed class Flusher
                 Batch[] restored = batches.Where(b => b.Entries.Length > 0).ToArray();
                 using (EnterGate())
                 {
-                    SetPending([.. _pending, .. restored]);
+                    lock (_state)
+                    {
+                        Volatile.Write(ref _pending, [.. _pending, .. restored]);
+                    }
                 }
 
                 Log.Out(Invariant($"--- spool: loaded {Batch.SumHits(restored)} hits in {Batches(restored.Length)} from {_spool.Path}; sending them first"));
@@ -296,150 +355,291 @@ internal sealed class Flusher
     }
 
     /// <summary>
-    /// Shutdown, after the last flush: whatever is still undelivered (the waiting batches, then any hits left in the
-    /// store as one more batch) is written to the spool file, or, without one, counted in a log line. Returns the
-    /// number of hits not delivered.
+    /// The graceful stop, once nothing more is counted: one more flush, then whatever is still undelivered (the waiting
+    /// batches, then any hits left in the store as one more batch) is written to the spool file, or, without one,
+    /// counted in a log line. Returns the hits neither delivered nor saved (0 without an endpoint: hits are only
+    /// logged). Should a second stop signal have started its own save first, waits for it and returns its count.
     /// </summary>
-    public async Task<long> SaveUndeliveredAsync()
+    public async Task<long> FinishAsync()
     {
+        Volatile.Write(ref _stopping, true);
         using (await EnterGateAsync().ConfigureAwait(false))
         {
+            try
+            {
+                await FlushHeldAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Its batch is pending, and is saved or counted below like any other.
+                FlushThrew(e);
+            }
+
             if (_endpoint is null)
             {
                 return 0;
             }
 
-            Snapshot left = _store.Take();
-            ReportUncounted(left);
-            Batch[] undelivered = _pending;
-            if (left.Entries.Length > 0)
+            if (TakeLeft() is not { } left)
             {
-                undelivered = [.. undelivered, MakeBatch(left.Entries)];
+                return await _finished.Task.ConfigureAwait(false);
             }
 
-            long hits = Batch.SumHits(undelivered);
-
-            if (_spool is null)
-            {
-                if (hits > 0)
-                {
-                    // Without the spool file these hits are gone; say how many, so nobody has to guess.
-                    Log.Error(Invariant($"--- exiting with {hits} hits undelivered"));
-                }
-
-                return hits;
-            }
-
-            SetPending(undelivered);
-            if (!Checkpoint())
-            {
-                Log.Error(Invariant($"--- exiting with {hits} hits undelivered"));
-            }
-            else if (hits > 0)
-            {
-                Log.Out(Invariant($"--- spool: wrote {hits} undelivered hits in {Batches(undelivered.Length)} to {_spool.Path}"));
-            }
-
-            return hits;
+            await StepAsync(FlushStep.Saving).ConfigureAwait(false);
+            return Save(left, reason: null);
         }
     }
 
     /// <summary>
     /// A second stop signal: the process exits at once, without waiting for a flush in progress. What is undelivered
-    /// — the waiting batches, the one being sent, and the hits still in the store — is written to the spool file when
-    /// one is configured (and no save after this one may replace it), and counted in
-    /// <c>--- exiting with &lt;n&gt; hits undelivered</c>. Without an endpoint hits are only logged, and nothing is said.
+    /// — the waiting batches, the one being sent, and the hits still in the store, which counts nothing more from now
+    /// on — is written to the spool file when one is configured (and no save after this one may replace it), else
+    /// counted in <c>--- exiting with &lt;n&gt; hits undelivered</c>. The save comes before any line (<paramref
+    /// name="reason"/> first), so that a stalled stdout or stderr cannot hold it up. Returns the hits neither delivered
+    /// nor saved. Should the graceful stop have started its save first, waits for it (exiting before would lose what it
+    /// saves) and returns its count. Without an endpoint hits are only logged, and nothing is said.
     /// </summary>
-    public void SaveBeforeExit()
+    public long SaveBeforeExit(string reason)
     {
         if (_endpoint is null)
         {
-            return;
+            Log.Error(reason);
+            return 0;
         }
 
-        Batch[] undelivered = Volatile.Read(ref _pending);
-        if (Volatile.Read(ref _sending) is { } sending && Array.IndexOf(undelivered, sending) < 0)
+        if (TakeLeft() is not { } left)
         {
-            undelivered = [.. undelivered, sending];
+            long lost = _finished.Task.GetAwaiter().GetResult();
+            Log.Error(reason);
+            return lost;
         }
 
-        Snapshot left = _store.Take();
-        if (left.Entries.Length > 0)
+        return Save(left, reason);
+    }
+
+    /// <summary>
+    /// The last take, for whichever stop gets here first: the store closes, and what is pending, in flight and left in
+    /// the store is frozen as it is. Null when the other stop got here first.
+    /// </summary>
+    private Leftover? TakeLeft()
+    {
+        lock (_state)
         {
-            undelivered = [.. undelivered, MakeBatch(left.Entries)];
+            if (_finishing)
+            {
+                return null;
+            }
+
+            _finishing = true;
+            Snapshot left = _store.TakeLast();
+            Batch[] undelivered = _pending;
+            if (left.Entries.Length > 0)
+            {
+                // Only its id and counts: what the spool holds. A restart computes its body.
+                undelivered = [.. undelivered, new Batch(NextId(), left.Entries)];
+            }
+
+            return new Leftover(left, undelivered, _requestComplete ? _sending : null, Interlocked.Read(ref _discardedAtStop));
         }
+    }
 
-        long hits = Batch.SumHits(undelivered);
-
-        if (_spool is not null)
+    /// <summary>
+    /// Writes the spool file, or counts the loss, then says which; returns the hits neither delivered nor saved. The
+    /// file is written before any line, which a stalled stdout or stderr could hold up; the other stop, waiting, has
+    /// the count once the lines are written too, so that neither exits in the middle of the other's last words.
+    /// </summary>
+    private long Save(Leftover left, string? reason)
+    {
+        long hits = Batch.SumHits(left.Undelivered);
+        long lost = hits + left.DiscardedAtStop;
+        try
         {
-            if (_spool.TrySaveLast(undelivered, out string error))
+            string spoolError = "";
+            bool saved = _spool is not null && _spool.TrySaveLast(left.Undelivered, out spoolError);
+
+            // Each hit is in one place: in the spool file (as this save or an earlier one left it), in the POST whose
+            // answer never came (the endpoint may have stored it), or nowhere.
+            long kept = 0;
+            long possiblyStored = 0;
+            foreach (Batch batch in left.Undelivered)
+            {
+                if (saved || (_spool is not null && _spool.Holds(batch.Id)))
+                {
+                    kept += batch.Hits;
+                }
+                else if (ReferenceEquals(batch, left.Unanswered))
+                {
+                    possiblyStored += batch.Hits;
+                }
+            }
+
+            lost = hits - kept + left.DiscardedAtStop;
+            if (reason is not null)
+            {
+                Log.Error(reason);
+            }
+
+            ReportUncounted(left.Taken);
+            if (saved)
             {
                 if (hits > 0)
                 {
-                    Log.Out(Invariant($"--- spool: wrote {hits} undelivered hits in {Batches(undelivered.Length)} to {_spool.Path}"));
+                    Log.Out(Invariant($"--- spool: wrote {hits} undelivered hits in {Batches(left.Undelivered.Length)} to {_spool!.Path}"));
                 }
+
+                return lost;
             }
-            else
+
+            if (_spool is not null)
             {
-                Log.Error($"--- spool: cannot write {_spool.Path}: {error}");
+                Log.Error($"--- spool: cannot write {_spool.Path}: {spoolError}");
+            }
+
+            if (hits > 0)
+            {
+                Log.Error(Invariant($"--- exiting with {hits - kept - possiblyStored} hits undelivered")
+                    + (possiblyStored > 0 ? Invariant($", {possiblyStored} possibly stored") : "")
+                    + (kept > 0 ? Invariant($"; {kept} more stay in {_spool!.Path} from an earlier save") : ""));
+            }
+
+            return lost;
+        }
+        finally
+        {
+            _finished.TrySetResult(lost);
+        }
+    }
+
+    private string NextId() => _instance + "-" + Interlocked.Increment(ref _sequence).ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// POSTs one pending batch, unless a stop has taken over. A delivered batch leaves the pending ones in the same step
+    /// that ends its send; whatever else happens, even an exception, it stays pending.
+    /// </summary>
+    private async Task<Sent> SendAsync(Batch batch)
+    {
+        lock (_state)
+        {
+            if (_finishing)
+            {
+                return Sent.Stopped;
+            }
+
+            _sending = batch;
+            _requestComplete = false;
+        }
+
+        long started = Stopwatch.GetTimestamp();
+        bool delivered = false;
+        bool stopped;
+        try
+        {
+            // ForceYielding: the rest of the flush (taking the store, encoding, logging every key) runs on the thread
+            // pool, never on the thread that completed the POST's last read.
+            FlushOutcome outcome = await _endpoint!.SendAsync(batch, MarkRequestComplete, CancellationToken.None)
+                .ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+            double ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            string? refusal = _saidRefusal;
+            _saidRefusal = null;
+            switch (outcome.Result)
+            {
+                case FlushResult.Delivered:
+                    delivered = true;
+                    Interlocked.Increment(ref _delivered);
+                    Interlocked.Add(ref _deliveredHits, batch.Hits);
+                    Volatile.Write(ref _lastDeliveredMs, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+                    Log.FlushResult("--- flushed ---", delivered: true, outcome.StatusCode == 0 ? null : outcome.StatusCode, batch.Hits, batch.Id, ms);
+                    if (outcome.Reason is { } note)
+                    {
+                        Log.Out("--- endpoint: " + note);
+                    }
+
+                    break;
+                case FlushResult.Refused:
+                    Interlocked.Increment(ref _failed);
+                    // A database's refusal stays until someone changes a right, a table or the config: said when it
+                    // changes, not every interval; the batch waits meanwhile.
+                    _saidRefusal = outcome.Reason;
+                    if (outcome.Reason != refusal)
+                    {
+                        Log.FlushResult("--- flush failed: " + outcome.Reason, delivered: false, null, batch.Hits, batch.Id, ms);
+                    }
+
+                    break;
+                case FlushResult.HttpError:
+                    Interlocked.Increment(ref _failed);
+                    Log.FlushResult("--- flush failed with code:" + outcome.StatusCode.ToString(CultureInfo.InvariantCulture),
+                        delivered: false, outcome.StatusCode, batch.Hits, batch.Id, ms);
+                    break;
+                default:
+                    Interlocked.Increment(ref _failed);
+                    Log.FlushResult("--- cannot connect to endpoint : " + outcome.Reason, delivered: false, null, batch.Hits, batch.Id, ms);
+                    break;
+            }
+        }
+        catch (Exception e)
+        {
+            // Not an endpoint's answer but a failed flush all the same: the batch stays pending for the next one.
+            Interlocked.Increment(ref _failed);
+            Log.FlushResult($"--- flush failed: {e.GetType().Name}: {e.Message}", delivered: false, null, batch.Hits, batch.Id,
+                Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+        finally
+        {
+            lock (_state)
+            {
+                _sending = null;
+                _requestComplete = false;
+                // A stop that took over meanwhile holds this batch as it was, delivered or not: it is its to save or
+                // count, and the flush leaves everything as it is.
+                stopped = _finishing;
+                if (delivered && !stopped)
+                {
+                    Volatile.Write(ref _pending, Without(_pending, batch));
+                }
             }
         }
 
-        Log.Error(Invariant($"--- exiting with {hits} hits undelivered"));
+        return stopped ? Sent.Stopped : delivered ? Sent.Delivered : Sent.Failed;
     }
 
-    private Batch MakeBatch(KeyValuePair<byte[], long>[] entries, string? id = null) =>
-        new(id ?? _instance + "-" + Interlocked.Increment(ref _sequence).ToString(CultureInfo.InvariantCulture), entries);
-
-    private async Task<bool> SendAsync(Batch batch)
+    private void MarkRequestComplete()
     {
-        long started = Stopwatch.GetTimestamp();
-        // ForceYielding: the rest of the flush (taking the store, encoding, logging every key) runs on the thread pool,
-        // never on the thread that completed the POST's last read.
-        Volatile.Write(ref _sending, batch);
-        FlushOutcome outcome = await _endpoint!.SendAsync(batch, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
-        Volatile.Write(ref _sending, null);
-        double ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-        string? refusal = _saidRefusal;
-        _saidRefusal = null;
-        switch (outcome.Result)
+        lock (_state)
         {
-            case FlushResult.Delivered:
-                Interlocked.Increment(ref _delivered);
-                Interlocked.Add(ref _deliveredHits, batch.Hits);
-                Volatile.Write(ref _lastDeliveredMs, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-                Log.FlushResult("--- flushed ---", delivered: true, outcome.StatusCode == 0 ? null : outcome.StatusCode, batch.Hits, batch.Id, ms);
-                if (outcome.Reason is { } note)
-                {
-                    Log.Out("--- endpoint: " + note);
-                }
-
-                return true;
-            case FlushResult.Refused:
-                Interlocked.Increment(ref _failed);
-                // A database's refusal stays until someone changes a right, a table or the config: said when it
-                // changes, not every interval; the batch waits meanwhile.
-                _saidRefusal = outcome.Reason;
-                if (outcome.Reason != refusal)
-                {
-                    Log.FlushResult("--- flush failed: " + outcome.Reason, delivered: false, null, batch.Hits, batch.Id, ms);
-                }
-
-                return false;
-            case FlushResult.HttpError:
-                Interlocked.Increment(ref _failed);
-                Log.FlushResult("--- flush failed with code:" + outcome.StatusCode.ToString(CultureInfo.InvariantCulture),
-                    delivered: false, outcome.StatusCode, batch.Hits, batch.Id, ms);
-                return false;
-            default:
-                Interlocked.Increment(ref _failed);
-                Log.FlushResult("--- cannot connect to endpoint : " + outcome.Reason, delivered: false, null, batch.Hits, batch.Id, ms);
-                return false;
+            _requestComplete = true;
         }
     }
 
-    private void SetPending(Batch[] batches) => Volatile.Write(ref _pending, batches);
+    /// <summary>Removes a failed batch (discard), unless a stop has taken over. True when it is gone.</summary>
+    private bool Drop(Batch batch)
+    {
+        lock (_state)
+        {
+            if (_finishing)
+            {
+                return false;
+            }
+
+            Volatile.Write(ref _pending, Without(_pending, batch));
+            if (Volatile.Read(ref _stopping))
+            {
+                Interlocked.Add(ref _discardedAtStop, batch.Hits);
+            }
+
+            return true;
+        }
+    }
+
+    private static Batch[] Without(Batch[] batches, Batch gone) => [.. batches.Where(b => !ReferenceEquals(b, gone))];
+
+    private Task StepAsync(FlushStep step) => Pause?.Invoke(step) ?? Task.CompletedTask;
+
+    private void FlushThrew(Exception e)
+    {
+        Interlocked.Increment(ref _failed);
+        Log.Error($"--- flush failed: {e.GetType().Name}: {e.Message}");
+    }
 
     /// <summary>
     /// A batch leaves for good (delivered or discarded): its keys, and the store's tables they came from, are garbage.
@@ -489,7 +689,10 @@ internal sealed class Flusher
         return new GateHeld(_gate);
     }
 
-    /// <summary>Makes the spool file hold exactly the waiting batches (none: no file). False when the disk refused.</summary>
+    /// <summary>
+    /// Makes the spool file hold exactly the waiting batches (none: no file). False when the disk refused. Once a stop
+    /// has taken over, its own save is the last word and this one is not made.
+    /// </summary>
     private bool Checkpoint()
     {
         if (_spool is null)
@@ -497,9 +700,29 @@ internal sealed class Flusher
             return true;
         }
 
-        if (_spool.TrySave(_pending, out string error))
+        Batch[] batches;
+        lock (_state)
+        {
+            if (_finishing)
+            {
+                return true;
+            }
+
+            batches = _pending;
+        }
+
+        if (_spool.TrySave(batches, out string error))
         {
             return true;
+        }
+
+        lock (_state)
+        {
+            if (_finishing)
+            {
+                // The stop's save came first and closed the file to every later one: nothing to say.
+                return true;
+            }
         }
 
         Log.Error($"--- spool: cannot write {_spool.Path}: {error}");
@@ -530,4 +753,16 @@ internal sealed class Flusher
     {
         public void Dispose() => gate.Release();
     }
+
+    private enum Sent : byte
+    {
+        Delivered,
+        Failed,
+
+        /// <summary>A stop took over before or during the send; the flush ends without touching anything.</summary>
+        Stopped,
+    }
+
+    /// <summary>What the last take froze: the batches not delivered (oldest first), the one whose answer never came.</summary>
+    private sealed record Leftover(Snapshot Taken, Batch[] Undelivered, Batch? Unanswered, long DiscardedAtStop);
 }

@@ -12,7 +12,7 @@ internal sealed class HttpEndpoint(EndpointClient client, string? secret) : IEnd
 {
     public Task<ProbeResult?> ProbeAsync(CancellationToken cancellation) => Task.FromResult<ProbeResult?>(null);
 
-    public Task<FlushOutcome> SendAsync(Batch batch, CancellationToken cancellation)
+    public Task<FlushOutcome> SendAsync(Batch batch, Action? completing, CancellationToken cancellation)
     {
         long length = 0;
         using IncrementalHash? mac = secret is null ? null : Signature.Start(secret);
@@ -23,7 +23,7 @@ internal sealed class HttpEndpoint(EndpointClient client, string? secret) : IEnd
         }
 
         string? signature = mac is null ? null : Signature.Finish(mac);
-        return client.PostAsync(length, BatchEncoder.EncodeBodyChunks(batch, secret), signature, cancellation);
+        return client.PostAsync(length, BatchEncoder.EncodeBodyChunks(batch, secret), signature, cancellation, completing);
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;

@@ -17,6 +17,8 @@ internal interface IEndpoint : IAsyncDisposable
     /// Sends one batch: <see cref="FlushResult.Delivered"/> when it is stored (or was stored before, under the same
     /// id); <see cref="FlushResult.HttpError"/> or <see cref="FlushResult.Refused"/> when the endpoint answered and
     /// refused; <see cref="FlushResult.ConnectError"/> when it could not be reached or did not answer.
+    /// <paramref name="completing"/> is called just before the write after which the endpoint may have stored the
+    /// whole batch (the body's last bytes, a COMMIT, a script run), whether or not an answer comes.
     /// </summary>
-    Task<FlushOutcome> SendAsync(Batch batch, CancellationToken cancellation);
+    Task<FlushOutcome> SendAsync(Batch batch, Action? completing, CancellationToken cancellation);
 }

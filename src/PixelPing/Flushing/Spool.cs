@@ -29,6 +29,9 @@ internal sealed class Spool
     private readonly Lock _writeLock = new();
     private bool _closed;
 
+    // The ids of the batches in the file as this process last wrote or loaded it: what a failed save leaves behind.
+    private HashSet<string> _onDisk = [];
+
     public Spool(string path)
     {
         Path = LogEscape.Text(path);
@@ -62,7 +65,16 @@ internal sealed class Spool
         }
     }
 
-    /// <summary>Saves these batches, then refuses every later save: what the process leaves behind when it exits at once.</summary>
+    /// <summary>Whether the file holds the batch with this id (as this process last wrote or loaded it).</summary>
+    public bool Holds(string id)
+    {
+        lock (_writeLock)
+        {
+            return _onDisk.Contains(id);
+        }
+    }
+
+    /// <summary>Saves these batches, then refuses every later save: what the process leaves behind when it exits.</summary>
     public bool TrySaveLast(IReadOnlyList<Batch> batches, out string error)
     {
         lock (_writeLock)
@@ -81,6 +93,7 @@ internal sealed class Spool
             if (batches.Count == 0)
             {
                 File.Delete(FullPath);
+                _onDisk = [];
                 return true;
             }
 
@@ -93,6 +106,7 @@ internal sealed class Spool
 
             // rename(2) replaces the directory entry: a link planted at the spool path is replaced, never written through.
             File.Move(temporary, FullPath, overwrite: true);
+            _onDisk = [.. batches.Select(static b => b.Id)];
             SyncDirectory(Directory);
             return true;
         }
@@ -182,6 +196,11 @@ internal sealed class Spool
             {
                 if (SpoolFormat.TryRead(file, batches, out problem))
                 {
+                    lock (_writeLock)
+                    {
+                        _onDisk = [.. batches.Select(static b => b.Id)];
+                    }
+
                     return SpoolLoadStatus.Loaded;
                 }
             }

@@ -33,9 +33,11 @@ internal sealed class PixelApplication(HitStore store, int maxKeyLength, HitFilt
         }
 
         StatsShard.Increment(ref stats.Pixels);
-        if (parsed.QueryLength > 0)
+        if (parsed.QueryLength > 0 && !Count(request))
         {
-            Count(request);
+            // The store took its last batch (the process is exiting): a hit answered now could be neither delivered
+            // nor saved, so it is not answered as counted.
+            return responses.ServiceUnavailable;
         }
 
         if (parsed.Method == RequestMethod.Head)
@@ -47,8 +49,9 @@ internal sealed class PixelApplication(HitStore store, int maxKeyLength, HitFilt
     }
 
     // The key's stack buffer is written by the decoder before it is read: zeroing 2 KiB per hit would be wasted.
+    // False when the store is closed.
     [SkipLocalsInit]
-    private void Count(in HttpRequest request)
+    private bool Count(in HttpRequest request)
     {
         ReadOnlySpan<byte> query = request.Head.Slice(request.Parsed.QueryStart, request.Parsed.QueryLength);
         int max = maxKeyLength;
@@ -58,26 +61,48 @@ internal sealed class PixelApplication(HitStore store, int maxKeyLength, HitFilt
         switch (KeyDecoder.Decode(query, key[..max], out int written))
         {
             case KeyStatus.Found:
-                if (filter is not null)
-                {
-                    IgnoreReason reason = filter.Check(request.Head, request.Parsed, request.Peer.Value, key[..written], out bool uncapped);
-                    if (reason != IgnoreReason.None)
-                    {
-                        store.Ignore(reason);
-                        break;
-                    }
-
-                    if (uncapped)
-                    {
-                        store.CountUncapped();
-                    }
-                }
-
-                store.Record(key[..written]);
-                break;
+                return filter is null ? store.Record(key[..written]) : CountFiltered(request, filter, key[..written]);
             case KeyStatus.TooLong:
                 store.RefuseTooLong();
                 break;
         }
+
+        return true;
+    }
+
+    /// <summary>
+    /// The per-client cap counts in the store's window, which a flush ends by taking the store. A hit whose window
+    /// ended between the check and the count is checked again in the new one, so that no batch holds more than the
+    /// cap for a client; that retry happens only for a hit that meets a take. False when the store is closed.
+    /// </summary>
+    private bool CountFiltered(in HttpRequest request, HitFilter filter, ReadOnlySpan<byte> key)
+    {
+        bool uncapped;
+        RecordOutcome outcome;
+        do
+        {
+            long window = store.Window;
+            IgnoreReason reason = filter.Check(request.Head, request.Parsed, request.Peer.Value, key, window, out uncapped);
+            if (reason != IgnoreReason.None)
+            {
+                store.Ignore(reason);
+                return true;
+            }
+
+            outcome = store.RecordIn(key, window);
+        }
+        while (outcome == RecordOutcome.WindowEnded);
+
+        if (outcome == RecordOutcome.Closed)
+        {
+            return false;
+        }
+
+        if (uncapped)
+        {
+            store.CountUncapped();
+        }
+
+        return true;
     }
 }

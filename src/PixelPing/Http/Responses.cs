@@ -44,6 +44,7 @@ internal sealed class Responses
         HeadersTooLarge = Compose("431 Request Header Fields Too Large", empty, keepAlive: false, []);
         NotImplemented = Compose("501 Not Implemented", empty, keepAlive: false, []);
         VersionNotSupported = Compose("505 HTTP Version Not Supported", empty, keepAlive: false, []);
+        ServiceUnavailable = Compose("503 Service Unavailable", empty, keepAlive: false, []);
     }
 
     public static Responses Current => Volatile.Read(ref s_current);
@@ -65,6 +66,9 @@ internal sealed class Responses
     public byte[] HeadersTooLarge { get; }
     public byte[] NotImplemented { get; }
     public byte[] VersionNotSupported { get; }
+
+    /// <summary>A pixel that came after the last batch was taken (the process is exiting).</summary>
+    public byte[] ServiceUnavailable { get; }
 
     /// <summary>The close-the-connection answer for a parser error status.</summary>
     public byte[] For(RequestRejection rejection) => rejection.Status() switch

@@ -14,8 +14,11 @@ internal sealed class Signals : IDisposable
     private readonly List<PosixSignalRegistration> _registrations = [];
     private readonly StopSignals _stops = new();
 
-    /// <param name="exitNow">Saves what is undelivered and says how much, before the process exits at once.</param>
-    public Signals(Action flush, Action stop, Action? reload, Action exitNow)
+    /// <param name="exitNow">
+    /// Saves what is undelivered, then writes the line it is given and says how much was saved or lost; returns the
+    /// exit code.
+    /// </param>
+    public Signals(Action flush, Action stop, Action? reload, Func<string, int> exitNow)
     {
         _registrations.Add(PosixSignalRegistration.Create((PosixSignal)SigUsr2, context =>
         {
@@ -41,9 +44,7 @@ internal sealed class Signals : IDisposable
                     Log.Out($"Got {context.Signal} again within a second: ignored as a copy of the first (sent to the process and its group); send it again later to exit at once.");
                     break;
                 case StopDecision.ExitNow:
-                    Log.Error($"Got {context.Signal} again: exiting now, without waiting for the final flush.");
-                    exitNow();
-                    Environment.Exit(1);
+                    Environment.Exit(exitNow($"Got {context.Signal} again: exiting now, without waiting for the final flush."));
                     break;
             }
         };

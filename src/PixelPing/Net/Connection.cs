@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Net.Security;
 using PixelPing.Http;
 
@@ -22,6 +23,11 @@ internal sealed class Connection
     private long _deadline;
     private bool _idle = true;
 
+    // When the connection began waiting for the request head it now reads (its opening, or its last answer), and
+    // whether it is in that wait: then it holds no request, and a full listener that evicts may close it.
+    private long _headWaitStart = Stopwatch.GetTimestamp();
+    private bool _waitingForHead = true;
+
     // One per connection: it resumes where the last read left the request head instead of starting over.
     private RequestParser _parser;
 
@@ -40,6 +46,12 @@ internal sealed class Connection
 
     /// <summary>Waiting for the first byte of a new request, with nothing half-read.</summary>
     internal bool IsIdle => _idle;
+
+    /// <summary>
+    /// Since when (<see cref="Stopwatch.GetTimestamp"/>) the connection has waited for a whole request head, a TLS
+    /// handshake included; <see cref="long.MaxValue"/> while it holds a request (reading its body, writing its answer).
+    /// </summary>
+    internal long WaitingForHeadSince => _waitingForHead ? _headWaitStart : long.MaxValue;
 
     /// <summary>
     /// Closes the connection (its deadline passed, or shutdown). The loop calls it between events, so the connection
@@ -122,7 +134,9 @@ internal sealed class Connection
                     return;
                 }
 
+                _waitingForHead = skip == 0;
                 int read = await stream.ReadAsync(buffer.AsMemory(end)).ConfigureAwait(false);
+                _waitingForHead = false;
                 if (read == 0)
                 {
                     return;
@@ -138,6 +152,11 @@ internal sealed class Connection
 
                 end += read;
                 Outcome outcome = Process(buffer, ref start, end, ref skip, ref output, out int outputLength);
+                if (outcome.Answered)
+                {
+                    _headWaitStart = Stopwatch.GetTimestamp();
+                }
+
                 if (outcome.Single is not null || outputLength > 0)
                 {
                     // A client that stops reading cannot hold the connection forever: the write may be cut off at

@@ -24,13 +24,16 @@ internal sealed class EventLoop
     private readonly int _epoll;
     private readonly int _wake;
     private readonly ConcurrentQueue<Action> _commands = new();
+    // Orders a wake-up write against the closing of the eventfd when the loop ends, so that no write can reach a
+    // descriptor number the process has since reused for something else.
+    private readonly Lock _wakeLock = new();
     private readonly Thread _thread;
     private readonly Stack<int> _freeSlots = new();
     private Entry[] _entries = new Entry[64];
     private int _used;
     private bool _acceptStopped;
     private bool _exit;
-    private volatile bool _finished;
+    private bool _finished;
     private long _acceptPausedUntil;
 
     public EventLoop(ServerContext server, AcceptErrors acceptErrors, int[] listeners, int index)
@@ -43,7 +46,16 @@ internal sealed class EventLoop
         _wake = Libc.eventfd(0, Libc.EFD_NONBLOCK | Libc.EFD_CLOEXEC);
         if (_epoll < 0 || _wake < 0)
         {
-            throw new IOException("cannot create an event loop: " + Libc.Describe(Libc.Errno));
+            string reason = Libc.Describe(Libc.Errno);
+            foreach (int fd in (ReadOnlySpan<int>)[_epoll, _wake])
+            {
+                if (fd >= 0)
+                {
+                    Libc.close(fd);
+                }
+            }
+
+            throw new IOException("cannot create an event loop: " + reason);
         }
 
         Libc.EpollControl(_epoll, Libc.EPOLL_CTL_ADD, _wake, Libc.EPOLLIN, WakeToken);
@@ -81,15 +93,21 @@ internal sealed class EventLoop
                 done.TrySetException(e);
             }
         });
-        if (_finished)
+        bool finished;
+        lock (_wakeLock)
+        {
+            finished = _finished;
+            if (!finished)
+            {
+                ulong one = 1;
+                Libc.write(_wake, ref one, sizeof(ulong));
+            }
+        }
+
+        if (finished)
         {
             // The loop has ended (stopped, or failed): nothing of it is running any more, so run the command here.
             RunCommands();
-        }
-        else
-        {
-            ulong one = 1;
-            Libc.write(_wake, ref one, sizeof(ulong));
         }
 
         return done.Task;
@@ -245,7 +263,12 @@ internal sealed class EventLoop
             StopAccepting();
             AbortAll();
             Libc.close(_epoll);
-            _finished = true;
+            lock (_wakeLock)
+            {
+                _finished = true;
+                Libc.close(_wake);
+            }
+
             RunCommands();
         }
     }
@@ -371,7 +394,7 @@ internal sealed class EventLoop
             }
 
             StatsShard.Increment(ref _stats.Accepted);
-            if (_acceptStopped || !_server.Tracker.TryAdd())
+            if (_acceptStopped || !TakePlace())
             {
                 // Over the connection cap: closed at once, and counted.
                 StatsShard.Increment(ref _stats.Refused);
@@ -398,6 +421,52 @@ internal sealed class EventLoop
 
             connection.Start();
         }
+    }
+
+    /// <summary>
+    /// A place under the connection cap for a new connection. On a full listener that evicts, the connection of this
+    /// loop that has waited longest for a whole request head is closed to make room: its waiting read fails at once,
+    /// and the connection unwinds and gives its place back before this returns. Only this loop's connections can be
+    /// closed from here; the status listener runs one loop, so there that is every connection.
+    /// </summary>
+    private bool TakePlace()
+    {
+        if (_server.Tracker.TryAdd())
+        {
+            return true;
+        }
+
+        if (!_server.Limits.EvictWhenFull)
+        {
+            return false;
+        }
+
+        int oldest = -1;
+        long since = long.MaxValue;
+        for (int i = 0; i < _used; i++)
+        {
+            if (_entries[i].Connection is { } connection && connection.WaitingForHeadSince < since)
+            {
+                since = connection.WaitingForHeadSince;
+                oldest = i;
+            }
+        }
+
+        if (oldest < 0)
+        {
+            return false;
+        }
+
+        try
+        {
+            _entries[oldest].Connection!.Abort();
+        }
+        catch (Exception e)
+        {
+            Failed(oldest, e);
+        }
+
+        return _server.Tracker.TryAdd();
     }
 
     private int TakeSlot()

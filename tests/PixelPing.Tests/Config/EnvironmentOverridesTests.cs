@@ -98,6 +98,34 @@ public sealed class EnvironmentOverridesTests
     }
 
     [Theory]
+    [InlineData("")]
+    [InlineData("\n")]
+    [InlineData("\r\n")]
+    public void An_empty_secret_from_the_environment_is_refused_rather_than_signing_nothing(string content)
+    {
+        if (content.Length == 0)
+        {
+            var direct = Parse("{}", new() { ["PIXELPING_SECRET"] = "" });
+            Assert.False(direct.Ok);
+            Assert.Equal("environment variable PIXELPING_SECRET: \"secret\" is empty, which would send no secret and sign nothing; "
+                + "give it a value, or unset the variable to run without a secret", direct.Error);
+        }
+
+        string file = Path.Combine(TempDir.Create(), "secret");
+        File.WriteAllText(file, content);
+        var fromFile = Parse("{ \"secret\": \"from the config\" }", new() { ["PIXELPING_SECRET_FILE"] = file });
+        Assert.False(fromFile.Ok);
+        Assert.Equal($"environment variable PIXELPING_SECRET_FILE: \"secret\" is empty ({PixelPing.Common.Quoting.Quote(file)} holds no text), which would send no secret and sign nothing; "
+            + "give it a value, or unset the variable to run without a secret", fromFile.Error);
+    }
+
+    [Fact]
+    public void An_empty_secret_in_the_file_still_means_none_as_in_the_original()
+    {
+        Assert.Null(ParseOk("{ \"secret\": \"\" }", []).Secret);
+    }
+
+    [Theory]
     [InlineData("127.0.0.1:9188", "127.0.0.1:9188")]
     [InlineData("[::1]:9188", "[::1]:9188")]
     [InlineData("0.0.0.0:0", "0.0.0.0:0")]

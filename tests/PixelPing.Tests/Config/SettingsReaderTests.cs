@@ -366,6 +366,47 @@ public sealed class SettingsReaderTests : IDisposable
         Assert.True(error.Length < 200, error);
     }
 
+    // RFC 1035 §2.3.4: at most 63 characters a label, 253 a name (a final dot aside).
+    private static readonly string s_name253 = string.Join('.', Enumerable.Repeat(new string('a', 63), 3)) + "." + new string('b', 61);
+    private static readonly string s_name304 = string.Join('.', Enumerable.Repeat(new string('a', 60), 5));
+
+    [Fact]
+    public void Endpoint_host_names_no_resolver_can_look_up_are_refused_one_line_each()
+    {
+        Assert.Equal(253, s_name253.Length);
+        Assert.Equal(
+            """config.json: "endpoint" must have a host name of at most 253 characters (got one of 304)""",
+            ParseError($$"""{"endpoint": "http://{{s_name304}}/hits"}"""));
+        Assert.Equal(
+            """config.json: "endpoint" must have a host name of at most 253 characters (got one of 254)""",
+            ParseError($$"""{"endpoint": "https://{{s_name253}}c:8443/hits"}"""));
+        Assert.Equal(
+            $$"""config.json: "endpoint" must have host name labels of at most 63 characters (got one of 64: "{{new string('b', 60)}}...")""",
+            ParseError($$"""{"endpoint": "http://a.{{new string('b', 64)}}.example/hits"}"""));
+        Assert.Equal(
+            """config.json: "endpoint" must have a host name without empty labels (got "receiver..example")""",
+            ParseError("""{"endpoint": "http://receiver..example/hits"}"""));
+        Assert.Equal(
+            """config.json: "endpoint" must have a host name without empty labels (got ".receiver")""",
+            ParseError("""{"endpoint": "http://user:pw@.receiver:80/hits"}"""));
+    }
+
+    [Theory]
+    [InlineData("http://pixel_receiver:8080/hits")]
+    [InlineData("http://receiver.example./hits")]
+    [InlineData("http://[2001:db8::1]/hits")]
+    public void Endpoint_host_names_at_the_limits_or_with_underscores_are_taken(string url)
+    {
+        Assert.NotNull(ParseOk($$"""{"endpoint": "{{url}}"}""").Endpoint);
+    }
+
+    [Fact]
+    public void Endpoint_host_names_of_exactly_253_characters_and_labels_of_63_are_taken()
+    {
+        Assert.Equal(s_name253, ParseOk($$"""{"endpoint": "http://{{s_name253}}/hits"}""").Endpoint!.Uri!.Host);
+        Assert.Equal(s_name253 + ".", ParseOk($$"""{"endpoint": "http://{{s_name253}}./hits"}""").Endpoint!.Uri!.Host);
+    }
+
     [Fact]
     public void Endpoint_password_is_not_echoed()
     {

@@ -23,6 +23,23 @@ public sealed class HitStoreTests
     }
 
     [Fact]
+    public void Each_take_or_peek_opens_a_new_window_and_a_hit_of_an_ended_one_is_not_counted()
+    {
+        var store = new HitStore(100);
+        long first = store.Window;
+        Assert.Equal(RecordOutcome.Counted, store.RecordIn(K("a"), first));
+        store.Peek();
+        long second = store.Window;
+        Assert.NotEqual(first, second);
+        Assert.Equal(RecordOutcome.WindowEnded, store.RecordIn(K("a"), first));
+        Assert.Equal(RecordOutcome.Counted, store.RecordIn(K("a"), second));
+        Assert.Equal(2, store.Take().Hits);
+        Assert.NotEqual(second, store.Window);
+        Assert.Equal(RecordOutcome.WindowEnded, store.RecordIn(K("a"), second));
+        Assert.Equal(0, store.Take().Hits);
+    }
+
+    [Fact]
     public void A_hit_on_a_known_key_allocates_nothing()
     {
         var store = new HitStore(100);
@@ -124,6 +141,54 @@ public sealed class HitStoreTests
         Assert.Equal((long)writers * perWriter, taken);
         Assert.Equal(50, totals.Count);
         Assert.All(totals.Values, v => Assert.Equal((long)writers * perWriter / 50, v));
+    }
+
+    [Fact]
+    public async Task After_the_last_take_no_hit_is_counted_and_every_hit_counted_before_is_in_a_batch()
+    {
+        var store = new HitStore(100_000, shardCount: 4);
+        const int writers = 4;
+        long[] counted = new long[writers];
+        using var started = new CountdownEvent(writers);
+        using var giveUp = new CancellationTokenSource();
+        Task[] writing = [.. Enumerable.Range(0, writers).Select(w => Dedicated.Run(() =>
+        {
+            byte[][] keys = [.. Enumerable.Range(0, 500).Select(i => K($"w{w}-{i}"))];
+            for (long i = 0; !giveUp.IsCancellationRequested; i++)
+            {
+                if (!store.Record(keys[i % keys.Length]))
+                {
+                    return;
+                }
+
+                if (++counted[w] == 1000)
+                {
+                    started.Signal();
+                }
+            }
+        }))];
+        Assert.True(started.Wait(TimeSpan.FromSeconds(30)), "the writers did not start");
+        Snapshot before = store.Take();
+
+        // Taken while every writer is counting: each hit a writer saw counted is in one of the two batches.
+        Snapshot last = store.TakeLast();
+        bool stopped = true;
+        try
+        {
+            await Task.WhenAll(writing).WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        catch (TimeoutException)
+        {
+            stopped = false;
+        }
+
+        await giveUp.CancelAsync();
+        await Task.WhenAll(writing);
+        Assert.True(stopped, "a writer was still counting after the last take");
+
+        Assert.Equal(counted.Sum(), before.Hits + last.Hits);
+        Assert.False(store.Record(K("late")));
+        Assert.Empty(store.Take().Entries);
     }
 
     private static long Merge(Snapshot snapshot, Dictionary<string, long> totals)

@@ -52,6 +52,9 @@ public sealed partial class CheckParityTests
         { """{ "host": "127.0.0.1", "port": 0, "status": "127.0.0.1:{taken}" }""", "\"status\": cannot listen on 127.0.0.1:{taken}: port {taken} is already in use", null },
         { """{ "host": "127.0.0.1", "port": {taken} }""", "cannot listen on 127.0.0.1:{taken}: port {taken} is already in use", null },
         { """{ "host": "no-such-host.invalid", "port": 0 }""", "cannot resolve host \"no-such-host.invalid\"", null },
+        { $$"""{ "host": "127.0.0.1", "port": 0, "endpoint": "http://{{string.Join('.', Enumerable.Repeat(new string('a', 60), 5))}}/hits" }""", "\"endpoint\" must have a host name of at most 253 characters (got one of 304)", null },
+        { $$"""{ "host": "127.0.0.1", "port": 0, "endpoint": "http://{{new string('a', 64)}}.example/hits" }""", "\"endpoint\" must have host name labels of at most 63 characters (got one of 64: ", null },
+        { """{ "host": "127.0.0.1", "port": 0, "endpoint": "http://receiver..example/hits" }""", "\"endpoint\" must have a host name without empty labels (got \"receiver..example\")", null },
         { """{ "host": "192.0.2.1", "port": 0 }""", "cannot listen on 192.0.2.1:0: address not available on this machine", null },
 
         // Taken by both, with the same warning.
@@ -63,6 +66,7 @@ public sealed partial class CheckParityTests
         { """{ "host": "127.0.0.1", "port": 0, "endpoint": "http://127.0.0.1:9/x", "spool": "{dir}" }""", null, "is a directory, not a file path; undelivered hits cannot be saved" },
         { """{ "host": "127.0.0.1", "port": 0, "endpoint": "http://127.0.0.1:9/x", "spool": "no/such/dir/spool" }""", null, "the directory of no/such/dir/spool does not exist" },
         { """{ "host": "127.0.0.1", "port": 0, "endpoint": "http://192.0.2.1:9/x", "secret": "s" }""", null, "the secret and the signed body travel in clear" },
+        { """{ "host": "127.0.0.1", "port": 0, "endpoint": "http://pixel_receiver:9/hits" }""", null, null },
     };
 
     [Theory]

@@ -67,6 +67,8 @@ public sealed class EnvironmentBinaryTests
         { "{ }", "PIXELPING_PORT", "abc", "environment variable PIXELPING_PORT: \"port\" must be" },
         { "{ }", "PIXELPING_SHUTDOWNDELAY", "-5", "environment variable PIXELPING_SHUTDOWNDELAY: \"shutdowndelay\" must be" },
         { "{ }", "PIXELPING_NOPE", "1", "environment variable PIXELPING_NOPE: no config key is named \"nope\"" },
+        { "{ }", "PIXELPING_SECRET", "", "environment variable PIXELPING_SECRET: \"secret\" is empty, which would send no secret" },
+        { "{ }", "PIXELPING_SECRET_FILE", "EMPTY_FILE", "environment variable PIXELPING_SECRET_FILE: \"secret\" is empty (" },
     };
 
     [Theory]
@@ -78,6 +80,13 @@ public sealed class EnvironmentBinaryTests
         taken.Listen();
         json = json.Replace("IN_USE", ((IPEndPoint)taken.LocalEndPoint!).Port.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
         string config = WriteConfig(json);
+        if (value == "EMPTY_FILE")
+        {
+            // What `echo > secret` leaves: a line break and nothing else.
+            value = Path.Combine(TempDir.Create(), "secret");
+            File.WriteAllText(value, "\n");
+        }
+
         var environment = variable.Length == 0 ? new Dictionary<string, string>() : new Dictionary<string, string> { [variable] = value };
 
         string[] lines = new string[2];

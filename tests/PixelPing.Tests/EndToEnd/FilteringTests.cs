@@ -242,7 +242,7 @@ public sealed class FilteringTests
         Assert.Equal(0, check.WaitForExit(Deadline));
         Assert.Contains(
             "filters:        ignoring bots, prefetches, referrers (2 allowed hosts, a hit without Referer counted), keys (2 patterns), " +
-            "addresses (2 blocks ignored), at most 20 hits per client and key per interval; client address from X-Forwarded-For/Forwarded " +
+            "addresses (2 blocks ignored), at most 20 hits per client and key in a batch; client address from X-Forwarded-For/Forwarded " +
             "behind 1 trusted proxy blocks",
             check.Stdout);
 

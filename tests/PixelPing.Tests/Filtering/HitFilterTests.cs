@@ -23,14 +23,14 @@ public sealed class HitFilterTests(ITestOutputHelper output)
         [new KeyPattern("story:*")],
         Ranges("198.51.100.0/24"),
         Ranges("10.0.0.0/8"),
-        new ClientCap(maxHits, 1000, TimeSpan.FromHours(1), SipHash.WithRandomKey()));
+        new ClientCap(maxHits, 1000, SipHash.WithRandomKey()));
 
     private static IgnoreReason Check(HitFilter filter, string headers, UInt128 peer, string key = "story:1")
     {
         byte[] input = Encoding.Latin1.GetBytes($"GET /pixel.gif?key={key} HTTP/1.1\r\nHost: h\r\n{headers}\r\n");
         ParsedRequest request = new RequestParser().Parse(input, HttpLimits.Default with { Capture = filter.Wanted });
         Assert.Equal(ParseStatus.Complete, request.Status);
-        return filter.Check(input, request, peer, Encoding.UTF8.GetBytes(key), out _);
+        return filter.Check(input, request, peer, Encoding.UTF8.GetBytes(key), window: 0, out _);
     }
 
     private const string Browser = "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0\r\n";
@@ -171,7 +171,7 @@ public sealed class HitFilterTests(ITestOutputHelper output)
             }
 
             UInt128 peer = random.Next(2) == 0 ? s_proxy : s_peer;
-            reasons.Add(filter.Check(input, request, peer, "story:1"u8, out _));
+            reasons.Add(filter.Check(input, request, peer, "story:1"u8, window: 0, out _));
         }
 
         output.WriteLine($"{inputs} inputs, reasons seen: {string.Join(", ", reasons)}");

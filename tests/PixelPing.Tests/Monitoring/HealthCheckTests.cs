@@ -72,6 +72,60 @@ public sealed class HealthCheckTests
     }
 
     [Fact]
+    public async Task Sixteen_clients_that_hold_the_status_port_without_a_request_cannot_keep_the_check_out()
+    {
+        int port = Ports.Free();
+        int status = Ports.Free();
+        string config = WriteConfig($"{{ \"host\": \"127.0.0.1\", \"port\": {port}, \"status\": \"127.0.0.1:{status}\", \"log\": false }}");
+        using ServerProcess server = ServerProcess.Start(null, config);
+        server.WaitForPort(Deadline);
+        int baseline = server.OpenFds();
+        using var stop = new CancellationTokenSource();
+        Task[] squatters = [.. Enumerable.Range(0, 16).Select(_ => Dedicated.Run(() => Squat(status, stop.Token)))];
+        try
+        {
+            // Every one of the status port's 16 places is held (a descriptor each in the server) before the checks.
+            await Wait.Until(() => server.OpenFds() >= baseline + 16, "16 held connections in the server");
+            for (int i = 1; i <= 10; i++)
+            {
+                var (code, stdout, stderr) = HealthCheck(config);
+                Assert.True(code == 0, $"check {i}: {string.Join(" | ", stdout.Concat(stderr))}");
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await Task.WhenAll(squatters);
+        }
+    }
+
+    /// <summary>
+    /// Opens a connection, starts a request and never finishes it; when the server closes it, at once again. The one
+    /// byte sent makes the kernel hand the connection to the server now: it holds back a silent one (TCP_DEFER_ACCEPT).
+    /// </summary>
+    private static void Squat(int port, CancellationToken stop)
+    {
+        byte[] scratch = new byte[256];
+        while (!stop.IsCancellationRequested)
+        {
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            using CancellationTokenRegistration closeOnStop = stop.Register(socket.Dispose);
+            try
+            {
+                socket.Connect(IPAddress.Loopback, port);
+                socket.Send("G"u8);
+                while (socket.Receive(scratch) > 0)
+                {
+                }
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                // Closed by the server (a reset, or refused over the cap) or by the stop: connect again, or end.
+            }
+        }
+    }
+
+    [Fact]
     public void Nothing_listening_is_unhealthy_in_one_line()
     {
         int port = Ports.Free();

@@ -156,6 +156,31 @@ public sealed class ServerMetricsTests
     }
 
     [Fact]
+    public async Task A_flush_whose_send_throws_is_a_failure_and_its_batch_stays_pending_without_a_spool()
+    {
+        // A host name of 304 characters, set past the config reader (which refuses it): the resolver throws for it.
+        string host = string.Join('.', Enumerable.Repeat(new string('a', 60), 5));
+        await using InProcessServer server = InProcessServer.Start(InProcessServer.Defaults(null, intervalSeconds: 3600) with
+        {
+            Status = new IPEndPoint(IPAddress.Loopback, 0),
+            Endpoint = InProcessServer.Http($"http://{host}/hits"),
+        });
+        using (var client = new RawHttpClient(server.Port))
+        {
+            for (int i = 0; i < 15; i++)
+            {
+                Assert.Equal(200, client.Request("/pixel.gif?key=kept").Status);
+            }
+        }
+
+        Assert.False(await server.Server.Flusher.FlushAsync());
+        Dictionary<string, double> samples = ScrapeOf(server);
+        Assert.Equal(1, samples["pixelping_flushes_total{result=\"failure\"}"]);
+        Assert.Equal(1, samples["pixelping_pending_batches"]);
+        Assert.Equal(15, server.Server.Flusher.Kept?.Hits);
+    }
+
+    [Fact]
     public async Task Over_TLS_handshakes_are_counted_by_result_and_the_certificate_expiry_is_reported()
     {
         string dir = TempDir.Create();

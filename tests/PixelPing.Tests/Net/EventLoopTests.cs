@@ -63,10 +63,13 @@ public sealed class EventLoopTests : IAsyncLifetime
         }
     }
 
-    private (ServerContext Context, int Port, HitStore Store) Start(Func<IRequestHandler, IRequestHandler> wrap, int maxConnections = 64)
+    private (ServerContext Context, int Port, HitStore Store) Start(Func<IRequestHandler, IRequestHandler> wrap, int maxConnections = 64, bool evictWhenFull = false)
     {
         var store = new HitStore(1000);
-        var limits = new ServerLimits(HttpLimits.Default, HeaderTimeoutMs: 10_000, IdleTimeoutMs: 30_000, MaxConnections: maxConnections);
+        var limits = new ServerLimits(HttpLimits.Default, HeaderTimeoutMs: 10_000, IdleTimeoutMs: 30_000, MaxConnections: maxConnections)
+        {
+            EvictWhenFull = evictWhenFull,
+        };
         var context = new ServerContext(wrap(new PixelApplication(store, 64)), limits);
         Listener? listener = Listener.TryBind("127.0.0.1", 0, context, out string error, loops: 1);
         Assert.True(listener is not null, error);
@@ -237,6 +240,51 @@ public sealed class EventLoopTests : IAsyncLifetime
 
         await Wait.Until(() => context.Tracker.Open == 0, "every connection is closed");
         Assert.Equal(0, context.Stats.Read().Errors);
+    }
+
+    [Fact]
+    public async Task A_full_listener_that_evicts_closes_the_connection_that_has_waited_longest_for_a_request_head()
+    {
+        (ServerContext context, int port, HitStore store) = Start(pixel => pixel, maxConnections: 3, evictWhenFull: true);
+        using var unfinished = new RawHttpClient(port);
+        unfinished.Send("G");
+        await Wait.Until(() => context.Tracker.Open == 1, "the first connection is taken");
+        using var answered = new RawHttpClient(port);
+        Assert.Equal(200, answered.Request("/pixel.gif?key=a").Status);
+        using var inBody = new RawHttpClient(port);
+        // Answered as soon as the head is in; its body is still being read, so it holds a request.
+        inBody.Send("GET /pixel.gif?key=b HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n12345");
+        Assert.Equal(200, inBody.Read().Status);
+        Assert.Equal(3, context.Tracker.Open);
+
+        // Full: a new connection closes the one that never finished a request, and is served.
+        using var first = new RawHttpClient(port);
+        Assert.Equal(200, first.Request("/pixel.gif?key=c").Status);
+        Assert.True(unfinished.IsClosedByServer());
+        // Then the one that has waited longest since its answer; the one in the middle of a body stays.
+        using var second = new RawHttpClient(port);
+        Assert.Equal(200, second.Request("/pixel.gif?key=d").Status);
+        Assert.True(answered.IsClosedByServer());
+        inBody.Send("67890");
+        Assert.Equal(200, inBody.Request("/pixel.gif?key=e").Status);
+        Assert.Equal(3, context.Tracker.Open);
+        Assert.Equal(["a", "b", "c", "d", "e"], store.Peek().Entries.Select(e => Encoding.UTF8.GetString(e.Key)).Order());
+        Assert.Equal(0, context.Stats.Read().Refused);
+    }
+
+    [Fact]
+    public async Task A_full_listener_that_does_not_evict_refuses_the_new_connection()
+    {
+        (ServerContext context, int port, _) = Start(pixel => pixel, maxConnections: 1);
+        using var unfinished = new RawHttpClient(port);
+        unfinished.Send("G");
+        await Wait.Until(() => context.Tracker.Open == 1, "the only place is taken");
+        using var refused = new RawHttpClient(port);
+        refused.Send(RawHttpClient.Get("/pixel.gif?key=a"));
+        Assert.True(refused.IsClosedByServer());
+        Assert.Equal(1, context.Stats.Read().Refused);
+        unfinished.Send("ET /pixel.gif?key=b HTTP/1.1\r\nHost: h\r\n\r\n");
+        Assert.Equal(200, unfinished.Read().Status);
     }
 
     [Fact]
