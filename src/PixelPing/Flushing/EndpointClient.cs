@@ -410,7 +410,8 @@ internal sealed class EndpointClient
         throw new InvalidDataException("the endpoint did not answer with an HTTP/1.x status line");
     }
 
-    private static string Describe(Exception e) => e switch
+    /// <summary>A connection's failure in the words of a flush's log line.</summary>
+    internal static string Describe(Exception e) => e switch
     {
         SocketException s => s.SocketErrorCode switch
         {

@@ -18,4 +18,16 @@ public static class Wait
             await Task.Delay(20);
         }
     }
+
+    /// <summary>Awaits <paramref name="condition"/> until it holds; fails with <paramref name="what"/> at the deadline.</summary>
+    public static async Task Until(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
+    {
+        TimeSpan limit = timeout ?? DefaultTimeout;
+        var clock = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            Assert.True(clock.Elapsed < limit, $"not within {limit.TotalSeconds:0.#} s: {what}");
+            await Task.Delay(20);
+        }
+    }
 }
