@@ -4,6 +4,7 @@ using PixelPing.Counting;
 using PixelPing.Filtering;
 using PixelPing.Flushing;
 using PixelPing.Flushing.Postgres;
+using PixelPing.Flushing.Redis;
 using PixelPing.Http;
 using PixelPing.Monitoring;
 using PixelPing.Net;
@@ -108,6 +109,9 @@ internal sealed class Server : IAsyncDisposable
         { Kind: EndpointKind.Postgres, Postgres: { } postgres } => new PostgresStore(postgres,
             PostgresTables.Create(settings.Schema ?? PostgresTables.DefaultSchema, settings.Prefix ?? PostgresTables.DefaultPrefix),
             settings.Timeout, TimeSpan.FromDays(settings.LedgerDays)),
+        { Kind: EndpointKind.Redis, Redis: { } redis } => new RedisStore(redis,
+            RedisKeys.Create(settings.Prefix ?? RedisKeys.DefaultPrefix), settings.Timeout, TimeSpan.FromDays(settings.LedgerDays),
+            tls.EndpointOptions, Log.Error),
         { Kind: EndpointKind.Http, Uri: { } url } => new HttpEndpoint(new EndpointClient(url, settings.Timeout, tls.EndpointOptions), settings.Secret),
         _ => throw new InvalidOperationException("an endpoint of a kind this build does not send to"),
     };

@@ -1,6 +1,7 @@
 using System.Net;
 using PixelPing.Filtering;
 using PixelPing.Flushing.Postgres;
+using PixelPing.Flushing.Redis;
 
 namespace PixelPing.Config;
 
@@ -43,7 +44,7 @@ internal static class ConfigKeys
         // A database endpoint's names and its ledger (docs/databases.md); ignored with an HTTP endpoint.
         new ConfigKey<string?>("schema", ConfigTypes.Name, PostgresTables.DefaultSchema, s => s.Schema, (s, v) => s with { Schema = v }),
         new ConfigKey<string?>("prefix", ConfigTypes.Name, null, s => s.Prefix, (s, v) => s with { Prefix = v },
-            none: $"{PostgresTables.DefaultPrefix} (PostgreSQL), {RedisKeysDefaultPrefix} (Redis)"),
+            none: $"{PostgresTables.DefaultPrefix} (PostgreSQL), {RedisKeys.DefaultPrefix} (Redis)"),
         new ConfigKey<int>("ledgerdays", ConfigTypes.Integer(1, 3650), 35, s => s.LedgerDays, (s, v) => s with { LedgerDays = v }),
 
         // Hit filters (docs/filtering.md): all off by default, so a 0.1.6 config counts as before. Lists hold at most
@@ -66,8 +67,6 @@ internal static class ConfigKeys
     ];
 
     private const int MaxFilterItems = 1000;
-
-    private const string RedisKeysDefaultPrefix = "{pixel-ping}";
 
     private static string? AddressProblem(string text) => AddressRange.TryParse(text, out _, out string error) ? null : error;
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using PixelPing.Flushing.Postgres;
+using PixelPing.Flushing.Redis;
 using static System.FormattableString;
 
 namespace PixelPing.Config;
@@ -230,9 +231,17 @@ internal static class ConfigTypes
                 return false;
             }
 
-            if (uri.Scheme is "redis" or "rediss")
+            if (RedisEndpoint.IsRedis(uri))
             {
-                result = new EndpointAddress { Kind = EndpointKind.Redis, Text = value.Text, Uri = uri };
+                var warnings = new List<string>();
+                if (!RedisEndpoint.TryParse(uri, warnings, out RedisEndpoint redis, out string error))
+                {
+                    complaint = "is not a usable Redis URL: " + error;
+                    return false;
+                }
+
+                note = warnings.Count == 0 ? null : "is read with a warning: " + string.Join("; ", warnings);
+                result = new EndpointAddress { Kind = EndpointKind.Redis, Text = value.Text, Uri = uri, Redis = redis };
                 complaint = "";
                 return true;
             }

@@ -1,4 +1,5 @@
 using PixelPing.Flushing.Postgres;
+using PixelPing.Flushing.Redis;
 
 namespace PixelPing.Config;
 
@@ -19,6 +20,9 @@ internal sealed class EndpointAddress
 
     /// <summary>A PostgreSQL endpoint's connection parameters; null for the other kinds.</summary>
     public PostgresEndpoint? Postgres { get; init; }
+
+    /// <summary>A Redis endpoint's connection parameters; null for the other kinds.</summary>
+    public RedisEndpoint? Redis { get; init; }
 
     /// <summary>A database, which Pixel Ping writes to itself (no receiver, nothing signed).</summary>
     public bool IsDatabase => Kind != EndpointKind.Http;

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Unicode;
 using static System.FormattableString;
 using PixelPing.Flushing.Postgres;
+using PixelPing.Flushing.Redis;
 using static PixelPing.Common.Quoting;
 
 namespace PixelPing.Config;
@@ -235,6 +236,12 @@ internal static class SettingsReader
             && !PostgresTables.TryCreate(settings.Schema ?? PostgresTables.DefaultSchema, settings.Prefix ?? PostgresTables.DefaultPrefix, out _, out string tables))
         {
             error = $"{file}: {Quote(tables.StartsWith("the schema", StringComparison.Ordinal) ? "schema" : "prefix")}: {tables}";
+            return false;
+        }
+
+        if (endpoint?.Kind == EndpointKind.Redis && !RedisKeys.TryCreate(settings.Prefix ?? RedisKeys.DefaultPrefix, out _, out string keys))
+        {
+            error = $"{file}: \"prefix\": {keys}";
             return false;
         }
 
