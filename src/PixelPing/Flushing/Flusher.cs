@@ -6,10 +6,12 @@ using static System.FormattableString;
 namespace PixelPing.Flushing;
 
 /// <summary>
-/// Sends the counts to the endpoint every interval, on SIGUSR2, when the key cap is reached, and at shutdown.
-/// Flushes never overlap: a trigger that arrives during a flush causes one more flush after it. A batch the endpoint
-/// did not accept is kept and sent again, unchanged and before any newer hits, unless <c>discard</c> is set. With a
-/// spool file, every batch taken from the store is on disk until the endpoint accepts it (see <see cref="Spool"/>).
+/// Sends the counts to the endpoint (an HTTP receiver or a database, <see cref="IEndpoint"/>) every interval, on
+/// SIGUSR2, when the key cap is reached, and at shutdown; at every UTC midnight the store is taken too, so that each
+/// batch holds the hits of one UTC day. Flushes never overlap: a trigger that arrives during a flush causes one more
+/// flush after it. A batch the endpoint did not accept is kept and sent again, unchanged and before any newer hits,
+/// unless <c>discard</c> is set. With a spool file, every batch taken from the store is on disk until the endpoint
+/// accepts it (see <see cref="Spool"/>).
 /// </summary>
 internal sealed class Flusher
 {
@@ -24,6 +26,13 @@ internal sealed class Flusher
     // extra (usually empty) flush; a maximum of 1 would make that Release throw in a signal handler or in a hit.
     private readonly SemaphoreSlim _wake = new(0);
     private readonly SemaphoreSlim _gate = new(1, 1);
+
+    // A midnight is waited for in steps of at most this, so that a wall clock that jumps (NTP, a resumed VM) is noticed.
+    private static readonly TimeSpan s_longestWait = TimeSpan.FromMinutes(1);
+
+    // One checkpoint at a time, from reading the pending batches to writing them, so that an older picture never
+    // replaces a newer one on disk (a flush and a midnight's cut both write).
+    private readonly Lock _checkpoint = new();
     // Unique per process start, so batch ids never repeat across instances or restarts: the start time in
     // milliseconds and 31 random bits. Not Guid or RandomNumberGenerator: the first needs /dev/urandom, which an empty
     // root may lack, and the second initialises OpenSSL at startup for nothing (a megabyte of RSS).
@@ -110,8 +119,22 @@ internal sealed class Flusher
         }
     }
 
-    /// <summary>Flushes every interval and on request until <paramref name="stop"/> is cancelled.</summary>
+    /// <summary>Flushes every interval, on request and at every UTC midnight until <paramref name="stop"/> is cancelled.</summary>
     public async Task RunAsync(CancellationToken stop)
+    {
+        // The midnights are kept apart from the flushes, so that a flush waiting on the endpoint never delays a day's end.
+        Task midnights = _endpoint is null ? Task.CompletedTask : Background.Run("midnight take", () => CutAtMidnightsAsync(stop));
+        try
+        {
+            await FlushUntilAsync(stop).ConfigureAwait(false);
+        }
+        finally
+        {
+            await midnights.ConfigureAwait(false);
+        }
+    }
+
+    private async Task FlushUntilAsync(CancellationToken stop)
     {
         if (_endpoint is not null)
         {
@@ -198,78 +221,89 @@ internal sealed class Flusher
             return true;
         }
 
-        // Older batches first, in order; while one fails, newer hits stay in the store (where maxkeys bounds
-        // them) instead of piling up as more batches.
-        Batch[] pending;
-        lock (_state)
+        // Older batches first, in order; while one fails, newer hits stay in the store (where maxkeys bounds them)
+        // instead of piling up as more batches, but for one per UTC midnight (CutDay), which may arrive meanwhile.
+        Snapshot snapshot;
+        Batch? taken = null;
+        while (true)
         {
-            if (_finishing)
+            Batch[] pending;
+            lock (_state)
             {
-                return false;
-            }
-
-            pending = _pending;
-        }
-
-        int done = 0;
-        bool changed = false;
-        while (done < pending.Length)
-        {
-            Batch batch = pending[done];
-            Sent sent = await SendAsync(batch).ConfigureAwait(false);
-            if (sent == Sent.Stopped)
-            {
-                return false;
-            }
-
-            if (sent == Sent.Failed)
-            {
-                if (!_options.Discard)
-                {
-                    break;
-                }
-
-                // discard: a batch that failed is dropped, whether it failed first now or came from the spool.
-                if (!Drop(batch))
+                if (_finishing)
                 {
                     return false;
                 }
 
-                Log.Error(Invariant($"--- discarded batch {batch.Id} ({batch.Hits} hits)"));
+                pending = _pending;
             }
 
-            Release(batch);
-            changed = true;
-            done++;
-        }
+            int done = 0;
+            bool changed = false;
+            while (done < pending.Length)
+            {
+                Batch batch = pending[done];
+                Sent sent = await SendAsync(batch).ConfigureAwait(false);
+                if (sent == Sent.Stopped)
+                {
+                    return false;
+                }
 
-        if (changed)
-        {
-            Checkpoint();
-        }
+                if (sent == Sent.Failed)
+                {
+                    if (!_options.Discard)
+                    {
+                        break;
+                    }
 
-        if (done < pending.Length)
-        {
-            return false;
-        }
+                    // discard: a batch that failed is dropped, whether it failed first now or came from the spool.
+                    if (!Drop(batch))
+                    {
+                        return false;
+                    }
 
-        // The new batch is pending from the instant it leaves the store: whatever happens to the flush from here on
-        // (a second signal, an exception), the hits are in exactly one place.
-        Snapshot snapshot;
-        Batch? taken = null;
-        lock (_state)
-        {
-            if (_finishing)
+                    Log.Error(Invariant($"--- discarded batch {batch.Id} ({batch.Hits} hits)"));
+                }
+
+                Release(batch);
+                changed = true;
+                done++;
+            }
+
+            if (changed)
+            {
+                Checkpoint();
+            }
+
+            if (done < pending.Length)
             {
                 return false;
             }
 
-            snapshot = _store.Take();
-            if (snapshot.Entries.Length > 0)
+            // The new batch is pending from the instant it leaves the store: whatever happens to the flush from here
+            // on (a second signal, an exception), the hits are in exactly one place.
+            lock (_state)
             {
-                taken = new Batch(NextId(), snapshot.Entries);
-                Volatile.Write(ref _pending, [taken]);
+                if (_finishing)
+                {
+                    return false;
+                }
+
+                if (_pending.Length > 0)
+                {
+                    // A midnight's batch came while the older ones were sent: it goes before anything newer.
+                    continue;
+                }
+
+                snapshot = _store.Take();
+                if (snapshot.Entries.Length > 0)
+                {
+                    taken = NewBatch(snapshot);
+                    Volatile.Write(ref _pending, [taken]);
+                }
             }
+
+            break;
         }
 
         ReportUncounted(snapshot);
@@ -436,7 +470,7 @@ internal sealed class Flusher
             if (left.Entries.Length > 0)
             {
                 // Only its id and counts: what the spool holds. A restart computes its body.
-                undelivered = [.. undelivered, new Batch(NextId(), left.Entries)];
+                undelivered = [.. undelivered, NewBatch(left)];
             }
 
             return new Leftover(left, undelivered, _requestComplete ? _sending : null, Interlocked.Read(ref _discardedAtStop));
@@ -511,6 +545,71 @@ internal sealed class Flusher
     }
 
     private string NextId() => _instance + "-" + Interlocked.Increment(ref _sequence).ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>A new batch of counts taken from the store, with a new id and the times of its first and last hit.</summary>
+    private Batch NewBatch(Snapshot snapshot) => new(NextId(), snapshot.Entries) { From = snapshot.From, To = snapshot.To };
+
+    /// <summary>
+    /// A UTC midnight: the store is taken now, as one more pending batch after those waiting, even while an older one
+    /// waits for the endpoint or is being sent, so that no batch holds hits of two days; a flush is asked for. Without
+    /// an endpoint nothing is taken (the counts are only logged).
+    /// </summary>
+    public void CutDay()
+    {
+        if (_endpoint is null)
+        {
+            return;
+        }
+
+        Snapshot snapshot;
+        Batch? cut = null;
+        lock (_state)
+        {
+            if (_finishing)
+            {
+                return;
+            }
+
+            snapshot = _store.Take();
+            if (snapshot.Entries.Length > 0)
+            {
+                cut = NewBatch(snapshot);
+                Volatile.Write(ref _pending, [.. _pending, cut]);
+            }
+        }
+
+        ReportUncounted(snapshot);
+        if (_options.LogKeys)
+        {
+            Log.Keys(snapshot.Entries);
+        }
+
+        if (cut is not null)
+        {
+            Checkpoint();
+            Request();
+        }
+    }
+
+    /// <summary>Calls <see cref="CutDay"/> at every UTC midnight until <paramref name="stop"/> is cancelled.</summary>
+    private async Task CutAtMidnightsAsync(CancellationToken stop)
+    {
+        DateTime today = DateTime.UtcNow.Date;
+        while (true)
+        {
+            DateTime now = DateTime.UtcNow;
+            TimeSpan wait = today.AddDays(1) - now;
+            if (wait > TimeSpan.Zero)
+            {
+                // Timers run on the monotonic clock: a wall clock set meanwhile is caught by the check below.
+                await Task.Delay(wait < s_longestWait ? wait : s_longestWait, stop).ConfigureAwait(false);
+                continue;
+            }
+
+            today = now.Date;
+            CutDay();
+        }
+    }
 
     /// <summary>
     /// POSTs one pending batch, unless a stop has taken over. A delivered batch leaves the pending ones in the same step
@@ -700,20 +799,24 @@ internal sealed class Flusher
             return true;
         }
 
-        Batch[] batches;
-        lock (_state)
+        string error;
+        lock (_checkpoint)
         {
-            if (_finishing)
+            Batch[] batches;
+            lock (_state)
+            {
+                if (_finishing)
+                {
+                    return true;
+                }
+
+                batches = _pending;
+            }
+
+            if (_spool.TrySave(batches, out error))
             {
                 return true;
             }
-
-            batches = _pending;
-        }
-
-        if (_spool.TrySave(batches, out string error))
-        {
-            return true;
         }
 
         lock (_state)
