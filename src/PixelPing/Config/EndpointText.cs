@@ -6,10 +6,10 @@ namespace PixelPing.Config;
 /// <summary>
 /// How an endpoint URL appears in messages (the start line, <c>--check</c>, a config error): never a password, and no
 /// query value — endpoints often carry an API token there (<c>?token=…&amp;site=…</c>) — with what is left escaped for a
-/// log line. A database URL (<c>postgresql://</c>, <c>postgres://</c>, <c>redis://</c>, <c>rediss://</c>) keeps its
-/// user name and its parameters, which say how it connects (<c>sslmode=verify-full</c>), and loses only its password,
-/// in the user information or as a parameter (<c>?password=…</c>). Works on the text as written, so a URL that does
-/// not even parse is shown just as safely.
+/// log line. A PostgreSQL URI keeps its user name (a role, and a user information without a colon is one) and its
+/// parameters, which say how it connects (<c>sslmode=verify-full</c>), and loses only its password, in the user
+/// information or as a parameter (<c>?password=…</c>). Works on the text as written, so a URL that does not even
+/// parse is shown just as safely.
 /// </summary>
 internal static class EndpointText
 {
@@ -22,14 +22,15 @@ internal static class EndpointText
     {
         var text = new StringBuilder(url.Length + 8);
         int authority = url.IndexOf("://", StringComparison.Ordinal);
-        bool database = authority > 0 && IsDatabaseScheme(url.AsSpan(0, authority));
+        // Not Redis: there a user information without a colon is the password written without its leading colon.
+        bool database = authority > 0 && url.AsSpan(0, authority) is "postgresql" or "postgres";
         authority = authority < 0 ? 0 : authority + 3;
         int authorityEnd = url.AsSpan(authority).IndexOfAny('/', '?', '#');
         authorityEnd = authorityEnd < 0 ? url.Length : authority + authorityEnd;
         int at = url.AsSpan(authority, authorityEnd - authority).LastIndexOf('@');
         if (at >= 0 && database)
         {
-            // A database's user name is a role, not a token: shown, and the password after it masked.
+            // A PostgreSQL user name is a role, not a token: shown, and the password after it masked.
             int colon = url.AsSpan(authority, at).IndexOf(':');
             text.Append(url, 0, colon < 0 ? authority + at : authority + colon + 1).Append(colon < 0 ? "" : Masked)
                 .Append(url, authority + at, authorityEnd - authority - at);
@@ -58,8 +59,8 @@ internal static class EndpointText
                 text.Append(first ? "" : "&");
                 first = false;
                 int equals = pair.IndexOf('=', StringComparison.Ordinal);
-                // A name with its value masked; an item without "=" may be a bare token, so it is masked whole. A
-                // database's parameters are shown, all but a password (libpq takes password= and sslpassword=).
+                // A name with its value masked; an item without "=" may be a bare token, so it is masked whole.
+                // PostgreSQL's parameters are shown, all but a password (libpq takes password= and sslpassword=).
                 bool shown = database && equals > 0 && !pair.AsSpan(0, equals).Contains("password", StringComparison.OrdinalIgnoreCase);
                 text.Append(shown ? pair
                     : equals < 0 ? (pair.Length == 0 ? "" : Masked)
@@ -74,10 +75,6 @@ internal static class EndpointText
 
         return text.ToString();
     }
-
-    /// <summary>The schemes of the databases Pixel Ping writes to itself.</summary>
-    public static bool IsDatabaseScheme(ReadOnlySpan<char> scheme) =>
-        scheme is "postgresql" or "postgres" or "redis" or "rediss";
 
     /// <summary>
     /// True when a request to this endpoint stays on this machine: a loopback address or <c>localhost</c>. Anything

@@ -333,6 +333,8 @@ internal sealed class Flusher
             case Sent.Failed when _options.Discard:
                 if (Drop(encoded))
                 {
+                    // Said for each batch: a database's refusal is said only once, and the hits must not go unsaid.
+                    Log.Error(Invariant($"--- discarded batch {encoded.Id} ({encoded.Hits} hits)"));
                     Checkpoint();
                     Release(encoded);
                 }

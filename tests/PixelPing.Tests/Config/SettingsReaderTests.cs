@@ -198,7 +198,7 @@ public sealed class SettingsReaderTests : IDisposable
         var redis = Parse("""{"endpoint": "rediss://:pw@cache.example.org:6380/2", "ledgerdays": 1}""");
         Assert.True(redis.Ok, redis.Error);
         Assert.Equal(EndpointKind.Redis, redis.Settings.Endpoint!.Kind);
-        Assert.Equal("rediss://:…@cache.example.org:6380/2", redis.Settings.Endpoint.Shown);
+        Assert.Equal("rediss://…@cache.example.org:6380/2", redis.Settings.Endpoint.Shown);
         Assert.Equal(1, redis.Settings.LedgerDays);
         Assert.Empty(redis.Warnings);
     }

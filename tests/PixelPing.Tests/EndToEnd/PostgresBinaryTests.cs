@@ -12,7 +12,7 @@ namespace PixelPing.Tests.EndToEnd;
 /// database, a COMMIT whose answer is lost, <c>discard</c>, a wrong password, and three instances writing the same keys.
 /// </summary>
 [Collection("Postgres")]
-public sealed class PostgresEndpointTests(PostgresServer database, ITestOutputHelper output)
+public sealed class PostgresBinaryTests(PostgresServer database, ITestOutputHelper output)
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
 
