@@ -20,18 +20,20 @@ internal sealed class Server : IAsyncDisposable
 {
     private readonly Settings _settings;
     private readonly Listener _listener;
+    private readonly IEndpoint? _endpoint;
     private Listener? _status;
     private readonly CancellationTokenSource _stopFlusher = new();
     private Task _flushLoop = Task.CompletedTask;
     private volatile bool _accepting;
     private volatile bool _stopping;
 
-    private Server(Settings settings, ServerContext context, Listener listener, Flusher flusher)
+    private Server(Settings settings, ServerContext context, Listener listener, Flusher flusher, IEndpoint? endpoint)
     {
         _settings = settings;
         Context = context;
         _listener = listener;
         Flusher = flusher;
+        _endpoint = endpoint;
     }
 
     public ServerContext Context { get; }
@@ -77,7 +79,7 @@ internal sealed class Server : IAsyncDisposable
         Spool? spool = settings.Spool is null ? null : new Spool(settings.Spool);
         var flusher = new Flusher(store, endpoint, new FlushOptions(settings.Interval, settings.Discard, settings.Log, settings.MaxKeyLength), spool);
         store.CapReached += flusher.Request;
-        var server = new Server(settings, context, listener, flusher);
+        var server = new Server(settings, context, listener, flusher, endpoint);
         if (settings.Status is IPEndPoint status)
         {
             // The same parser, limits and timeouts as the pixel port; a handful of connections is plenty for probes
@@ -179,5 +181,10 @@ internal sealed class Server : IAsyncDisposable
 
         await _flushLoop.ConfigureAwait(false);
         _stopFlusher.Dispose();
+        if (_endpoint is not null)
+        {
+            // A database connection kept between flushes is closed (PostgreSQL's Terminate), not just dropped.
+            await _endpoint.DisposeAsync().ConfigureAwait(false);
+        }
     }
 }
