@@ -287,6 +287,34 @@ public sealed class PostgresBinaryTests(PostgresServer database, ITestOutputHelp
         Assert.Equal(ByHash(answered), Stored());
     }
 
+    [Theory]
+    [InlineData("wrong password", "password authentication failed for user \"pixel\" (SQLSTATE 28P01)")]
+    [InlineData("another name", "127.0.0.2")]
+    [InlineData("no such database", "database \"nope\" does not exist (SQLSTATE 3D000)")]
+    [InlineData("not UTF8", "LATIN1")]
+    public void A_database_that_cannot_be_used_is_one_warning_line_in_check_which_still_passes(string fault, string says)
+    {
+        string tls = $"sslmode=verify-full&sslrootcert={database.RootCertificate}";
+        string uri = fault switch
+        {
+            "wrong password" => database.Uri(PostgresServer.Owner, "hunter2-wrong", tls),
+            "another name" => database.Uri(PostgresServer.Owner, PostgresServer.OwnerPassword, tls, host: "127.0.0.2"),
+            "no such database" => database.Uri(PostgresServer.Owner, PostgresServer.OwnerPassword, tls, database: "nope"),
+            _ => database.Uri(PostgresServer.Owner, PostgresServer.OwnerPassword, tls, database: "latin1"),
+        };
+        File.WriteAllText(Path.Combine(_dir, "check.json"), Config(uri));
+
+        using ServerProcess check = ServerProcess.Start(_dir, "--check", "check.json");
+
+        Assert.Equal(0, check.WaitForExit(Deadline));
+        string line = Assert.Single(check.Stderr, l => l.StartsWith("endpoint:", StringComparison.Ordinal));
+        output.WriteLine(line);
+        Assert.StartsWith("endpoint: warning: ", line, StringComparison.Ordinal);
+        Assert.Contains(says, line, StringComparison.Ordinal);
+        Assert.DoesNotContain(check.Stdout.Concat(check.Stderr), l => l.Contains("hunter2", StringComparison.Ordinal) || l.Contains(PostgresServer.OwnerPassword, StringComparison.Ordinal));
+        Assert.Contains(check.Stdout, l => l.EndsWith("configuration OK", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Three_instances_flushing_the_same_keys_every_100_ms_into_one_database_keep_exact_totals()
     {

@@ -101,6 +101,22 @@ public sealed class RedisBinaryTests
     }
 
     [Fact]
+    public async Task A_wrong_password_is_one_warning_line_in_check_which_still_passes()
+    {
+        await using Support.Redis redis = await Support.Redis.StartAsync();
+        File.WriteAllText(Path.Combine(_dir, "check.json"), Config($"redis://:hunter2-wrong@127.0.0.1:{redis.Port}/0"));
+
+        using ServerProcess check = ServerProcess.Start(_dir, "--check", "check.json");
+
+        Assert.Equal(0, check.WaitForExit(Deadline));
+        string line = Assert.Single(check.Stderr, l => l.StartsWith("endpoint:", StringComparison.Ordinal));
+        Assert.StartsWith("endpoint: warning: ", line, StringComparison.Ordinal);
+        Assert.Contains("WRONGPASS", line, StringComparison.Ordinal);
+        Assert.DoesNotContain(check.Stdout.Concat(check.Stderr), l => l.Contains("hunter2", StringComparison.Ordinal));
+        Assert.Contains(check.Stdout, l => l.EndsWith("configuration OK", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_SIGKILL_after_redis_stored_a_batch_whose_answer_never_came_counts_it_once_after_a_restart()
     {
         await using Support.Redis redis = await Support.Redis.StartAsync();
