@@ -135,7 +135,7 @@ internal static class Program
             {
                 await using (endpoint.ConfigureAwait(false))
                 {
-                    (await endpoint.ProbeAsync(CancellationToken.None).ConfigureAwait(false))?.Say();
+                    (await ProbeResult.LookAsync(endpoint, CancellationToken.None).ConfigureAwait(false))?.Say();
                 }
             }
 

@@ -141,7 +141,7 @@ internal sealed class Flusher
             // A database is reached once at the start, so that a wrong password shows now, not an interval later.
             try
             {
-                (await _endpoint.ProbeAsync(stop).ConfigureAwait(false))?.Say();
+                (await ProbeResult.LookAsync(_endpoint, stop).ConfigureAwait(false))?.Say();
             }
             catch (OperationCanceledException)
             {
