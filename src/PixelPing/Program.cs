@@ -133,6 +133,18 @@ internal static class Program
             }
 
             Log.Out(settings.Describe() + tls.Describe());
+
+            // A database is reached once, as the start does: a wrong password shows now, as a warning that does not
+            // fail the check, since it does not fail the start either (the batches wait for the database).
+            IEndpoint? endpoint = Server.CreateEndpoint(settings, tls);
+            if (endpoint is not null)
+            {
+                await using (endpoint.ConfigureAwait(false))
+                {
+                    (await ProbeResult.LookAsync(endpoint, CancellationToken.None).ConfigureAwait(false))?.Say();
+                }
+            }
+
             Log.Out($"pixel-ping: {LogEscape.Text(settings.ConfigPath)}: configuration OK");
             return 0;
         }
@@ -184,7 +196,7 @@ internal static class Program
         {
             if (settings.Endpoint is not null)
             {
-                Log.Out($"Flushing hits to {EndpointText.Show(settings.Endpoint)}");
+                Log.Out($"Flushing hits to {settings.Endpoint.Shown}");
             }
             else
             {

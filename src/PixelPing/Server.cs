@@ -3,6 +3,8 @@ using PixelPing.Config;
 using PixelPing.Counting;
 using PixelPing.Filtering;
 using PixelPing.Flushing;
+using PixelPing.Flushing.Postgres;
+using PixelPing.Flushing.Redis;
 using PixelPing.Http;
 using PixelPing.Monitoring;
 using PixelPing.Net;
@@ -18,6 +20,7 @@ internal sealed class Server : IAsyncDisposable
 {
     private readonly Settings _settings;
     private readonly Listener _listener;
+    private readonly IEndpoint? _endpoint;
     private Listener? _status;
     private SpoolLock? _spoolLock;
     private readonly CancellationTokenSource _stopFlusher = new();
@@ -25,12 +28,13 @@ internal sealed class Server : IAsyncDisposable
     private volatile bool _accepting;
     private volatile bool _stopping;
 
-    private Server(Settings settings, ListenerContext context, Listener listener, Flusher flusher)
+    private Server(Settings settings, ListenerContext context, Listener listener, Flusher flusher, IEndpoint? endpoint)
     {
         _settings = settings;
         Context = context;
         _listener = listener;
         Flusher = flusher;
+        _endpoint = endpoint;
     }
 
     public ListenerContext Context { get; }
@@ -75,12 +79,12 @@ internal sealed class Server : IAsyncDisposable
             return null;
         }
 
-        EndpointClient? client = settings.Endpoint is null ? null : new EndpointClient(settings.Endpoint, settings.Timeout, tls.EndpointOptions);
-        // The config reader drops "spool" without "endpoint" (with a warning), so a spool here always has a client.
+        IEndpoint? endpoint = CreateEndpoint(settings, tls);
+        // The config reader drops "spool" without "endpoint" (with a warning), so a spool here always has an endpoint.
         Spool? spool = settings.Spool is null ? null : new Spool(settings.Spool);
-        var flusher = new Flusher(store, client, new FlushOptions(settings.Interval, settings.Secret, settings.Discard, settings.Log, settings.MaxKeyLength), spool);
+        var flusher = new Flusher(store, endpoint, new FlushOptions(settings.Interval, settings.Discard, settings.Log, settings.MaxKeyLength), spool);
         store.CapReached += flusher.Request;
-        var server = new Server(settings, context, listener, flusher);
+        var server = new Server(settings, context, listener, flusher, endpoint);
         int[] inheritedStatus = inherited?.Status ?? [];
         if (settings.Status is not null || inheritedStatus.Length > 0)
         {
@@ -118,6 +122,20 @@ internal sealed class Server : IAsyncDisposable
 
         return server;
     }
+
+    /// <summary>Where the flushes go, as the settings say: an HTTP receiver or a database; null without an endpoint.</summary>
+    public static IEndpoint? CreateEndpoint(Settings settings, TlsFiles tls) => settings.Endpoint switch
+    {
+        null => null,
+        { Kind: EndpointKind.Postgres, Postgres: { } postgres } => new PostgresStore(postgres,
+            PostgresTables.Create(settings.Schema ?? PostgresTables.DefaultSchema, settings.Prefix ?? PostgresTables.DefaultPrefix),
+            settings.Timeout, TimeSpan.FromDays(settings.LedgerDays)),
+        { Kind: EndpointKind.Redis, Redis: { } redis } => new RedisStore(redis,
+            RedisKeys.Create(settings.Prefix ?? RedisKeys.DefaultPrefix), settings.Timeout, TimeSpan.FromDays(settings.LedgerDays),
+            tls.EndpointOptions, Log.Error),
+        { Kind: EndpointKind.Http, Uri: { } url } => new HttpEndpoint(new EndpointClient(url, settings.Timeout, tls.EndpointOptions), settings.Secret),
+        _ => throw new InvalidOperationException("an endpoint of a kind this build does not send to"),
+    };
 
     // Probes and scrapers need a few connections; 16 fit inside the descriptors kept back from the pixel port's cap.
     private const int StatusConnections = 16;
@@ -182,6 +200,12 @@ internal sealed class Server : IAsyncDisposable
 
         await _flushLoop.ConfigureAwait(false);
         _stopFlusher.Dispose();
+        if (_endpoint is not null)
+        {
+            // A database connection kept between flushes is closed (PostgreSQL's Terminate), not just dropped.
+            await _endpoint.DisposeAsync().ConfigureAwait(false);
+        }
+
         _spoolLock?.Dispose();
     }
 

@@ -178,7 +178,7 @@ public sealed class ServerTests
         string expected = "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), flush.Body));
         Assert.Equal(expected, flush.Headers["X-Pixel-Ping-Signature"]);
         Assert.StartsWith("json=", Encoding.ASCII.GetString(flush.Body), StringComparison.Ordinal);
-        Assert.Equal(["json", "secret", "batch"], Encoding.ASCII.GetString(flush.Body).Split('&').Select(p => p.Split('=')[0]));
+        Assert.Equal(["json", "secret", "batch", "from", "to"], Encoding.ASCII.GetString(flush.Body).Split('&').Select(p => p.Split('=')[0]));
     }
 
     [Fact]

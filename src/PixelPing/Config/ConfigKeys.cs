@@ -1,5 +1,7 @@
 using System.Net;
 using PixelPing.Filtering;
+using PixelPing.Flushing.Postgres;
+using PixelPing.Flushing.Redis;
 
 namespace PixelPing.Config;
 
@@ -15,7 +17,7 @@ internal static class ConfigKeys
         new ConfigKey<string?>("host", ConfigTypes.Host, null, s => s.Host, (s, v) => s with { Host = v },
             none: "all interfaces, IPv6 and IPv4"),
         new ConfigKey<TimeSpan>("interval", ConfigTypes.Seconds(86400), TimeSpan.FromSeconds(60), s => s.Interval, (s, v) => s with { Interval = v }),
-        new ConfigKey<Uri?>("endpoint", ConfigTypes.Url, null, s => s.Endpoint, (s, v) => s with { Endpoint = v }),
+        new ConfigKey<EndpointAddress?>("endpoint", ConfigTypes.Endpoint, null, s => s.Endpoint, (s, v) => s with { Endpoint = v }),
         new ConfigKey<string?>("secret", ConfigTypes.Secret, null, s => s.Secret, (s, v) => s with { Secret = v }),
         new ConfigKey<bool>("discard", ConfigTypes.Bool, false, s => s.Discard, (s, v) => s with { Discard = v }),
         new ConfigKey<string?>("sslkey", ConfigTypes.Path, null, s => s.SslKey, (s, v) => s with { SslKey = v }),
@@ -38,6 +40,12 @@ internal static class ConfigKeys
         new ConfigKey<TimeSpan>("shutdowntimeout", ConfigTypes.Seconds(3600), TimeSpan.FromSeconds(5), s => s.ShutdownTimeout, (s, v) => s with { ShutdownTimeout = v }),
         new ConfigKey<string?>("spool", ConfigTypes.Path, null, s => s.Spool, (s, v) => s with { Spool = v }),
         new ConfigKey<string?>("endpointca", ConfigTypes.Path, null, s => s.EndpointCa, (s, v) => s with { EndpointCa = v }),
+
+        // A database endpoint's names and its ledger (docs/databases.md); ignored with an HTTP endpoint.
+        new ConfigKey<string?>("schema", ConfigTypes.Name, PostgresTables.DefaultSchema, s => s.Schema, (s, v) => s with { Schema = v }),
+        new ConfigKey<string?>("prefix", ConfigTypes.Name, null, s => s.Prefix, (s, v) => s with { Prefix = v },
+            none: $"{PostgresTables.DefaultPrefix} (PostgreSQL), {RedisKeys.DefaultPrefix} (Redis)"),
+        new ConfigKey<int>("ledgerdays", ConfigTypes.Integer(1, 3650), 35, s => s.LedgerDays, (s, v) => s with { LedgerDays = v }),
 
         // Hit filters (docs/filtering.md): all off by default, so a 0.1.6 config counts as before. Lists hold at most
         // 1000 entries: each is tried on every hit.

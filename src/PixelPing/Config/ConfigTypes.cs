@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using PixelPing.Flushing.Postgres;
+using PixelPing.Flushing.Redis;
 using static System.FormattableString;
 
 namespace PixelPing.Config;
@@ -79,6 +81,17 @@ internal static class ConfigTypes
             return Check(ok, value, "a non-empty file path without NUL characters", out complaint);
         },
         static value => LogEscape.Text(value ?? ""));
+
+    /// <summary>A name for something outside (a schema, a prefix): any string without NUL, the empty one included.</summary>
+    public static ConfigType<string?> Name { get; } = new(
+        static (in ConfigValue value, out string? result, out string complaint, out string? note) =>
+        {
+            note = null;
+            bool ok = value.Kind == ConfigValueKind.String && !value.Text.Contains('\0', StringComparison.Ordinal);
+            result = ok ? value.Text : null;
+            return Check(ok, value, "a string without NUL characters", out complaint);
+        },
+        static value => value is { Length: > 0 } ? LogEscape.Text(value) : "\"\"");
 
     /// <summary>An address or host name to listen on: no spaces or control characters, which no name has.</summary>
     public static ConfigType<string?> Host { get; } = new(
@@ -160,15 +173,20 @@ internal static class ConfigTypes
         // Never the secret itself: --check output ends up in tickets and chat.
         static _ => "(set)");
 
-    /// <summary>An absolute http:// or https:// URL with a host and without credentials.</summary>
-    public static ConfigType<Uri?> Url { get; } = new(
-        static (in ConfigValue value, out Uri? result, out string complaint, out string? note) =>
+    /// <summary>
+    /// Where the counts go: an absolute http:// or https:// URL with a host and without credentials (a receiver), a
+    /// postgresql:// or postgres:// URI as libpq reads it, or a redis:// or rediss:// URL (a database Pixel Ping writes
+    /// to itself).
+    /// </summary>
+    public static ConfigType<EndpointAddress?> Endpoint { get; } = new(
+        static (in ConfigValue value, out EndpointAddress? result, out string complaint, out string? note) =>
         {
             note = null;
             result = null;
+            const string What = "an http://, https://, postgresql://, postgres://, redis:// or rediss:// URL";
             if (value.Kind != ConfigValueKind.String)
             {
-                return Check(false, value, "an http:// or https:// URL", out complaint);
+                return Check(false, value, What, out complaint);
             }
 
             // The text as shown in a complaint: no password or query value (it may be a token).
@@ -182,20 +200,55 @@ internal static class ConfigTypes
                 return true;
             }
 
-            if (!Uri.TryCreate(value.Text, UriKind.Absolute, out Uri? uri)
-                || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
-                || uri.Host.Length == 0)
+            if (PostgresUri.IsPostgresUri(value.Text))
+            {
+                PostgresUriResult parsed = PostgresUri.Parse(value.Text);
+                if (parsed.Endpoint is null)
+                {
+                    // The parser's lines never hold the password.
+                    complaint = $"is not a usable PostgreSQL URI ({got}): {string.Join("; ", parsed.Errors)}";
+                    return false;
+                }
+
+                note = parsed.Warnings.Count == 0 ? null : "is read with a warning: " + string.Join("; ", parsed.Warnings);
+                result = new EndpointAddress { Kind = EndpointKind.Postgres, Text = value.Text, Postgres = parsed.Endpoint };
+                complaint = "";
+                return true;
+            }
+
+            if (!Uri.TryCreate(value.Text, UriKind.Absolute, out Uri? uri) || uri.Host.Length == 0)
             {
                 // The parser refuses a host name with an empty label without saying why: say it.
                 complaint = WrittenHost(value.Text) is { Length: > 0 } written && DnsName.Problem(written) is { } unreachable
                     ? unreachable
-                    : $"must be an absolute http:// or https:// URL with a host (got {got})";
+                    : $"must be {What} with a host (got {got})";
                 return false;
             }
 
             if (uri.HostNameType is UriHostNameType.Dns or UriHostNameType.Basic && DnsName.Problem(uri.IdnHost) is { } problem)
             {
                 complaint = problem;
+                return false;
+            }
+
+            if (RedisEndpoint.IsRedis(uri))
+            {
+                var warnings = new List<string>();
+                if (!RedisEndpoint.TryParse(uri, warnings, out RedisEndpoint redis, out string error))
+                {
+                    complaint = "is not a usable Redis URL: " + error;
+                    return false;
+                }
+
+                note = warnings.Count == 0 ? null : "is read with a warning: " + string.Join("; ", warnings);
+                result = new EndpointAddress { Kind = EndpointKind.Redis, Text = value.Text, Uri = uri, Redis = redis };
+                complaint = "";
+                return true;
+            }
+
+            if (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
+            {
+                complaint = $"must be {What} with a host (got {got})";
                 return false;
             }
 
@@ -207,11 +260,11 @@ internal static class ConfigTypes
                 return false;
             }
 
-            result = uri;
+            result = new EndpointAddress { Kind = EndpointKind.Http, Text = value.Text, Uri = uri };
             complaint = "";
             return true;
         },
-        static value => value is null ? "" : EndpointText.Show(value));
+        static value => value is null ? "" : value.Shown);
 
     /// <summary>The host of an http(s) URL as written, for a URL the parser refused; "" when there is none to show.</summary>
     private static string WrittenHost(string url)

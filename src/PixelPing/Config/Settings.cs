@@ -27,8 +27,8 @@ internal sealed record Settings
 
     public TimeSpan Interval { get; init; }
 
-    /// <summary>Absolute http:// or https:// URL with a host; null means hits are only logged.</summary>
-    public Uri? Endpoint { get; init; }
+    /// <summary>An HTTP receiver or a database (<see cref="EndpointAddress"/>); null means hits are only logged.</summary>
+    public EndpointAddress? Endpoint { get; init; }
 
     /// <summary>Never empty: an empty "secret" is read as unset, as the original's <c>if config.secret</c> did.</summary>
     public string? Secret { get; init; }
@@ -51,6 +51,15 @@ internal sealed record Settings
     public TimeSpan ShutdownTimeout { get; init; }
     public string? Spool { get; init; }
     public string? EndpointCa { get; init; }
+
+    /// <summary>The PostgreSQL schema of the tables.</summary>
+    public string? Schema { get; init; }
+
+    /// <summary>The PostgreSQL table prefix or the Redis key prefix; null for the endpoint's own default.</summary>
+    public string? Prefix { get; init; }
+
+    /// <summary>How long a database's ledger remembers a stored batch id.</summary>
+    public int LedgerDays { get; init; }
 
     /// <summary>The status listener (/livez, /readyz, /metrics); null when off.</summary>
     public IPEndPoint? Status { get; init; }

@@ -5,6 +5,8 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
 using static System.FormattableString;
+using PixelPing.Flushing.Postgres;
+using PixelPing.Flushing.Redis;
 using static PixelPing.Common.Quoting;
 
 namespace PixelPing.Config;
@@ -201,16 +203,55 @@ internal static class SettingsReader
             sources.Remove("sslca");
         }
 
-        if (settings.Secret is not null && settings.Endpoint is { } endpoint && endpoint.Scheme == Uri.UriSchemeHttp && !EndpointText.IsLoopback(endpoint))
+        EndpointAddress? endpoint = settings.Endpoint;
+        if (settings.Secret is not null && endpoint is { Kind: EndpointKind.Http, Uri: { } url } && url.Scheme == Uri.UriSchemeHttp && !EndpointText.IsLoopback(url))
         {
             warnings.Add($"{file}: \"secret\" is sent to a plain http:// \"endpoint\" on another machine: the secret and the signed body travel in clear (use https://)");
         }
 
-        if (settings.EndpointCa is not null && settings.Endpoint?.Scheme != Uri.UriSchemeHttps)
+        if (settings.Secret is not null && endpoint is { IsDatabase: true })
         {
-            warnings.Add($"{file}: \"endpointca\" is ignored without an https:// \"endpoint\"");
+            // Pixel Ping writes to the database itself: there is no body to sign and no receiver to check it.
+            warnings.Add($"{file}: \"secret\" is ignored with a database \"endpoint\": nothing is signed (the database's own password and TLS protect the counts)");
+            settings = settings with { Secret = null };
+            sources.Remove("secret");
+        }
+
+        if (settings.EndpointCa is not null && endpoint?.UsesEndpointCa != true)
+        {
+            warnings.Add(endpoint?.Kind == EndpointKind.Postgres
+                ? $"{file}: \"endpointca\" is ignored with a PostgreSQL \"endpoint\": name the CA file in the URI (sslrootcert=/path/ca.pem)"
+                : $"{file}: \"endpointca\" is ignored without an https:// or rediss:// \"endpoint\"");
             settings = settings with { EndpointCa = null };
             sources.Remove("endpointca");
+        }
+
+        // The database keys: each has no effect where its endpoint does not use it.
+        foreach ((string key, bool used) in new[]
+        {
+            ("schema", endpoint?.Kind == EndpointKind.Postgres),
+            ("prefix", endpoint?.IsDatabase == true),
+            ("ledgerdays", endpoint?.IsDatabase == true),
+        })
+        {
+            if (!used && sources.Remove(key))
+            {
+                warnings.Add($"{file}: {Quote(key)} is ignored without a {(key == "schema" ? "postgresql://" : "postgresql:// or redis://")} \"endpoint\"");
+                settings = ConfigKeys.Find(key)!.WithDefault(settings);
+            }
+        }
+
+        if (endpoint?.Kind == EndpointKind.Postgres
+            && !PostgresTables.TryCreate(settings.Schema ?? PostgresTables.DefaultSchema, settings.Prefix ?? PostgresTables.DefaultPrefix, out _, out string tables))
+        {
+            error = $"{file}: {Quote(tables.StartsWith("the schema", StringComparison.Ordinal) ? "schema" : "prefix")}: {tables}";
+            return false;
+        }
+
+        if (endpoint?.Kind == EndpointKind.Redis && !RedisKeys.TryCreate(settings.Prefix ?? RedisKeys.DefaultPrefix, out _, out string keys))
+        {
+            error = $"{file}: \"prefix\": {keys}";
+            return false;
         }
 
         return true;

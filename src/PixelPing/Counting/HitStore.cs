@@ -15,6 +15,7 @@ namespace PixelPing.Counting;
 internal sealed class HitStore
 {
     private const long AnyWindow = -1;
+    private const long SecondsPerDay = 86400;
 
     // The calling thread's partition of the store it last counted in (looked up again when it counts in another).
     [ThreadStatic]
@@ -45,6 +46,13 @@ internal sealed class HitStore
     // before that lock was taken is in the last batch, and every later one sees the store closed.
     private bool _closed;
 
+    // The UTC day the hits now counted belong to, in Unix seconds: its first and last second. Set by each take with
+    // every partition's lock held, and read under a partition's lock; a hit's time is held within it, so that the hits
+    // of one batch are on one day even when a hit reads the clock after midnight and before the take that ends the day
+    // (it counts on the day before, stamped 23:59:59).
+    private long _dayStart;
+    private long _dayEnd;
+
     /// <param name="maxKeys">The most distinct keys held between two takes.</param>
     public HitStore(int maxKeys)
     {
@@ -58,6 +66,7 @@ internal sealed class HitStore
         }
 
         _admittedMask = shardCount - 1;
+        StartDay(CoarseClock.Refresh());
     }
 
     /// <summary>Raised (from the hit's thread) the first time the key cap is reached after a swap.</summary>
@@ -131,6 +140,7 @@ internal sealed class HitStore
             {
                 count++;
                 partition.Hits++;
+                Stamp(partition);
                 return RecordOutcome.Counted;
             }
 
@@ -144,6 +154,7 @@ internal sealed class HitStore
 
             partition.Map.Add(admitted, 1);
             partition.Hits++;
+            Stamp(partition);
         }
 
         if (Volatile.Read(ref _distinct) >= _maxKeys)
@@ -296,10 +307,33 @@ internal sealed class HitStore
         return false;
     }
 
+    // The first and last second a partition counted in since the last take; called under its lock.
+    private void Stamp(Partition partition)
+    {
+        long now = Math.Clamp(CoarseClock.UnixSeconds, _dayStart, _dayEnd);
+        if (now < partition.First)
+        {
+            partition.First = now;
+        }
+
+        if (now > partition.Last)
+        {
+            partition.Last = now;
+        }
+    }
+
+    private void StartDay(long now)
+    {
+        _dayStart = now - (now % SecondsPerDay);
+        _dayEnd = _dayStart + SecondsPerDay - 1;
+    }
+
     private Snapshot Collect(bool clear)
     {
         var ignored = new long[IgnoredHits.Slots];
         long uncapped = 0;
+        long from = long.MaxValue;
+        long to = long.MinValue;
         Dictionary<byte[], long>? merged = null;
         Dictionary<byte[], long>? only = null;
         lock (_partitionsLock)
@@ -319,6 +353,14 @@ internal sealed class HitStore
                     Dictionary<byte[], long> counts = clear ? partition.Swap() : partition.Map;
                     if (counts.Count > 0)
                     {
+                        from = Math.Min(from, partition.First);
+                        to = Math.Max(to, partition.Last);
+                        if (clear)
+                        {
+                            partition.First = long.MaxValue;
+                            partition.Last = long.MinValue;
+                        }
+
                         if (only is null)
                         {
                             only = clear ? counts : new Dictionary<byte[], long>(counts, KeyComparer.Instance);
@@ -357,6 +399,8 @@ internal sealed class HitStore
 
                     Volatile.Write(ref _distinct, 0);
                     Volatile.Write(ref _capSignalled, 0);
+                    // The next batch's hits belong to the day of this take: the take at midnight starts the new one.
+                    StartDay(CoarseClock.Refresh());
                 }
             }
             finally
@@ -371,7 +415,11 @@ internal sealed class HitStore
         KeyValuePair<byte[], long>[] entries = (merged ?? only) is { } all ? [.. all] : [];
         long full = Interlocked.Exchange(ref _refusedFull, 0);
         long tooLong = Interlocked.Exchange(ref _refusedTooLong, 0);
-        return new Snapshot(entries, full, tooLong, new IgnoredHits(ignored, uncapped));
+        return new Snapshot(entries, full, tooLong, new IgnoredHits(ignored, uncapped))
+        {
+            From = entries.Length == 0 ? 0 : from,
+            To = entries.Length == 0 ? 0 : to,
+        };
     }
 
     private void SignalCap()
@@ -391,6 +439,10 @@ internal sealed class HitStore
         public readonly long[] Ignored = new long[IgnoredHits.Slots];
         public readonly long[] IgnoredTotal = new long[IgnoredHits.Slots];
         public long Uncapped;
+
+        // The first and last second this partition counted a hit in since the last take (none: MaxValue, MinValue).
+        public long First = long.MaxValue;
+        public long Last = long.MinValue;
 
         // Written only under the lock; read without it (a 64-bit read is atomic on the 64-bit targets).
         public long Hits;
@@ -431,6 +483,12 @@ internal sealed class HitStore
 internal sealed record Snapshot(KeyValuePair<byte[], long>[] Entries, long RefusedFull, long RefusedTooLong, IgnoredHits Ignored)
 {
     public long Hits => Sum(Entries);
+
+    /// <summary>The Unix second of the first counted hit, on the same UTC day as <see cref="To"/>; 0 without entries.</summary>
+    public long From { get; init; }
+
+    /// <summary>The Unix second of the last counted hit; 0 without entries.</summary>
+    public long To { get; init; }
 
     /// <summary>The hits in a set of counts.</summary>
     public static long Sum(KeyValuePair<byte[], long>[] entries)

@@ -1,11 +1,10 @@
 namespace PixelPing.Flushing;
 
 /// <summary>
-/// Counts taken from the store in one flush, with the id that stays with them until the endpoint accepts them; the
-/// spool file holds exactly these two. The body is not held: it is encoded again, piece by piece, for each attempt
-/// (the same entries, id and secret give the same bytes, so a resend is byte for byte the same request); only its
-/// length and signature are kept, set by the flusher that made or restored the batch. Once the batch is delivered or
-/// discarded, the flusher clears its entries, so that its keys do not outlive it in memory.
+/// Counts taken from the store in one flush (or at a UTC midnight), with the id that stays with them until the endpoint
+/// accepts them, and the times of their first and last hit; the spool file holds exactly these. Each endpoint makes
+/// what it sends from them, again for each attempt (an HTTP body is the same bytes each time). Once the batch is
+/// delivered or discarded, the flusher clears its entries, so that its keys do not outlive it in memory.
 /// </summary>
 internal sealed record Batch(string Id, KeyValuePair<byte[], long>[] Entries)
 {
@@ -14,9 +13,12 @@ internal sealed record Batch(string Id, KeyValuePair<byte[], long>[] Entries)
     /// <summary>The hits in several batches.</summary>
     public static long SumHits(IEnumerable<Batch> batches) => batches.Sum(b => b.Hits);
 
-    /// <summary>The length of the encoded body.</summary>
-    public long BodyLength { get; init; }
+    /// <summary>When the first hit of the batch was counted, in Unix seconds.</summary>
+    public long From { get; init; }
 
-    /// <summary>The body's HMAC-SHA256 under the secret, hex; null without a secret.</summary>
-    public string? Signature { get; init; }
+    /// <summary>When the last hit of the batch was counted, in Unix seconds; on the same UTC day as <see cref="From"/>.</summary>
+    public long To { get; init; }
+
+    /// <summary>The UTC day the hits were counted on: the store is taken at every UTC midnight, so a batch has one.</summary>
+    public DateOnly Day => DateOnly.FromDateTime(DateTimeOffset.FromUnixTimeSeconds(From).UtcDateTime);
 }

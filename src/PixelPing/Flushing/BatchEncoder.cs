@@ -5,8 +5,9 @@ using System.Text;
 namespace PixelPing.Flushing;
 
 /// <summary>
-/// Builds the flush body <c>json=…&amp;secret=…&amp;batch=…</c> byte for byte as pixel-ping 0.1.6 built its
-/// <c>json=</c> field: <c>encodeURIComponent(JSON.stringify(counts))</c>.
+/// Builds the flush body <c>json=…&amp;secret=…&amp;batch=…&amp;from=…&amp;to=…</c>: the <c>json=</c> field byte for
+/// byte as pixel-ping 0.1.6 built it (<c>encodeURIComponent(JSON.stringify(counts))</c>), then the fields it did not
+/// have, after its own, so that a receiver that ignores unknown fields reads the same form.
 /// </summary>
 internal static class BatchEncoder
 {
@@ -31,6 +32,10 @@ internal static class BatchEncoder
 
     private static ReadOnlySpan<byte> BatchField => "&batch="u8;
 
+    private static ReadOnlySpan<byte> FromField => "&from="u8;
+
+    private static ReadOnlySpan<byte> ToField => "&to="u8;
+
     private static ReadOnlySpan<byte> ReplacementCharacter => "\uFFFD"u8;
 
     private static ReadOnlySpan<byte> LowerHex => "0123456789abcdef"u8;
@@ -42,13 +47,13 @@ internal static class BatchEncoder
     /// eight times the size of its keys (a control character becomes <c>%5Cu0001</c>). Each piece is valid only until
     /// the next one is asked for.
     /// </summary>
-    public static IEnumerable<ReadOnlyMemory<byte>> EncodeBodyChunks(
-        IReadOnlyList<KeyValuePair<byte[], long>> entries, string batchId, string? secret, int chunkSize = 64 * 1024)
+    public static IEnumerable<ReadOnlyMemory<byte>> EncodeBodyChunks(Batch batch, string? secret, int chunkSize = 64 * 1024)
     {
+        KeyValuePair<byte[], long>[] entries = batch.Entries;
         var buffer = new ArrayBufferWriter<byte>(chunkSize + 1024);
         WriteBodyStart(buffer);
         int next = 0;
-        while (next < entries.Count)
+        while (next < entries.Length)
         {
             next = WriteEntries(entries, next, buffer, stopAfter: chunkSize);
             if (buffer.WrittenCount >= chunkSize)
@@ -58,7 +63,7 @@ internal static class BatchEncoder
             }
         }
 
-        WriteBodyEnd(buffer, batchId, secret);
+        WriteBodyEnd(buffer, batch, secret);
         yield return buffer.WrittenMemory;
     }
 
@@ -70,7 +75,7 @@ internal static class BatchEncoder
         sink.Flush();
     }
 
-    private static void WriteBodyEnd(IBufferWriter<byte> output, string batchId, string? secret)
+    private static void WriteBodyEnd(IBufferWriter<byte> output, Batch batch, string? secret)
     {
         var sink = new Sink(output);
         sink.WriteEscaped((byte)'}');
@@ -81,7 +86,14 @@ internal static class BatchEncoder
         }
 
         sink.WriteVerbatim(BatchField);
-        WriteString(batchId, ref sink);
+        WriteString(batch.Id, ref sink);
+        Span<byte> digits = stackalloc byte[MaxCountLength];
+        sink.WriteVerbatim(FromField);
+        Utf8Formatter.TryFormat(batch.From, digits, out int length);
+        sink.Write(digits[..length]);
+        sink.WriteVerbatim(ToField);
+        Utf8Formatter.TryFormat(batch.To, digits, out length);
+        sink.Write(digits[..length]);
         sink.Flush();
     }
 

@@ -9,7 +9,7 @@ internal enum FlushStep : byte
     /// <summary>The new batch is taken from the store; its keys are logged next (with <c>log</c> on).</summary>
     LoggingKeys,
 
-    /// <summary>Its keys are logged; the body's length and signature are computed next.</summary>
+    /// <summary>Its keys are logged; the endpoint encodes it and sends it next.</summary>
     Encoding,
 
     /// <summary>The stop took what is undelivered; the spool file is written (or the loss counted) next.</summary>

@@ -1,16 +1,17 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Security.Cryptography;
 using PixelPing.Counting;
 using static System.FormattableString;
 
 namespace PixelPing.Flushing;
 
 /// <summary>
-/// Sends the counts to the endpoint every interval, on SIGUSR2, when the key cap is reached, and at shutdown.
-/// Flushes never overlap: a trigger that arrives during a flush causes one more flush after it. A batch the endpoint
-/// did not accept is kept and sent again, unchanged and before any newer hits, unless <c>discard</c> is set. With a
-/// spool file, every batch taken from the store is on disk until the endpoint accepts it (see <see cref="Spool"/>).
+/// Sends the counts to the endpoint (an HTTP receiver or a database, <see cref="IEndpoint"/>) every interval, on
+/// SIGUSR2, when the key cap is reached, and at shutdown; at every UTC midnight the store is taken too, so that each
+/// batch holds the hits of one UTC day. Flushes never overlap: a trigger that arrives during a flush causes one more
+/// flush after it. A batch the endpoint did not accept is kept and sent again, unchanged and before any newer hits,
+/// unless <c>discard</c> is set. With a spool file, every batch taken from the store is on disk until the endpoint
+/// accepts it (see <see cref="Spool"/>).
 /// </summary>
 internal sealed class Flusher
 {
@@ -19,12 +20,19 @@ internal sealed class Flusher
     private const long CollectAfterReleasedBytes = 4 << 20;
 
     private readonly HitStore _store;
-    private readonly EndpointClient? _client;
+    private readonly IEndpoint? _endpoint;
     private readonly FlushOptions _options;
     // No maximum count: a request that races a timed-out wait may leave one extra release behind, which costs one
     // extra (usually empty) flush; a maximum of 1 would make that Release throw in a signal handler or in a hit.
     private readonly SemaphoreSlim _wake = new(0);
     private readonly SemaphoreSlim _gate = new(1, 1);
+
+    // A midnight is waited for in steps of at most this, so that a wall clock that jumps (NTP, a resumed VM) is noticed.
+    private static readonly TimeSpan s_longestWait = TimeSpan.FromMinutes(1);
+
+    // One checkpoint at a time, from reading the pending batches to writing them, so that an older picture never
+    // replaces a newer one on disk (a flush and a midnight's cut both write).
+    private readonly Lock _checkpoint = new();
     // Unique per process start, so batch ids never repeat across instances or restarts: the start time in
     // milliseconds and 31 random bits. Not Guid or RandomNumberGenerator: the first needs /dev/urandom, which an empty
     // root may lack, and the second initialises OpenSSL at startup for nothing (a megabyte of RSS).
@@ -64,13 +72,16 @@ internal sealed class Flusher
     private readonly TaskCompletionSource<long> _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _saidCapped;
 
+    // The last refusal said (a database's, until it changes its answer); null after any other outcome.
+    private string? _saidRefusal;
+
     // Bytes of keys (and their share of the store's tables) in batches dropped since the last collection.
     private long _released;
 
-    public Flusher(HitStore store, EndpointClient? client, FlushOptions options, Spool? spool = null)
+    public Flusher(HitStore store, IEndpoint? endpoint, FlushOptions options, Spool? spool = null)
     {
         _store = store;
-        _client = client;
+        _endpoint = endpoint;
         _options = options;
         _spool = spool;
     }
@@ -108,9 +119,36 @@ internal sealed class Flusher
         }
     }
 
-    /// <summary>Flushes every interval and on request until <paramref name="stop"/> is cancelled.</summary>
+    /// <summary>Flushes every interval, on request and at every UTC midnight until <paramref name="stop"/> is cancelled.</summary>
     public async Task RunAsync(CancellationToken stop)
     {
+        // The midnights are kept apart from the flushes, so that a flush waiting on the endpoint never delays a day's end.
+        Task midnights = _endpoint is null ? Task.CompletedTask : Background.Run("midnight take", () => CutAtMidnightsAsync(stop));
+        try
+        {
+            await FlushUntilAsync(stop).ConfigureAwait(false);
+        }
+        finally
+        {
+            await midnights.ConfigureAwait(false);
+        }
+    }
+
+    private async Task FlushUntilAsync(CancellationToken stop)
+    {
+        if (_endpoint is not null)
+        {
+            // A database is reached once at the start, so that a wrong password shows now, not an interval later.
+            try
+            {
+                (await ProbeResult.LookAsync(_endpoint, stop).ConfigureAwait(false))?.Say();
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+
         long intervalMs = Math.Max(1, (long)_options.Interval.TotalMilliseconds);
         long next = Environment.TickCount64 + intervalMs;
         while (!stop.IsCancellationRequested)
@@ -163,7 +201,7 @@ internal sealed class Flusher
 
     private async Task<bool> FlushHeldAsync()
     {
-        if (_client is null)
+        if (_endpoint is null)
         {
             // No endpoint: the counts stay, and each flush logs them cumulatively, as the original does.
             Snapshot held = _store.Peek();
@@ -183,78 +221,89 @@ internal sealed class Flusher
             return true;
         }
 
-        // Older batches first, in order; while one fails, newer hits stay in the store (where maxkeys bounds
-        // them) instead of piling up as more batches.
-        Batch[] pending;
-        lock (_state)
+        // Older batches first, in order; while one fails, newer hits stay in the store (where maxkeys bounds them)
+        // instead of piling up as more batches, but for one per UTC midnight (CutDay), which may arrive meanwhile.
+        Snapshot snapshot;
+        Batch? taken = null;
+        while (true)
         {
-            if (_finishing)
+            Batch[] pending;
+            lock (_state)
             {
-                return false;
-            }
-
-            pending = _pending;
-        }
-
-        int done = 0;
-        bool changed = false;
-        while (done < pending.Length)
-        {
-            Batch batch = pending[done];
-            Sent sent = await SendAsync(batch).ConfigureAwait(false);
-            if (sent == Sent.Stopped)
-            {
-                return false;
-            }
-
-            if (sent == Sent.Failed)
-            {
-                if (!_options.Discard)
-                {
-                    break;
-                }
-
-                // discard: a batch that failed is dropped, whether it failed first now or came from the spool.
-                if (!Drop(batch))
+                if (_finishing)
                 {
                     return false;
                 }
 
-                Log.Error(Invariant($"--- discarded batch {batch.Id} ({batch.Hits} hits)"));
+                pending = _pending;
             }
 
-            Release(batch);
-            changed = true;
-            done++;
-        }
+            int done = 0;
+            bool changed = false;
+            while (done < pending.Length)
+            {
+                Batch batch = pending[done];
+                Sent sent = await SendAsync(batch).ConfigureAwait(false);
+                if (sent == Sent.Stopped)
+                {
+                    return false;
+                }
 
-        if (changed)
-        {
-            Checkpoint();
-        }
+                if (sent == Sent.Failed)
+                {
+                    if (!_options.Discard)
+                    {
+                        break;
+                    }
 
-        if (done < pending.Length)
-        {
-            return false;
-        }
+                    // discard: a batch that failed is dropped, whether it failed first now or came from the spool.
+                    if (!Drop(batch))
+                    {
+                        return false;
+                    }
 
-        // The new batch is pending from the instant it leaves the store: whatever happens to the flush from here on
-        // (a second signal, an exception), the hits are in exactly one place.
-        Snapshot snapshot;
-        Batch? taken = null;
-        lock (_state)
-        {
-            if (_finishing)
+                    Log.Error(Invariant($"--- discarded batch {batch.Id} ({batch.Hits} hits)"));
+                }
+
+                Release(batch);
+                changed = true;
+                done++;
+            }
+
+            if (changed)
+            {
+                Checkpoint();
+            }
+
+            if (done < pending.Length)
             {
                 return false;
             }
 
-            snapshot = _store.Take();
-            if (snapshot.Entries.Length > 0)
+            // The new batch is pending from the instant it leaves the store: whatever happens to the flush from here
+            // on (a second signal, an exception), the hits are in exactly one place.
+            lock (_state)
             {
-                taken = new Batch(NextId(), snapshot.Entries);
-                Volatile.Write(ref _pending, [taken]);
+                if (_finishing)
+                {
+                    return false;
+                }
+
+                if (_pending.Length > 0)
+                {
+                    // A midnight's batch came while the older ones were sent: it goes before anything newer.
+                    continue;
+                }
+
+                snapshot = _store.Take();
+                if (snapshot.Entries.Length > 0)
+                {
+                    taken = NewBatch(snapshot);
+                    Volatile.Write(ref _pending, [taken]);
+                }
             }
+
+            break;
         }
 
         ReportUncounted(snapshot);
@@ -271,18 +320,7 @@ internal sealed class Flusher
         }
 
         await StepAsync(FlushStep.Encoding).ConfigureAwait(false);
-        Batch encoded = MakeBatch(taken.Entries, taken.Id);
-        lock (_state)
-        {
-            if (_finishing)
-            {
-                return false;
-            }
-
-            // The same id and counts, now with the body's length and signature.
-            Volatile.Write(ref _pending, [encoded]);
-        }
-
+        Batch encoded = taken;
         // On disk before the POST, so that a crash during the flush loses nothing already taken from memory; a crash
         // after the endpoint stored it only means a resend with the same id, which it ignores.
         Checkpoint();
@@ -295,6 +333,8 @@ internal sealed class Flusher
             case Sent.Failed when _options.Discard:
                 if (Drop(encoded))
                 {
+                    // Said for each batch: a database's refusal is said only once, and the hits must not go unsaid.
+                    Log.Error(Invariant($"--- discarded batch {encoded.Id} ({encoded.Hits} hits)"));
                     Checkpoint();
                     Release(encoded);
                 }
@@ -329,7 +369,7 @@ internal sealed class Flusher
         {
             case SpoolLoadStatus.Loaded:
                 // Each with its own id, after any already waiting; the body's length and signature are this run's.
-                Batch[] restored = batches.Where(b => b.Entries.Length > 0).Select(b => MakeBatch(b.Entries, b.Id)).ToArray();
+                Batch[] restored = batches.Where(b => b.Entries.Length > 0).ToArray();
                 using (EnterGate())
                 {
                     lock (_state)
@@ -371,7 +411,7 @@ internal sealed class Flusher
                 FlushThrew(e);
             }
 
-            if (_client is null)
+            if (_endpoint is null)
             {
                 return 0;
             }
@@ -397,7 +437,7 @@ internal sealed class Flusher
     /// </summary>
     public long SaveBeforeExit(string reason)
     {
-        if (_client is null)
+        if (_endpoint is null)
         {
             Log.Error(reason);
             return 0;
@@ -432,7 +472,7 @@ internal sealed class Flusher
             if (left.Entries.Length > 0)
             {
                 // Only its id and counts: what the spool holds. A restart computes its body.
-                undelivered = [.. undelivered, new Batch(NextId(), left.Entries)];
+                undelivered = [.. undelivered, NewBatch(left)];
             }
 
             return new Leftover(left, undelivered, _requestComplete ? _sending : null, Interlocked.Read(ref _discardedAtStop));
@@ -508,19 +548,69 @@ internal sealed class Flusher
 
     private string NextId() => _instance + "-" + Interlocked.Increment(ref _sequence).ToString(CultureInfo.InvariantCulture);
 
-    internal Batch MakeBatch(KeyValuePair<byte[], long>[] entries, string? id = null)
+    /// <summary>A new batch of counts taken from the store, with a new id and the times of its first and last hit.</summary>
+    private Batch NewBatch(Snapshot snapshot) => new(NextId(), snapshot.Entries) { From = snapshot.From, To = snapshot.To };
+
+    /// <summary>
+    /// A UTC midnight: the store is taken now, as one more pending batch after those waiting, even while an older one
+    /// waits for the endpoint or is being sent, so that no batch holds hits of two days; a flush is asked for. Without
+    /// an endpoint nothing is taken (the counts are only logged).
+    /// </summary>
+    public void CutDay()
     {
-        id ??= NextId();
-        // One pass over the body for its length and its signature; it is encoded again, piece by piece, as it is sent.
-        long length = 0;
-        using IncrementalHash? mac = _options.Secret is null ? null : Signature.Start(_options.Secret);
-        foreach (ReadOnlyMemory<byte> piece in BatchEncoder.EncodeBodyChunks(entries, id, _options.Secret))
+        if (_endpoint is null)
         {
-            length += piece.Length;
-            mac?.AppendData(piece.Span);
+            return;
         }
 
-        return new Batch(id, entries) { BodyLength = length, Signature = mac is null ? null : Signature.Finish(mac) };
+        Snapshot snapshot;
+        Batch? cut = null;
+        lock (_state)
+        {
+            if (_finishing)
+            {
+                return;
+            }
+
+            snapshot = _store.Take();
+            if (snapshot.Entries.Length > 0)
+            {
+                cut = NewBatch(snapshot);
+                Volatile.Write(ref _pending, [.. _pending, cut]);
+            }
+        }
+
+        ReportUncounted(snapshot);
+        if (_options.LogKeys)
+        {
+            Log.Keys(snapshot.Entries);
+        }
+
+        if (cut is not null)
+        {
+            Checkpoint();
+            Request();
+        }
+    }
+
+    /// <summary>Calls <see cref="CutDay"/> at every UTC midnight until <paramref name="stop"/> is cancelled.</summary>
+    private async Task CutAtMidnightsAsync(CancellationToken stop)
+    {
+        DateTime today = DateTime.UtcNow.Date;
+        while (true)
+        {
+            DateTime now = DateTime.UtcNow;
+            TimeSpan wait = today.AddDays(1) - now;
+            if (wait > TimeSpan.Zero)
+            {
+                // Timers run on the monotonic clock: a wall clock set meanwhile is caught by the check below.
+                await Task.Delay(wait < s_longestWait ? wait : s_longestWait, stop).ConfigureAwait(false);
+                continue;
+            }
+
+            today = now.Date;
+            CutDay();
+        }
     }
 
     /// <summary>
@@ -547,11 +637,11 @@ internal sealed class Flusher
         {
             // ForceYielding: the rest of the flush (taking the store, encoding, logging every key) runs on the thread
             // pool, never on the thread that completed the POST's last read.
-            FlushOutcome outcome = await _client!.PostAsync(
-                batch.BodyLength, BatchEncoder.EncodeBodyChunks(batch.Entries, batch.Id, _options.Secret), batch.Signature,
-                CancellationToken.None, MarkRequestComplete)
+            FlushOutcome outcome = await _endpoint!.SendAsync(batch, MarkRequestComplete, CancellationToken.None)
                 .ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
             double ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            string? refusal = _saidRefusal;
+            _saidRefusal = null;
             switch (outcome.Result)
             {
                 case FlushResult.Delivered:
@@ -559,7 +649,23 @@ internal sealed class Flusher
                     Interlocked.Increment(ref _delivered);
                     Interlocked.Add(ref _deliveredHits, batch.Hits);
                     Volatile.Write(ref _lastDeliveredMs, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-                    Log.FlushResult("--- flushed ---", delivered: true, outcome.StatusCode, batch.Hits, batch.Id, ms);
+                    Log.FlushResult("--- flushed ---", delivered: true, outcome.StatusCode == 0 ? null : outcome.StatusCode, batch.Hits, batch.Id, ms);
+                    if (outcome.Reason is { } note)
+                    {
+                        Log.Out("--- endpoint: " + note);
+                    }
+
+                    break;
+                case FlushResult.Refused:
+                    Interlocked.Increment(ref _failed);
+                    // A database's refusal stays until someone changes a right, a table or the config: said when it
+                    // changes, not every interval; the batch waits meanwhile.
+                    _saidRefusal = outcome.Reason;
+                    if (outcome.Reason != refusal)
+                    {
+                        Log.FlushResult("--- flush failed: " + outcome.Reason, delivered: false, null, batch.Hits, batch.Id, ms);
+                    }
+
                     break;
                 case FlushResult.HttpError:
                     Interlocked.Increment(ref _failed);
@@ -695,20 +801,24 @@ internal sealed class Flusher
             return true;
         }
 
-        Batch[] batches;
-        lock (_state)
+        string error;
+        lock (_checkpoint)
         {
-            if (_finishing)
+            Batch[] batches;
+            lock (_state)
+            {
+                if (_finishing)
+                {
+                    return true;
+                }
+
+                batches = _pending;
+            }
+
+            if (_spool.TrySave(batches, out error))
             {
                 return true;
             }
-
-            batches = _pending;
-        }
-
-        if (_spool.TrySave(batches, out string error))
-        {
-            return true;
         }
 
         lock (_state)

@@ -194,7 +194,8 @@ internal sealed class Spool
         {
             try
             {
-                if (SpoolFormat.TryRead(file, batches, out problem))
+                long savedAt = new DateTimeOffset(File.GetLastWriteTimeUtc(file.SafeFileHandle)).ToUnixTimeSeconds();
+                if (SpoolFormat.TryRead(file, batches, out problem, savedAt))
                 {
                     lock (_writeLock)
                     {

@@ -9,8 +9,8 @@ namespace PixelPing.Flushing;
 /// <summary>
 /// The spool file's contents, apart from the file: our own line format, readable with <c>less</c>:
 /// <code>
-/// pixel-ping spool 1
-/// batch &lt;id&gt; &lt;keys&gt; &lt;hits&gt;
+/// pixel-ping spool 2
+/// batch &lt;id&gt; &lt;keys&gt; &lt;hits&gt; &lt;from&gt; &lt;to&gt;   (from, to: the first and last hit's Unix seconds)
 /// &lt;count&gt; &lt;key, percent-encoded&gt;        (one line per key)
 /// …                                  (more batches, in the order they are to be sent)
 /// end &lt;SHA-256 of every byte above this line, hex&gt;
@@ -18,10 +18,16 @@ namespace PixelPing.Flushing;
 /// Keys are arbitrary bytes: every byte outside <c>A–Z a–z 0–9 - . _ ~ : /</c> is written as <c>%XX</c>, so a key
 /// never holds a space or a line break and reads back byte for byte. The checksum line makes a truncated or altered
 /// file detectable: such a file is refused whole, never half-read. <see cref="Spool"/> does the file operations.
+/// <para>
+/// Version 1 (<c>pixel-ping spool 1</c>, batch lines without from and to) is still read: its batches get the time the
+/// file was last written as both their from and to. That is after every hit in it and, for the stop that wrote it, at
+/// most an interval after them: the nearest known time, and the day their counts go to.
+/// </para>
 /// </summary>
 internal static class SpoolFormat
 {
-    private const string Magic = "pixel-ping spool 1";
+    private const string Magic = "pixel-ping spool 2";
+    private const string MagicVersion1 = "pixel-ping spool 1";
     private const int MaxLineBytes = 1 << 20;
     private const int MaxIdLength = 128;
 
@@ -51,7 +57,7 @@ internal static class SpoolFormat
             }
 
             line.Write(Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture,
-                $"batch {batch.Id} {batch.Entries.Length} {batch.Hits}")));
+                $"batch {batch.Id} {batch.Entries.Length} {batch.Hits} {batch.From} {batch.To}")));
             EndLine(output, hash, line);
             foreach (KeyValuePair<byte[], long> entry in batch.Entries)
             {
@@ -69,11 +75,12 @@ internal static class SpoolFormat
 
     /// <summary>
     /// Reads every batch, or none: false and one line of reason when the text is not a whole, unaltered spool file.
-    /// Only the stream's own errors (<see cref="IOException"/>) are thrown.
+    /// Only the stream's own errors (<see cref="IOException"/>) are thrown. <paramref name="savedAt"/> (Unix seconds)
+    /// is when the file was last written: the from and to of a version 1 file's batches.
     /// </summary>
-    public static bool TryRead(Stream input, List<Batch> batches, out string problem)
+    public static bool TryRead(Stream input, List<Batch> batches, out string problem, long savedAt)
     {
-        if (Parse(new LineReader(input), batches, out problem))
+        if (Parse(new LineReader(input), batches, out problem, savedAt))
         {
             return true;
         }
@@ -90,7 +97,7 @@ internal static class SpoolFormat
         line.ResetWrittenCount();
     }
 
-    private static bool Parse(LineReader reader, List<Batch> batches, out string problem)
+    private static bool Parse(LineReader reader, List<Batch> batches, out string problem, long savedAt)
     {
         problem = "";
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -101,9 +108,10 @@ internal static class SpoolFormat
             return false;
         }
 
-        if (status != LineStatus.Line || !line.SequenceEqual(Encoding.ASCII.GetBytes(Magic)))
+        bool version1 = status == LineStatus.Line && line.SequenceEqual(Encoding.ASCII.GetBytes(MagicVersion1));
+        if (status != LineStatus.Line || (!version1 && !line.SequenceEqual(Encoding.ASCII.GetBytes(Magic))))
         {
-            problem = "it does not start with \"" + Magic + "\"";
+            problem = "it does not start with \"" + Magic + "\" (or \"" + MagicVersion1 + "\")";
             return false;
         }
 
@@ -143,9 +151,13 @@ internal static class SpoolFormat
 
             hash.AppendData(line);
             hash.AppendData("\n"u8);
-            if (!TryParseBatchLine(line, out string id, out int keys, out long hits))
+            long from = savedAt;
+            long to = savedAt;
+            if (!TryParseBatchLine(line, version1, out string id, out int keys, out long hits, ref from, ref to))
             {
-                problem = Invariant($"line {lineNumber} should be \"batch <id> <keys> <hits>\"");
+                problem = version1
+                    ? Invariant($"line {lineNumber} should be \"batch <id> <keys> <hits>\"")
+                    : Invariant($"line {lineNumber} should be \"batch <id> <keys> <hits> <from> <to>\" with from <= to on one UTC day");
                 return false;
             }
 
@@ -179,7 +191,7 @@ internal static class SpoolFormat
                 entries.Add(new KeyValuePair<byte[], long>(key, count));
             }
 
-            var batch = new Batch(id, [.. entries]);
+            var batch = new Batch(id, [.. entries]) { From = from, To = to };
             if (batch.Hits != hits)
             {
                 problem = Invariant($"batch {id} says {hits} hits but its lines add up to {batch.Hits}");
@@ -190,7 +202,8 @@ internal static class SpoolFormat
         }
     }
 
-    private static bool TryParseBatchLine(ReadOnlySpan<byte> line, out string id, out int keys, out long hits)
+    private static bool TryParseBatchLine(ReadOnlySpan<byte> line, bool version1, out string id, out int keys, out long hits,
+        ref long from, ref long to)
     {
         id = "";
         keys = 0;
@@ -211,14 +224,30 @@ internal static class SpoolFormat
         line = line[(space + 1)..];
         space = line.IndexOf((byte)' ');
         if (!IsValidId(id) || space <= 0
-            || !AsciiDigits.TryParseDecimal(line[..space], out long keyCount) || keyCount > Array.MaxLength
-            || !AsciiDigits.TryParseDecimal(line[(space + 1)..], out hits))
+            || !AsciiDigits.TryParseDecimal(line[..space], out long keyCount) || keyCount > Array.MaxLength)
         {
             return false;
         }
 
         keys = (int)keyCount;
-        return true;
+        line = line[(space + 1)..];
+        if (version1)
+        {
+            return AsciiDigits.TryParseDecimal(line, out hits);
+        }
+
+        // Version 2: then the first and last hit, on one UTC day (a batch never spans two).
+        space = line.IndexOf((byte)' ');
+        if (space <= 0 || !AsciiDigits.TryParseDecimal(line[..space], out hits))
+        {
+            return false;
+        }
+
+        line = line[(space + 1)..];
+        space = line.IndexOf((byte)' ');
+        return space > 0
+            && AsciiDigits.TryParseDecimal(line[..space], out from) && AsciiDigits.TryParseDecimal(line[(space + 1)..], out to)
+            && from <= to && from / 86400 == to / 86400;
     }
 
     private static bool TryParseEntry(ReadOnlySpan<byte> line, out byte[] key, out long count)

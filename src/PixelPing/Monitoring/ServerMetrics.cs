@@ -60,7 +60,7 @@ internal sealed class ServerMetrics(HitStore store, ListenerContext pixelPort, F
         w.Family("pixelping_keys"u8, MetricType.Gauge, "Distinct keys held now, waiting for the next flush."u8);
         w.Sample("pixelping_keys"u8, store.DistinctKeys);
 
-        w.Family("pixelping_flushes_total"u8, MetricType.Counter, "POSTs of a batch to the endpoint, by result."u8);
+        w.Family("pixelping_flushes_total"u8, MetricType.Counter, "Sends of a batch to the endpoint (a POST, or a database write), by result."u8);
         w.Sample("pixelping_flushes_total"u8, "result"u8, "success", flusher.Delivered);
         w.Sample("pixelping_flushes_total"u8, "result"u8, "failure", flusher.Failed);
         w.Family("pixelping_flushed_hits_total"u8, MetricType.Counter, "Hits in the batches the endpoint accepted."u8);

@@ -13,6 +13,12 @@ public sealed class EndpointTextTests
     [InlineData("http://h:8080", "http://h:8080")]
     [InlineData("not a url ?token=abc", "not a url ?token=…")]
     [InlineData("user:pw@host/x", "…@host/x")]
+    [InlineData("postgresql://pixel:hunter2@db.example.org:5432/stats?sslmode=verify-full&password=x&sslpassword=y&application_name=a",
+        "postgresql://pixel:…@db.example.org:5432/stats?sslmode=verify-full&password=…&sslpassword=…&application_name=a")]
+    [InlineData("postgres://pixel@db/stats", "postgres://pixel@db/stats")]
+    [InlineData("postgresql://%2Fvar%2Frun%2Fpostgresql/stats", "postgresql://%2Fvar%2Frun%2Fpostgresql/stats")]
+    [InlineData("redis://:hunter2@cache.example.org:6379/0", "redis://…@cache.example.org:6379/0")]
+    [InlineData("rediss://hunter2@cache/2", "rediss://…@cache/2")]
     public void Passwords_and_query_values_are_masked(string url, string shown)
     {
         Assert.Equal(shown, EndpointText.Redact(url));
@@ -21,7 +27,7 @@ public sealed class EndpointTextTests
     [Fact]
     public void What_is_left_is_escaped_for_a_log_line()
     {
-        Assert.Equal("http://h/a\\u001b[31m\\u202e?x=…", EndpointText.Show(new Uri("http://h/a\u001b[31m\u202e?x=secret")));
+        Assert.Equal("http://h/a\\u001b[31m\\u202e?x=…", EndpointText.Show("http://h/a\u001b[31m\u202e?x=secret"));
     }
 
     [Theory]

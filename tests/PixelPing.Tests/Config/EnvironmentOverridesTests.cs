@@ -38,7 +38,7 @@ public sealed class EnvironmentOverridesTests
             ["OTHER_PORT"] = "1",
         });
         Assert.Equal(8080, settings.Port);
-        Assert.Equal(new Uri("https://stats.example.org/hits"), settings.Endpoint);
+        Assert.Equal(new Uri("https://stats.example.org/hits"), settings.Endpoint?.Uri);
         Assert.True(settings.Discard);
         Assert.Equal(TimeSpan.FromSeconds(2.5), settings.Timeout);
         // A secret of digits is still a secret: a string key takes the text when the number does not fit it.
@@ -66,7 +66,7 @@ public sealed class EnvironmentOverridesTests
         File.WriteAllText(endpoint, "http://127.0.0.1:1/hits\r\n");
         Settings settings = ParseOk("{}", new() { ["PIXELPING_SECRET_FILE"] = secret, ["PIXELPING_ENDPOINT_FILE"] = endpoint });
         Assert.Equal("s3cr3t with spaces", settings.Secret);
-        Assert.Equal(new Uri("http://127.0.0.1:1/hits"), settings.Endpoint);
+        Assert.Equal(new Uri("http://127.0.0.1:1/hits"), settings.Endpoint?.Uri);
         Assert.Equal("environment PIXELPING_SECRET_FILE", settings.Sources["secret"]);
     }
 

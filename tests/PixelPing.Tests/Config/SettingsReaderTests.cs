@@ -94,6 +94,9 @@ public sealed class SettingsReaderTests : IDisposable
           "maxconnections": 7,
           "spool": "/var/lib/pixel-ping/spool.json",
           "endpointca": "ca.pem",
+          "schema": "stats",
+          "prefix": "pp_",
+          "ledgerdays": 7,
           "log": false,
           "maxrequestline": 1000,
           "maxheaderbytes": 2000,
@@ -126,7 +129,7 @@ public sealed class SettingsReaderTests : IDisposable
         Assert.Equal(8080, s.Port);
         Assert.Equal("127.0.0.1", s.Host);
         Assert.Equal(TimeSpan.FromMilliseconds(2500), s.Interval);
-        Assert.Equal(new Uri("https://example.org/hits?site=1"), s.Endpoint);
+        Assert.Equal(new Uri("https://example.org/hits?site=1"), s.Endpoint?.Uri);
         Assert.Equal("s3cret", s.Secret);
         Assert.True(s.Discard);
         Assert.Equal("key.pem", s.SslKey);
@@ -159,7 +162,90 @@ public sealed class SettingsReaderTests : IDisposable
         Assert.Equal(["192.0.2.0/24", "2001:db8::/32"], s.IgnoreAddresses);
         Assert.Equal(["10.0.0.1"], s.TrustedProxies);
         Assert.Equal(5, s.MaxHitsPerClient);
+        // The database keys are read, and dropped with an HTTP endpoint (DatabaseKeys tests them with a database).
+        Assert.Equal(
+        [
+            "config.json: \"schema\" is ignored without a postgresql:// \"endpoint\"",
+            "config.json: \"prefix\" is ignored without a postgresql:// or redis:// \"endpoint\"",
+            "config.json: \"ledgerdays\" is ignored without a postgresql:// or redis:// \"endpoint\"",
+        ], result.Warnings);
+        Assert.Equal("public", s.Schema);
+        Assert.Null(s.Prefix);
+        Assert.Equal(35, s.LedgerDays);
+    }
+
+    [Fact]
+    public void Database_keys_are_read_with_a_database_endpoint()
+    {
+        var result = Parse("""
+            {"endpoint": "postgresql://pixel:pw@127.0.0.1:5432/stats?sslmode=disable", "schema": "Counts", "prefix": "", "ledgerdays": 3650}
+            """);
+
+        Assert.True(result.Ok, result.Error);
         Assert.Empty(result.Warnings);
+        EndpointAddress endpoint = Assert.IsType<EndpointAddress>(result.Settings.Endpoint);
+        Assert.Equal(EndpointKind.Postgres, endpoint.Kind);
+        Assert.Equal("pixel", endpoint.Postgres!.User);
+        Assert.Equal("pw", endpoint.Postgres.Password);
+        Assert.Equal("stats", endpoint.Postgres.Database);
+        Assert.Equal("postgresql://pixel:…@127.0.0.1:5432/stats?sslmode=disable", endpoint.ToString());
+        Assert.Equal("Counts", result.Settings.Schema);
+        Assert.Equal("", result.Settings.Prefix);
+        Assert.Equal(3650, result.Settings.LedgerDays);
+        Assert.Contains("endpoint:       postgresql://pixel:…@127.0.0.1:5432/stats?sslmode=disable (from config.json)", result.Settings.Describe(), StringComparison.Ordinal);
+        Assert.Contains("prefix:         \"\" (from config.json)", result.Settings.Describe(), StringComparison.Ordinal);
+
+        var redis = Parse("""{"endpoint": "rediss://:pw@cache.example.org:6380/2", "ledgerdays": 1}""");
+        Assert.True(redis.Ok, redis.Error);
+        Assert.Equal(EndpointKind.Redis, redis.Settings.Endpoint!.Kind);
+        Assert.Equal("rediss://…@cache.example.org:6380/2", redis.Settings.Endpoint.Shown);
+        Assert.Equal(1, redis.Settings.LedgerDays);
+        Assert.Empty(redis.Warnings);
+    }
+
+    [Fact]
+    public void Secret_and_endpointca_are_dropped_with_a_warning_where_a_database_does_not_use_them()
+    {
+        var result = Parse("""{"endpoint": "postgresql://pixel@127.0.0.1/stats?sslmode=disable", "secret": "s", "endpointca": "ca.pem", "schema": "s"}""");
+
+        Assert.True(result.Ok, result.Error);
+        Assert.Null(result.Settings.Secret);
+        Assert.Null(result.Settings.EndpointCa);
+        Assert.Equal(
+        [
+            "config.json: \"secret\" is ignored with a database \"endpoint\": nothing is signed (the database's own password and TLS protect the counts)",
+            "config.json: \"endpointca\" is ignored with a PostgreSQL \"endpoint\": name the CA file in the URI (sslrootcert=/path/ca.pem)",
+        ], result.Warnings);
+
+        var redis = Parse("""{"endpoint": "rediss://cache.example.org", "endpointca": "ca.pem", "schema": "s"}""");
+        Assert.True(redis.Ok, redis.Error);
+        Assert.Equal("ca.pem", redis.Settings.EndpointCa);
+        Assert.Equal(["config.json: \"schema\" is ignored without a postgresql:// \"endpoint\""], redis.Warnings);
+    }
+
+    [Theory]
+    [InlineData("""{"endpoint": "postgresql://u@h/db?sslmode=disable", "schema": ""}""", """config.json: "schema": the schema is empty""")]
+    [InlineData("""{"endpoint": "postgresql://u@h/db?sslmode=disable", "prefix": "a\u0001"}""", """config.json: "prefix": the table prefix "a\u0001" has a control character""")]
+    [InlineData("""{"endpoint": "postgresql://u:hunter2@h/db?sslmode=sometimes"}""",
+        """config.json: "endpoint" is not a usable PostgreSQL URI ("postgresql://u:…@h/db?sslmode=sometimes"): sslmode "sometimes" is not one of disable, prefer, require, verify-ca, verify-full""")]
+    [InlineData("""{"endpoint": "postgresql://u@h/db?sslmode=disable&frobnicate=1"}""",
+        """config.json: "endpoint" is not a usable PostgreSQL URI ("postgresql://u@h/db?sslmode=disable&frobnicate=1"): "frobnicate" is not a PostgreSQL connection parameter""")]
+    public void Bad_database_settings_stop_the_start_with_one_line(string json, string expected)
+    {
+        var result = Parse(json);
+
+        Assert.False(result.Ok);
+        Assert.Equal(expected, result.Error);
+        Assert.DoesNotContain("hunter2", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_postgres_uri_parameter_that_is_not_implemented_is_a_warning()
+    {
+        var result = Parse("""{"endpoint": "postgresql://u@db.example.org/db?sslmode=verify-full&keepalives=1"}""");
+
+        Assert.True(result.Ok, result.Error);
+        Assert.Equal(["config.json: \"endpoint\" is read with a warning: the connection parameter keepalives is not supported by pixel-ping and is ignored"], result.Warnings);
     }
 
     [Fact]
@@ -262,7 +348,7 @@ public sealed class SettingsReaderTests : IDisposable
     [InlineData("""{"discard": "yes"}""", """config.json: "discard" must be true or false (got "yes")""")]
     [InlineData("""{"maxkeys": [1]}""", """config.json: "maxkeys" must be an integer from 1 to 2147483647 (got an array)""")]
     [InlineData("""{"secret": {}}""", """config.json: "secret" must be a string (got an object)""")]
-    [InlineData("""{"endpoint": "ftp://x/"}""", """config.json: "endpoint" must be an absolute http:// or https:// URL with a host (got "ftp://x/")""")]
+    [InlineData("""{"endpoint": "ftp://x/"}""", """config.json: "endpoint" must be an http://, https://, postgresql://, postgres://, redis:// or rediss:// URL with a host (got "ftp://x/")""")]
     [InlineData("""{"host": "a\nb"}""", """config.json: "host" must be a non-empty address or host name (got "a\nb")""")]
     [InlineData("""{"sslkey": "k.pem"}""", """config.json: "sslkey" and "sslcert" must be set together (only "sslkey" is set)""")]
     public void Bad_value_exact_message(string json, string expected)
@@ -317,8 +403,8 @@ public sealed class SettingsReaderTests : IDisposable
     [Fact]
     public void Endpoint_host_names_of_exactly_253_characters_and_labels_of_63_are_taken()
     {
-        Assert.Equal(s_name253, ParseOk($$"""{"endpoint": "http://{{s_name253}}/hits"}""").Endpoint!.Host);
-        Assert.Equal(s_name253 + ".", ParseOk($$"""{"endpoint": "http://{{s_name253}}./hits"}""").Endpoint!.Host);
+        Assert.Equal(s_name253, ParseOk($$"""{"endpoint": "http://{{s_name253}}/hits"}""").Endpoint!.Uri!.Host);
+        Assert.Equal(s_name253 + ".", ParseOk($$"""{"endpoint": "http://{{s_name253}}./hits"}""").Endpoint!.Uri!.Host);
     }
 
     [Fact]
@@ -558,7 +644,7 @@ public sealed class SettingsReaderTests : IDisposable
     [InlineData("http://localhost", "localhost")]
     public void Endpoint_http_or_https_with_host(string value, string host)
     {
-        Uri? endpoint = ParseOk($$"""{"endpoint": "{{value}}"}""").Endpoint;
+        Uri? endpoint = ParseOk($$"""{"endpoint": "{{value}}"}""").Endpoint?.Uri;
 
         Assert.NotNull(endpoint);
         Assert.True(endpoint.IsAbsoluteUri);
@@ -592,7 +678,7 @@ public sealed class SettingsReaderTests : IDisposable
 
         Assert.True(result.Ok);
         Assert.Null(result.Settings.EndpointCa);
-        Assert.Equal(["config.json: \"endpointca\" is ignored without an https:// \"endpoint\""], result.Warnings);
+        Assert.Equal(["config.json: \"endpointca\" is ignored without an https:// or rediss:// \"endpoint\""], result.Warnings);
     }
 
     [Fact]

@@ -9,6 +9,41 @@ public sealed class HitStoreTests
     private static byte[] K(string s) => Encoding.UTF8.GetBytes(s);
 
     [Fact]
+    public void A_take_says_when_its_first_and_last_hit_were_counted_on_one_UTC_day()
+    {
+        var store = new HitStore(100);
+        Assert.Equal((0L, 0L), (store.Take().From, store.Take().To));
+        long started = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        Thread[] threads = [.. Enumerable.Range(0, 3).Select(t => new Thread(() =>
+        {
+            for (int i = 0; i < 100; i++)
+            {
+                store.Record("k"u8);
+            }
+        }))];
+        foreach (Thread thread in threads)
+        {
+            thread.Start();
+        }
+
+        foreach (Thread thread in threads)
+        {
+            thread.Join();
+        }
+
+        Snapshot taken = store.Take();
+        long ended = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+
+        Assert.Equal(300, taken.Hits);
+        // The hits read a clock refreshed each second, and a take refreshes it: a second behind at most.
+        Assert.InRange(taken.From, started - 1, taken.To);
+        Assert.InRange(taken.To, taken.From, ended);
+        Assert.Equal(taken.From / 86400, taken.To / 86400);
+        Snapshot empty = store.Take();
+        Assert.Equal((0L, 0L), (empty.From, empty.To));
+    }
+
+    [Fact]
     public void Counts_per_key_and_take_empties_the_store()
     {
         var store = new HitStore(100);

@@ -28,7 +28,7 @@ public sealed class BatchEncoderTests
 
         byte[] body = Body([Entry(Encoding.UTF8.GetBytes(vector.Key), 1)], "b1", null);
 
-        Assert.Equal("json=" + vector.JsonValue + "&batch=b1", Encoding.ASCII.GetString(body));
+        Assert.Equal("json=" + vector.JsonValue + "&batch=b1&from=1700000000&to=1700000059", Encoding.ASCII.GetString(body));
     }
 
     [Theory]
@@ -106,7 +106,7 @@ public sealed class BatchEncoderTests
 
         Assert.Equal("{\"b\":2,\"a\":0,\"b\":9223372036854775807,\"c\":1234567890123}", Json(entries));
         Assert.Equal("{}", Json([]));
-        Assert.Equal("json=%7B%7D&batch=x", Encoding.ASCII.GetString(Body([], "x", null)));
+        Assert.Equal("json=%7B%7D&batch=x&from=1700000000&to=1700000059", Encoding.ASCII.GetString(Body([], "x", null)));
     }
 
     [Fact]
@@ -148,21 +148,22 @@ public sealed class BatchEncoderTests
     }
 
     [Fact]
-    public void Secret_and_batch_are_encoded_and_follow_the_json()
+    public void Secret_batch_and_times_are_encoded_and_follow_the_json()
     {
         byte[] body = Body([Entry("a b"u8.ToArray(), 2)], "b-1/2 x", "s&=+ \u00E9\U0001F600");
 
-        // qs.stringify({json: JSON.stringify({"a b": 2}), secret: "s&=+ é😀"}) and encodeURIComponent("b-1/2 x"), Node 20.
+        // qs.stringify({json: JSON.stringify({"a b": 2}), secret: "s&=+ é😀"}) and encodeURIComponent("b-1/2 x"), Node 20;
+        // then the first and last hit's Unix seconds, which the original did not send.
         Assert.Equal(
-            "json=%7B%22a%20b%22%3A2%7D&secret=s%26%3D%2B%20%C3%A9%F0%9F%98%80&batch=b-1%2F2%20x",
+            "json=%7B%22a%20b%22%3A2%7D&secret=s%26%3D%2B%20%C3%A9%F0%9F%98%80&batch=b-1%2F2%20x&from=1700000000&to=1700000059",
             Encoding.ASCII.GetString(body));
     }
 
     [Fact]
     public void Null_secret_leaves_the_field_out_but_an_empty_one_is_sent()
     {
-        Assert.Equal("json=%7B%7D&batch=1", Encoding.ASCII.GetString(Body([], "1", null)));
-        Assert.Equal("json=%7B%7D&secret=&batch=1", Encoding.ASCII.GetString(Body([], "1", "")));
+        Assert.Equal("json=%7B%7D&batch=1&from=1700000000&to=1700000059", Encoding.ASCII.GetString(Body([], "1", null)));
+        Assert.Equal("json=%7B%7D&secret=&batch=1&from=1700000000&to=1700000059", Encoding.ASCII.GetString(Body([], "1", "")));
     }
 
     [Fact]
@@ -170,7 +171,7 @@ public sealed class BatchEncoderTests
     {
         byte[] body = Body([], "1", "a\uD800b");
 
-        Assert.Equal("json=%7B%7D&secret=a%EF%BF%BDb&batch=1", Encoding.ASCII.GetString(body));
+        Assert.Equal("json=%7B%7D&secret=a%EF%BF%BDb&batch=1&from=1700000000&to=1700000059", Encoding.ASCII.GetString(body));
     }
 
     [Fact]
@@ -190,9 +191,11 @@ public sealed class BatchEncoderTests
         byte[] body = Body(entries, "batch-7", "top&secret=+");
 
         Dictionary<string, string> form = DecodeForm(body, out List<string> order);
-        Assert.Equal(["json", "secret", "batch"], order);
+        Assert.Equal(["json", "secret", "batch", "from", "to"], order);
         Assert.Equal("top&secret=+", form["secret"]);
         Assert.Equal("batch-7", form["batch"]);
+        Assert.Equal("1700000000", form["from"]);
+        Assert.Equal("1700000059", form["to"]);
         Assert.Equal(entries.Select(e => (Encoding.UTF8.GetString(e.Key), e.Value)), ParseCounts(form["json"]));
     }
 
@@ -224,7 +227,7 @@ public sealed class BatchEncoderTests
             byte[] whole = Body(entries, "batch-1", secret);
             var pieces = new List<byte>();
             int count = 0;
-            foreach (ReadOnlyMemory<byte> piece in BatchEncoder.EncodeBodyChunks(entries, "batch-1", secret, chunkSize))
+            foreach (ReadOnlyMemory<byte> piece in BatchEncoder.EncodeBodyChunks(Batch(entries, "batch-1"), secret, chunkSize))
             {
                 pieces.AddRange(piece.ToArray());
                 count++;
@@ -234,11 +237,11 @@ public sealed class BatchEncoderTests
             Assert.True(count >= Math.Min(entries.Length, whole.Length / (chunkSize + (2 * 1024))), $"{count} pieces");
             if (secret is not null)
             {
-                Assert.Equal(Sign([whole], secret), Sign(BatchEncoder.EncodeBodyChunks(entries, "batch-1", secret, chunkSize), secret));
+                Assert.Equal(Sign([whole], secret), Sign(BatchEncoder.EncodeBodyChunks(Batch(entries, "batch-1"), secret, chunkSize), secret));
             }
         }
 
-        Assert.Equal(Body([], "x", null), BatchEncoder.EncodeBodyChunks([], "x", null, chunkSize).SelectMany(p => p.ToArray()).ToArray());
+        Assert.Equal(Body([], "x", null), BatchEncoder.EncodeBodyChunks(Batch([], "x"), null, chunkSize).SelectMany(p => p.ToArray()).ToArray());
     }
 
     private static string Sign(IEnumerable<ReadOnlyMemory<byte>> pieces, string secret)
@@ -261,14 +264,14 @@ public sealed class BatchEncoderTests
             .. Enumerable.Range(0, 2000).Select(i => Entry([.. Encoding.ASCII.GetBytes(i.ToString(CultureInfo.InvariantCulture)), .. new byte[1000]], 1)),
         ];
         long length = 0;
-        foreach (ReadOnlyMemory<byte> piece in BatchEncoder.EncodeBodyChunks(entries, "warm", null))
+        foreach (ReadOnlyMemory<byte> piece in BatchEncoder.EncodeBodyChunks(Batch(entries, "warm"), null))
         {
             length += piece.Length;
         }
 
         long before = GC.GetAllocatedBytesForCurrentThread();
         long again = 0;
-        foreach (ReadOnlyMemory<byte> piece in BatchEncoder.EncodeBodyChunks(entries, "warm", null))
+        foreach (ReadOnlyMemory<byte> piece in BatchEncoder.EncodeBodyChunks(Batch(entries, "warm"), null))
         {
             again += piece.Length;
         }
@@ -281,9 +284,13 @@ public sealed class BatchEncoderTests
 
     private static KeyValuePair<byte[], long> Entry(byte[] key, long count) => new(key, count);
 
-    // The body as the flusher sends it: the pieces one after another.
+    // A batch whose hits were counted from 2023-11-14T22:13:20Z to a minute later.
+    private static Batch Batch(IReadOnlyList<KeyValuePair<byte[], long>> entries, string batchId) =>
+        new(batchId, [.. entries]) { From = 1_700_000_000, To = 1_700_000_059 };
+
+    // The body as the HTTP endpoint sends it: the pieces one after another.
     private static byte[] Body(IReadOnlyList<KeyValuePair<byte[], long>> entries, string batchId, string? secret) =>
-        [.. BatchEncoder.EncodeBodyChunks(entries, batchId, secret).SelectMany(piece => piece.ToArray())];
+        [.. BatchEncoder.EncodeBodyChunks(Batch(entries, batchId), secret).SelectMany(piece => piece.ToArray())];
 
     // The JSON text of the body's json= field.
     private static string Json(IReadOnlyList<KeyValuePair<byte[], long>> entries) => DecodeForm(Body(entries, "x", null), out _)["json"];
@@ -292,7 +299,7 @@ public sealed class BatchEncoderTests
     private static string FormEncoded(string text)
     {
         string body = Encoding.ASCII.GetString(Body([], "x", text));
-        return body["json=%7B%7D&secret=".Length..^"&batch=x".Length];
+        return body["json=%7B%7D&secret=".Length..^"&batch=x&from=1700000000&to=1700000059".Length];
     }
 
     private static KeyValuePair<byte[], long>[] ManyEntries(int count) =>

@@ -24,8 +24,8 @@ public sealed class FlusherStopTests
     private (HitStore Store, Flusher Flusher) Make(string endpoint, bool spool, Hold? hold = null, TimeSpan? timeout = null, bool discard = false)
     {
         var store = new HitStore(100_000);
-        var flusher = new Flusher(store, new EndpointClient(new Uri(endpoint), timeout ?? TimeSpan.FromSeconds(20)),
-            new FlushOptions(TimeSpan.FromHours(1), null, discard, false, 64), spool ? new Spool(SpoolPath) : null)
+        var flusher = new Flusher(store, new HttpEndpoint(new EndpointClient(new Uri(endpoint), timeout ?? TimeSpan.FromSeconds(20)), null),
+            new FlushOptions(TimeSpan.FromHours(1), discard, false, 64), spool ? new Spool(SpoolPath) : null)
         {
             Pause = hold is null ? null : hold.PauseAsync,
         };

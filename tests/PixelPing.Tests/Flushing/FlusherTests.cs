@@ -56,6 +56,43 @@ public sealed class FlusherTests
     }
 
     [Fact]
+    public async Task A_midnight_takes_the_store_while_an_older_batch_waits_and_each_batch_says_when_its_hits_were_counted()
+    {
+        long started = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        await using var receiver = new EndpointReceiver();
+        receiver.Refuse();
+        await using var server = InProcessServer.Start(InProcessServer.Defaults(receiver, intervalSeconds: 3600) with { Spool = SpoolPath });
+        Hit(server, "before", 3);
+        Assert.False(await server.Server.Flusher.FlushAsync());
+        Hit(server, "after", 2);
+
+        // What the timer does at a UTC midnight: the hits since go into a batch of their own, behind the waiting one,
+        // and on disk, though the endpoint is still down.
+        server.Server.Flusher.CutDay();
+
+        Assert.Equal(2, server.Server.Flusher.PendingCount);
+        List<Batch> spooled = ReadSpool();
+        Assert.Equal(["before", "after"], spooled.Select(b => System.Text.Encoding.UTF8.GetString(b.Entries.Single().Key)));
+        Hit(server, "later", 1);
+        receiver.Listen();
+        Assert.True(await server.Server.Flusher.FlushAsync());
+
+        long ended = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        Assert.Equal([3L, 2L, 1L], receiver.Received.Select(f => f.Counts.Values.Single()));
+        Assert.Equal(spooled.Select(b => b.Id), receiver.Received.Take(2).Select(f => f.Form["batch"]));
+        Assert.All(receiver.Received, f =>
+        {
+            long from = long.Parse(f.Form["from"], System.Globalization.CultureInfo.InvariantCulture);
+            long to = long.Parse(f.Form["to"], System.Globalization.CultureInfo.InvariantCulture);
+            // The clock the hits read may be up to a second behind.
+            Assert.InRange(from, started - 1, to);
+            Assert.InRange(to, from, ended);
+            Assert.Equal(from / 86400, to / 86400);
+        });
+        Assert.False(File.Exists(SpoolPath));
+    }
+
+    [Fact]
     public async Task Nothing_is_written_when_every_flush_is_accepted_at_once()
     {
         await using var receiver = new EndpointReceiver();
@@ -186,8 +223,8 @@ public sealed class FlusherTests
         await using var receiver = new EndpointReceiver { KeepRequests = false };
         const int keys = 60_000;
         var store = new HitStore(keys);
-        var flusher = new Flusher(store, new EndpointClient(new Uri(receiver.Url), TimeSpan.FromSeconds(10)),
-            new FlushOptions(TimeSpan.FromHours(1), null, false, false, 64));
+        var flusher = new Flusher(store, new HttpEndpoint(new EndpointClient(new Uri(receiver.Url), TimeSpan.FromSeconds(10)), null),
+            new FlushOptions(TimeSpan.FromHours(1), false, false, 64));
         using var stop = new CancellationTokenSource();
         Task loop = flusher.RunAsync(stop.Token);
         for (int i = 0; i < keys; i++)
@@ -221,7 +258,7 @@ public sealed class FlusherTests
             store.Record(System.Text.Encoding.ASCII.GetBytes("k" + i));
         }
 
-        var flusher = new Flusher(store, client: null, new FlushOptions(TimeSpan.FromMilliseconds(1), null, false, false, 64));
+        var flusher = new Flusher(store, endpoint: null, new FlushOptions(TimeSpan.FromMilliseconds(1), false, false, 64));
         using var stop = new CancellationTokenSource();
         Task loop = flusher.RunAsync(stop.Token);
         var clock = Stopwatch.StartNew();

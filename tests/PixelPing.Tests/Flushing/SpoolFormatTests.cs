@@ -13,10 +13,13 @@ public sealed class SpoolFormatTests
         return output.ToArray();
     }
 
+    // When a test's file was last written: what a version 1 file's batches get as their from and to.
+    private const long SavedAt = 1_700_003_600;
+
     private static bool TryRead(byte[] text, out List<Batch> batches, out string problem)
     {
         batches = [];
-        return SpoolFormat.TryRead(new MemoryStream(text), batches, out problem);
+        return SpoolFormat.TryRead(new MemoryStream(text), batches, out problem, SavedAt);
     }
 
     [Fact]
@@ -45,13 +48,32 @@ public sealed class SpoolFormatTests
     {
         string[] lines = Encoding.UTF8.GetString(Write(SpoolTests.Sample())).Split('\n');
 
-        Assert.Equal("pixel-ping spool 1", lines[0]);
-        Assert.Equal("batch a1b2c3d4e5f6-7 2 5", lines[1]);
+        Assert.Equal("pixel-ping spool 2", lines[0]);
+        Assert.Equal("batch a1b2c3d4e5f6-7 2 5 1700000000 1700000059", lines[1]);
         Assert.Equal("3 document:42", lines[2]);
         Assert.Equal("2 caf%C3%A9%20au%20lait", lines[3]);
-        Assert.Equal($"batch a1b2c3d4e5f6-8 1 {long.MaxValue / 4}", lines[4]);
+        Assert.Equal($"batch a1b2c3d4e5f6-8 1 {long.MaxValue / 4} 1700006399 1700006399", lines[4]);
         Assert.Matches("^end [0-9a-f]{64}$", lines[^2]);
         Assert.Equal("", lines[^1]);
+    }
+
+    [Fact]
+    public void A_version_1_file_still_loads_its_batches_dated_when_the_file_was_written()
+    {
+        // As the previous version wrote it (its checksum covers every line above the end line).
+        string body = "pixel-ping spool 1\nbatch a1b2c3d4e5f6-7 2 5\n3 document:42\n2 caf%C3%A9%20au%20lait\n";
+        string text = body + "end " + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.ASCII.GetBytes(body))) + "\n";
+
+        Assert.True(TryRead(Encoding.ASCII.GetBytes(text), out List<Batch> loaded, out string problem), problem);
+
+        Batch batch = Assert.Single(loaded);
+        Assert.Equal("a1b2c3d4e5f6-7", batch.Id);
+        Assert.Equal(5, batch.Hits);
+        Assert.Equal(SavedAt, batch.From);
+        Assert.Equal(SavedAt, batch.To);
+        // A version 1 batch line is refused in a version 2 file, and the reverse.
+        Assert.False(TryRead(Encoding.ASCII.GetBytes(text.Replace("spool 1", "spool 2", StringComparison.Ordinal)), out _, out problem));
+        Assert.Contains("<from> <to>", problem, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -100,6 +122,11 @@ public sealed class SpoolFormatTests
     [InlineData("pixel-ping spool 1\nbatch x 2 2\n1 a\n1 a\nend 00\n", "new key")]
     [InlineData("pixel-ping spool 1\nbatch x 1 1\n1 a\nend 00\n", "checksum")]
     [InlineData("pixel-ping spool 1\nbatch x 1 1\n1 a\nbatch x 1 1\n1 b\nend 00\n", "appears twice")]
+    [InlineData("pixel-ping spool 2\nbatch x 1 1\n1 a\nend 00\n", "should be \"batch <id> <keys> <hits> <from> <to>\"")]
+    [InlineData("pixel-ping spool 2\nbatch x 1 1 1700000060 1700000059\n1 a\nend 00\n", "from <= to")]
+    [InlineData("pixel-ping spool 2\nbatch x 1 1 1700006399 1700006400\n1 a\nend 00\n", "one UTC day")]
+    [InlineData("pixel-ping spool 2\nbatch x 1 1 1700000000 1700000001\n1 a\nend 00\n", "checksum")]
+    [InlineData("pixel-ping spool 3\n", "does not start with")]
     public void Inconsistent_text_is_refused_with_the_reason(string text, string reason)
     {
         Assert.False(TryRead(Encoding.UTF8.GetBytes(text), out List<Batch> loaded, out string problem));

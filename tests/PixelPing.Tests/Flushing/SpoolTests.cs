@@ -14,8 +14,8 @@ public sealed partial class SpoolTests
 
     internal static Batch[] Sample() =>
     [
-        new Batch("a1b2c3d4e5f6-7", [Entry("document:42"u8.ToArray(), 3), Entry("caf\u00E9 au lait"u8.ToArray(), 2)]),
-        new Batch("a1b2c3d4e5f6-8", [Entry("x"u8.ToArray(), long.MaxValue / 4)]),
+        new Batch("a1b2c3d4e5f6-7", [Entry("document:42"u8.ToArray(), 3), Entry("caf\u00E9 au lait"u8.ToArray(), 2)]) { From = 1_700_000_000, To = 1_700_000_059 },
+        new Batch("a1b2c3d4e5f6-8", [Entry("x"u8.ToArray(), long.MaxValue / 4)]) { From = 1_700_006_399, To = 1_700_006_399 },
     ];
 
     internal static void AssertSame(IReadOnlyList<Batch> expected, IReadOnlyList<Batch> actual)
@@ -24,6 +24,8 @@ public sealed partial class SpoolTests
         for (int b = 0; b < expected.Count; b++)
         {
             Assert.Equal(expected[b].Id, actual[b].Id);
+            Assert.Equal(expected[b].From, actual[b].From);
+            Assert.Equal(expected[b].To, actual[b].To);
             Assert.Equal(expected[b].Entries.Length, actual[b].Entries.Length);
             for (int i = 0; i < expected[b].Entries.Length; i++)
             {

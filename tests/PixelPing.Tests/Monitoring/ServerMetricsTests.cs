@@ -163,7 +163,7 @@ public sealed class ServerMetricsTests
         await using InProcessServer server = InProcessServer.Start(InProcessServer.Defaults(null, intervalSeconds: 3600) with
         {
             Status = new IPEndPoint(IPAddress.Loopback, 0),
-            Endpoint = new Uri($"http://{host}/hits"),
+            Endpoint = InProcessServer.Http($"http://{host}/hits"),
         });
         using (var client = new RawHttpClient(server.Port))
         {

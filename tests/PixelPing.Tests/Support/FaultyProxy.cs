@@ -6,7 +6,8 @@ namespace PixelPing.Tests.Support;
 /// <summary>
 /// A TCP proxy on 127.0.0.1 to a server's port that passes bytes both ways, and on request either drops the server's
 /// next answer and closes both sides (the server did the work, and the client never hears of it) or holds the server's
-/// answers back until released (they arrive late).
+/// answers back until released (they arrive late); either at once, or from the client's next message that holds some
+/// bytes (a PostgreSQL COMMIT, say).
 /// </summary>
 public sealed class FaultyProxy : IDisposable
 {
@@ -15,6 +16,7 @@ public sealed class FaultyProxy : IDisposable
     private int _armed;
     private int _cuts;
     private TaskCompletionSource? _hold;
+    private Tuple<byte[], bool>? _trigger;
 
     public FaultyProxy(int target)
     {
@@ -35,6 +37,12 @@ public sealed class FaultyProxy : IDisposable
     public void HoldAnswers() => Volatile.Write(ref _hold, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
 
     public void ReleaseAnswers() => Interlocked.Exchange(ref _hold, null)?.SetResult();
+
+    /// <summary>The answer to the client's next message holding <paramref name="marker"/> is dropped, and that connection closed.</summary>
+    public void CutAnswerTo(byte[] marker) => Volatile.Write(ref _trigger, Tuple.Create(marker, true));
+
+    /// <summary>From the client's next message holding <paramref name="marker"/> on, answers wait until <see cref="ReleaseAnswers"/>.</summary>
+    public void HoldAnswersFrom(byte[] marker) => Volatile.Write(ref _trigger, Tuple.Create(marker, false));
 
     public void Dispose() => _listener.Stop();
 
@@ -70,6 +78,20 @@ public sealed class FaultyProxy : IDisposable
                 if (read == 0)
                 {
                     break;
+                }
+
+                // Armed before the message goes on, so that the server's answer to it is the one affected.
+                if (!cut && Volatile.Read(ref _trigger) is { } trigger && buffer.AsSpan(0, read).IndexOf(trigger.Item1) >= 0)
+                {
+                    Volatile.Write(ref _trigger, null);
+                    if (trigger.Item2)
+                    {
+                        CutNextAnswer();
+                    }
+                    else
+                    {
+                        HoldAnswers();
+                    }
                 }
 
                 if (cut && Interlocked.Exchange(ref _armed, 0) == 1)

@@ -22,13 +22,16 @@ internal sealed class InProcessServer : IAsyncDisposable
         return new InProcessServer(server);
     }
 
+    /// <summary>An HTTP endpoint as the config reader makes it from <paramref name="url"/>.</summary>
+    public static EndpointAddress Http(string url) => new() { Kind = EndpointKind.Http, Text = url, Uri = new Uri(url) };
+
     /// <summary>Settings for a test: loopback, any free port, quiet logs, and whatever the test changes.</summary>
     public static Settings Defaults(EndpointReceiver? receiver = null, double intervalSeconds = 0.2) => Settings.Default with
     {
         ConfigPath = "test.json",
         Host = "127.0.0.1",
         Port = 0,
-        Endpoint = receiver is null ? null : new Uri(receiver.Url),
+        Endpoint = receiver is null ? null : Http(receiver.Url),
         Interval = TimeSpan.FromSeconds(intervalSeconds),
         Timeout = TimeSpan.FromSeconds(2),
         Log = false,

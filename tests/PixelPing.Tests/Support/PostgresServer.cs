@@ -147,6 +147,14 @@ public sealed class PostgresServer : IAsyncLifetime
         return Task.CompletedTask;
     }
 
+    /// <summary>A crash of the server: <c>pg_ctl stop -m immediate</c> (no checkpoint; the restart replays the WAL).</summary>
+    public void Crash() =>
+        RunAsPostgres(null, Path.Combine(Bin, "pg_ctl"), "-D", Path.Combine(_directory, "data"), "-m", "immediate", "-w", "stop");
+
+    /// <summary>Starts the server again on the same port and data, after <see cref="Crash"/>; returns once it takes connections.</summary>
+    public void Restart() =>
+        RunAsPostgres(null, Path.Combine(Bin, "pg_ctl"), "-D", Path.Combine(_directory, "data"), "-l", Path.Combine(_directory, "server.log"), "-w", "-t", "60", "start");
+
     /// <summary>A connection URI for <paramref name="user"/> on 127.0.0.1 (or <paramref name="host"/>), with the query given.</summary>
     public string Uri(string user, string? password, string query = "sslmode=disable", string host = "127.0.0.1", string database = Database) =>
         $"postgresql://{user}{(password is null ? "" : ":" + System.Uri.EscapeDataString(password))}@{host}:{Port}/{database}" + (query.Length > 0 ? "?" + query : "");

@@ -20,9 +20,9 @@ public sealed class EndpointTrustTests
     // A one-key batch posted the way the flusher posts: its pieces and their total length.
     private static Task<FlushOutcome> Post(EndpointClient client, string key, long count = 1)
     {
-        KeyValuePair<byte[], long>[] entries = [new(Encoding.UTF8.GetBytes(key), count)];
-        long length = BatchEncoder.EncodeBodyChunks(entries, "test-" + key, null).Sum(piece => (long)piece.Length);
-        return client.PostAsync(length, BatchEncoder.EncodeBodyChunks(entries, "test-" + key, null), null, CancellationToken.None);
+        var batch = new Batch("test-" + key, [new(Encoding.UTF8.GetBytes(key), count)]);
+        long length = BatchEncoder.EncodeBodyChunks(batch, null).Sum(piece => (long)piece.Length);
+        return client.PostAsync(length, BatchEncoder.EncodeBodyChunks(batch, null), null, CancellationToken.None);
     }
 
     private static EndpointClient TrustingTestRoot(EndpointReceiver receiver) =>
@@ -155,7 +155,7 @@ public sealed class EndpointTrustTests
         Assert.False(await server.Server.Flusher.FlushAsync());
         Batch kept = Assert.IsType<Batch>(server.Server.Flusher.Kept);
         // The body it must be sent with; a copy, since the flusher clears a batch's entries once it is delivered.
-        byte[] body = [.. BatchEncoder.EncodeBodyChunks(kept.Entries, kept.Id, null).SelectMany(piece => piece.ToArray())];
+        byte[] body = [.. BatchEncoder.EncodeBodyChunks(kept, null).SelectMany(piece => piece.ToArray())];
         Assert.Equal(0, receiver.Requests);
 
         receiver.UseCertificate(right, Pki.Intermediate);
@@ -173,7 +173,7 @@ public sealed class EndpointTrustTests
     {
         Settings settings = InProcessServer.Defaults() with
         {
-            Endpoint = new Uri("https://127.0.0.1:9/hits"),
+            Endpoint = InProcessServer.Http("https://127.0.0.1:9/hits"),
             EndpointCa = "/nonexistent/ca.pem",
         };
 

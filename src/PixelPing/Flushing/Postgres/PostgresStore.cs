@@ -21,7 +21,7 @@ namespace PixelPing.Flushing.Postgres;
 /// stops it. Ledger rows older than the retention are deleted after a write, at most once an hour.
 /// </para>
 /// </summary>
-internal sealed class PostgresStore : IAsyncDisposable
+internal sealed class PostgresStore : IEndpoint
 {
     /// <summary>Keys per INSERT: large enough for few round trips, small enough for messages of a few megabytes.</summary>
     public const int KeysPerStatement = 10_000;
@@ -95,12 +95,33 @@ internal sealed class PostgresStore : IAsyncDisposable
         }
     }
 
+    async Task<ProbeResult?> IEndpoint.ProbeAsync(CancellationToken cancellation) => await ProbeAsync(cancellation).ConfigureAwait(false);
+
+    /// <summary>
+    /// Stores a flush's batch under its UTC day: stored now or before (the ledger had its id) is delivered; a refusal
+    /// that will last is <see cref="FlushResult.Refused"/>; anything that may pass is like an unreachable receiver.
+    /// </summary>
+    public async Task<FlushOutcome> SendAsync(Batch batch, Action? completing, CancellationToken cancellation)
+    {
+        StoreOutcome outcome = await WriteBatchAsync(batch.Id, batch.Day, DateTimeOffset.FromUnixTimeSeconds(batch.From),
+            DateTimeOffset.FromUnixTimeSeconds(batch.To), batch.Entries, cancellation, completing).ConfigureAwait(false);
+        return outcome.Result switch
+        {
+            StoreResult.Stored => FlushOutcome.Stored(outcome.Warning is null ? null : "warning: " + outcome.Warning),
+            StoreResult.AlreadyStored => FlushOutcome.Stored("batch " + batch.Id + " was stored before (its answer was lost): nothing added"
+                + (outcome.Warning is null ? "" : "; warning: " + outcome.Warning)),
+            StoreResult.Refused => FlushOutcome.Refused(outcome.Reason ?? "refused"),
+            _ => FlushOutcome.Unreachable(outcome.Reason ?? "failed"),
+        };
+    }
+
     /// <summary>
     /// Stores one batch: the counts of <paramref name="entries"/> under the UTC day <paramref name="day"/>, and the
-    /// batch's ledger row with the times of its first and last hit.
+    /// batch's ledger row with the times of its first and last hit. <paramref name="committing"/> is called before
+    /// each COMMIT is sent: from then on the batch may be stored, whether or not the answer comes.
     /// </summary>
     public async Task<StoreOutcome> WriteBatchAsync(string batchId, DateOnly day, DateTimeOffset from, DateTimeOffset to,
-        KeyValuePair<byte[], long>[] entries, CancellationToken cancellation)
+        KeyValuePair<byte[], long>[] entries, CancellationToken cancellation, Action? committing = null)
     {
         Row[] rows = Sorted(entries);
         await _turn.WaitAsync(cancellation).ConfigureAwait(false);
@@ -120,7 +141,7 @@ internal sealed class PostgresStore : IAsyncDisposable
                     return failed;
                 }
 
-                (PgResult result, bool added) = await TransactionAsync(_connection!, rows, batchId, day, from, to, deadline.Token).ConfigureAwait(false);
+                (PgResult result, bool added) = await TransactionAsync(_connection!, rows, batchId, day, from, to, committing, deadline.Token).ConfigureAwait(false);
                 if (result.IsOk)
                 {
                     string? warning = await DeleteOldBatchesAsync(deadline.Token).ConfigureAwait(false);
@@ -273,7 +294,7 @@ internal sealed class PostgresStore : IAsyncDisposable
         string.Join(", ", rights.Where(r => granted[r.Column] != "t").Select(r => r.Right));
 
     private async Task<(PgResult Result, bool Added)> TransactionAsync(PgConnection connection, Row[] rows, string batchId, DateOnly day,
-        DateTimeOffset from, DateTimeOffset to, CancellationToken cancellation)
+        DateTimeOffset from, DateTimeOffset to, Action? committing, CancellationToken cancellation)
     {
         PgResult result = await connection.ExecuteAsync("BEGIN", null, cancellation).ConfigureAwait(false);
         if (!result.IsOk)
@@ -337,6 +358,7 @@ internal sealed class PostgresStore : IAsyncDisposable
             start = end;
         }
 
+        committing?.Invoke();
         result = await connection.ExecuteAsync("COMMIT", null, cancellation).ConfigureAwait(false);
         // A COMMIT in a failed transaction answers ROLLBACK: not stored.
         return result.IsOk && result.Tag != "COMMIT" ? (PgResult.Lost("the transaction was rolled back at COMMIT"), false) : (result, true);

@@ -32,6 +32,10 @@ internal sealed class PostgresTables
     /// <summary><c>"schema"."prefixbatches"</c>: the ledger of stored batches.</summary>
     public string Batches { get; }
 
+    /// <summary>The tables of names the config reader has checked (<see cref="TryCreate"/>).</summary>
+    public static PostgresTables Create(string schema, string prefix) =>
+        TryCreate(schema, prefix, out PostgresTables? tables, out string error) ? tables! : throw new ArgumentException(error);
+
     /// <summary>The names checked; false with one line when one cannot be an identifier.</summary>
     public static bool TryCreate(string schema, string prefix, out PostgresTables? tables, out string error)
     {

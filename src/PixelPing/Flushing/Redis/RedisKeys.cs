@@ -31,6 +31,9 @@ internal sealed class RedisKeys
     /// <summary>The Cluster hash slot of every key.</summary>
     public int Slot { get; }
 
+    /// <summary>The keys of a prefix the config reader has checked (<see cref="TryCreate"/>).</summary>
+    public static RedisKeys Create(string prefix) => TryCreate(prefix, out RedisKeys keys, out string error) ? keys : throw new ArgumentException(error);
+
     /// <summary>
     /// Checks a prefix: it must hold a non-empty hash tag (<c>{…}</c>, the first <c>{</c> of the prefix closed within
     /// it), so that every key under it has the same slot; and, being part of key names shown in messages, no controls.

@@ -15,7 +15,7 @@ namespace PixelPing.Flushing.Redis;
 /// per node is kept between flushes. On a Cluster every key has the prefix's hash tag, so a batch lives in one slot:
 /// <c>MOVED</c> is followed and its node remembered, <c>ASK</c> is followed for the one command, after <c>ASKING</c>.
 /// </summary>
-internal sealed class RedisStore : IAsyncDisposable
+internal sealed class RedisStore : IEndpoint
 {
     /// <summary>The most keys in one part: one script run, during which the server answers nobody else.</summary>
     public const int PartKeys = 1024;
@@ -60,8 +60,11 @@ internal sealed class RedisStore : IAsyncDisposable
     /// Stores a batch's counts, counted on <paramref name="day"/> (UTC). The batch goes in parts of at most
     /// <see cref="PartKeys"/> keys and <see cref="PartBytes"/> bytes of keys, each with its own ledger key, in the
     /// order of <paramref name="entries"/>: the same entries make the same parts, so a resend finds the parts stored before.
+    /// <paramref name="completing"/> is called before the last part's script is sent: from then on the whole batch may
+    /// be stored, whether or not its answer comes.
     /// </summary>
-    public async Task<FlushOutcome> StoreAsync(string batch, DateOnly day, KeyValuePair<byte[], long>[] entries, CancellationToken cancellation)
+    public async Task<FlushOutcome> StoreAsync(string batch, DateOnly day, KeyValuePair<byte[], long>[] entries, CancellationToken cancellation,
+        Action? completing = null)
     {
         await _gate.WaitAsync(cancellation).ConfigureAwait(false);
         try
@@ -74,6 +77,11 @@ internal sealed class RedisStore : IAsyncDisposable
             {
                 command.Clear();
                 WriteScript(command, dayKey, _keys.Ledger(batch, part), entries.AsSpan(parts[part]));
+                if (part == parts.Count - 1)
+                {
+                    completing?.Invoke();
+                }
+
                 RespReply reply = await RunScriptAsync(command.Written, cancellation).ConfigureAwait(false);
                 if (reply.Kind == RespKind.Integer && reply.Integer == RedisScript.Stored)
                 {
@@ -102,6 +110,16 @@ internal sealed class RedisStore : IAsyncDisposable
         {
             _gate.Release();
         }
+    }
+
+    /// <summary>A flush's batch, under the UTC day its hits were counted on.</summary>
+    public Task<FlushOutcome> SendAsync(Batch batch, Action? completing, CancellationToken cancellation) =>
+        StoreAsync(batch.Id, batch.Day, batch.Entries, cancellation, completing);
+
+    async Task<ProbeResult?> IEndpoint.ProbeAsync(CancellationToken cancellation)
+    {
+        string line = await ProbeAsync(cancellation).ConfigureAwait(false);
+        return new ProbeResult(!line.StartsWith("endpoint: warning:", StringComparison.Ordinal), line);
     }
 
     /// <summary>

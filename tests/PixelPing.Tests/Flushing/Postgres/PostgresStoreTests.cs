@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using PixelPing.Flushing;
 using PixelPing.Flushing.Postgres;
 using PixelPing.Tests.Support;
 using PixelPing.Tests.Vectors;
