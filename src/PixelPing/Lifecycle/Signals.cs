@@ -20,7 +20,7 @@ internal sealed class Signals : IDisposable
         _registrations.Add(PosixSignalRegistration.Create((PosixSignal)SigUsr2, context =>
         {
             context.Cancel = true;
-            Log.Out("Got SIGUSR2. Forcing a flush:");
+            Log.OutNoWait("Got SIGUSR2. Forcing a flush:");
             flush();
         }));
         _registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
@@ -34,15 +34,18 @@ internal sealed class Signals : IDisposable
             switch (_stops.Decide(context.Signal, Environment.TickCount64))
             {
                 case StopDecision.Stop:
-                    Log.Out($"Got {context.Signal}. Finishing requests in progress, flushing, then exiting.");
+                    Log.OutNoWait($"Got {context.Signal}. Finishing requests in progress, flushing, then exiting.");
+                    // A stalled stdout may delay the exit by the log's drain time, no more.
+                    Log.BeginExit();
                     stop();
                     break;
                 case StopDecision.IgnoreAndSay:
-                    Log.Out($"Got {context.Signal} again within a second: ignored as a copy of the first (sent to the process and its group); send it again later to exit at once.");
+                    Log.OutNoWait($"Got {context.Signal} again within a second: ignored as a copy of the first (sent to the process and its group); send it again later to exit at once.");
                     break;
                 case StopDecision.ExitNow:
-                    Log.Error($"Got {context.Signal} again: exiting now, without waiting for the final flush.");
+                    Log.ErrorNoWait($"Got {context.Signal} again: exiting now, without waiting for the final flush.");
                     exitNow();
+                    Log.Finish();
                     Environment.Exit(1);
                     break;
             }

@@ -182,7 +182,7 @@ internal sealed class Connection
             StatsShard.Increment(ref _stats.Errors);
             if (_server.Errors.Report(_socket.Peer, e, Environment.TickCount64) is { } line)
             {
-                Log.Error(line);
+                Log.ErrorNoWait(line);
             }
         }
         finally
