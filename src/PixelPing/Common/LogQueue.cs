@@ -64,7 +64,7 @@ internal sealed class LogQueue
                 return false;
             }
 
-            EnqueueLocked(new Chunk(bytes, length, stderr, Pooled: false));
+            EnqueueLocked(new Chunk(bytes, length, stderr, pooled: false));
             return true;
         }
     }
@@ -195,7 +195,7 @@ internal sealed class LogQueue
                     // Caught up: everything that made it into the queue is out, so the count of what did not goes next.
                     byte[] said = _describeDropped(_droppedUnsaid);
                     _droppedUnsaid = 0;
-                    chunk = new Chunk(said, said.Length, Stderr: true, Pooled: false);
+                    chunk = new Chunk(said, said.Length, stderr: true, pooled: false);
                     _queued += said.Length;
                 }
 
@@ -228,5 +228,11 @@ internal sealed class LogQueue
         }
     }
 
-    private readonly record struct Chunk(byte[] Bytes, int Length, bool Stderr, bool Pooled);
+    private readonly struct Chunk(byte[] bytes, int length, bool stderr, bool pooled)
+    {
+        public byte[] Bytes { get; } = bytes;
+        public int Length { get; } = length;
+        public bool Stderr { get; } = stderr;
+        public bool Pooled { get; } = pooled;
+    }
 }
