@@ -13,6 +13,9 @@ using PixelPing.Net;
 // then runs for about a second; the figures are for comparing changes on one machine, not absolute. Bytes are those
 // every thread of the process allocated (GC.GetTotalAllocatedBytes), so the event loop's thread counts too.
 var seconds = args.Length > 0 ? double.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 1.0;
+// The cases whose name contains the second argument, when one is given.
+string? only = args.Length > 1 ? args[1] : null;
+bool Wanted(string name) => only is null || name.Contains(only, StringComparison.OrdinalIgnoreCase);
 
 byte[] browserRequest = Encoding.ASCII.GetBytes(
     "GET /pixel.gif?key=document:42:http%3A%2F%2Fexample.com%2Fa%3Fb%3Dc HTTP/1.1\r\n" +
@@ -75,6 +78,22 @@ Run("flush body, 100k keys (sign + send)", () =>
     return (int)(sent - batch.BodyLength);
 }, perOp: 1);
 
+// flush stall: the longest a loop waits on the store while a flush takes 100,000 keys: one thread counts random keys of its half
+// (timing each Record), another counted the other half before the take, and the main thread takes the store. The
+// figure per round is the longest Record that overlapped the take; the median and worst of 60 rounds are printed.
+if (Wanted("flush stall"))
+{
+    FlushStall(rounds: 60, keyCount: 100_000);
+}
+
+// gc after a flush: the flusher's full collection once a 100,000-key batch is dropped, with the next interval's
+// 100,000 keys live in the store: the loops' pause, as GC.GetTotalPauseDuration counts it around the blocking
+// collection, or the two suspensions of a background one (DOTNET_gcConcurrent=1, as the executable is built).
+if (Wanted("gc after a flush"))
+{
+    GcAfterFlush(rounds: 20, keyCount: 100_000);
+}
+
 // A keep-alive request through the real event loop (one loop, the pixel application, a client socket on loopback):
 // receive, parse, count, answer and send, plus the client's own send and receive. The goal is zero bytes per request
 // in steady state.
@@ -104,6 +123,11 @@ await listener.DisposeAsync();
 
 void Run(string name, Func<int> op, int perOp = 1)
 {
+    if (!Wanted(name))
+    {
+        return;
+    }
+
     for (int i = 0; i < 1000; i++)
     {
         op();
@@ -127,4 +151,148 @@ void Run(string name, Func<int> op, int perOp = 1)
     allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
     Console.WriteLine($"{name,-34} {clock.Elapsed.TotalNanoseconds / iterations / perOp,10:F1} {(double)allocated / iterations,10:F1}");
     GC.KeepAlive(sink);
+}
+
+void FlushStall(int rounds, int keyCount)
+{
+    byte[][] keys = Enumerable.Range(0, keyCount).Select(i => Encoding.UTF8.GetBytes($"/articles/2026/{i:000000}/a-title-of-some-length")).ToArray();
+    var stallStore = new HitStore(keyCount * 2);
+    long roundMax = 0;
+    long recorded = 0;
+    bool done = false;
+    var counter = new Thread(() =>
+    {
+        var random = new Random(1);
+        while (!Volatile.Read(ref done))
+        {
+            byte[] key = keys[random.Next(keyCount / 2)];
+            long start = Stopwatch.GetTimestamp();
+            stallStore.Record(key);
+            long took = Stopwatch.GetTimestamp() - start;
+            if (took > Volatile.Read(ref roundMax))
+            {
+                Volatile.Write(ref roundMax, took);
+            }
+
+            Interlocked.Increment(ref recorded);
+        }
+    }) { IsBackground = true };
+    counter.Start();
+    var stalls = new List<double>();
+    var takes = new List<double>();
+    var pauses = new List<double>();
+    var controls = new List<double>();
+    for (int round = 0; round < rounds + 3; round++)
+    {
+        var other = new Thread(() =>
+        {
+            for (int i = keyCount / 2; i < keyCount; i++)
+            {
+                stallStore.Record(keys[i]);
+            }
+        });
+        other.Start();
+        other.Join();
+        while (stallStore.DistinctKeys < keyCount * 9 / 10)
+        {
+            Thread.Yield();
+        }
+
+        // The same wait without a take: what the machine's scheduling and the collector alone cost a Record.
+        Volatile.Write(ref roundMax, 0);
+        long quiet = Stopwatch.GetTimestamp();
+        while (Stopwatch.GetElapsedTime(quiet).TotalMilliseconds < 20)
+        {
+            Thread.Yield();
+        }
+
+        if (round >= 3)
+        {
+            controls.Add(Stopwatch.GetElapsedTime(0, Volatile.Read(ref roundMax)).TotalMilliseconds);
+        }
+
+        Volatile.Write(ref roundMax, 0);
+        TimeSpan paused = GC.GetTotalPauseDuration();
+        long start = Stopwatch.GetTimestamp();
+        Snapshot taken = stallStore.Take();
+        long took = Stopwatch.GetTimestamp() - start;
+        // The Record that was waiting when the take ended has finished once two more have.
+        long after = Interlocked.Read(ref recorded) + 2;
+        while (Interlocked.Read(ref recorded) < after)
+        {
+            Thread.Yield();
+        }
+
+        paused = GC.GetTotalPauseDuration() - paused;
+        if (round >= 3)
+        {
+            pauses.Add(paused.TotalMilliseconds);
+            stalls.Add(Stopwatch.GetElapsedTime(0, Volatile.Read(ref roundMax)).TotalMilliseconds);
+            takes.Add(Stopwatch.GetElapsedTime(0, took).TotalMilliseconds);
+        }
+
+        GC.KeepAlive(taken);
+    }
+
+    Volatile.Write(ref done, true);
+    counter.Join();
+    stalls.Sort();
+    takes.Sort();
+    pauses.Sort();
+    controls.Sort();
+    Console.WriteLine($"{"flush stall, 100k keys",-34} median {stalls[stalls.Count / 2]:F2} ms, worst {stalls[^1]:F2} ms (take: median {takes[takes.Count / 2]:F2} ms; GC pauses meanwhile: median {pauses[pauses.Count / 2]:F2} ms, worst {pauses[^1]:F2} ms; 20 ms without a take: median {controls[controls.Count / 2]:F2} ms)");
+}
+
+void GcAfterFlush(int rounds, int keyCount)
+{
+    var gcStore = new HitStore(keyCount * 2);
+    int serial = 0;
+    void Fill()
+    {
+        for (int i = 0; i < keyCount; i++)
+        {
+            gcStore.Record(Encoding.UTF8.GetBytes($"/articles/2026/{serial++:0000000000}/a-title-of-some-length"));
+        }
+    }
+
+    Fill();
+    // Batch is the latency mode of a runtime whose concurrent collection is off.
+    bool background = System.Runtime.GCSettings.LatencyMode != System.Runtime.GCLatencyMode.Batch;
+    var pauses = new List<double>();
+    for (int round = 0; round < rounds + 2; round++)
+    {
+        Snapshot batch = gcStore.Take();
+        Fill();
+        // Everything old enough to be in the oldest generation, as a batch's keys are after an interval.
+        GC.Collect();
+        GC.KeepAlive(batch);
+        batch = null!;
+        double paused;
+        if (background)
+        {
+            long index = GC.GetGCMemoryInfo(GCKind.Background).Index;
+            GC.Collect(2, GCCollectionMode.Forced, blocking: false);
+            while (GC.GetGCMemoryInfo(GCKind.Background).Index == index)
+            {
+                Thread.Sleep(1);
+            }
+
+            GCMemoryInfo info = GC.GetGCMemoryInfo(GCKind.Background);
+            paused = Math.Max(info.PauseDurations[0].TotalMilliseconds, info.PauseDurations[1].TotalMilliseconds);
+        }
+        else
+        {
+            TimeSpan before = GC.GetTotalPauseDuration();
+            GC.Collect();
+            paused = (GC.GetTotalPauseDuration() - before).TotalMilliseconds;
+        }
+
+        if (round >= 2)
+        {
+            pauses.Add(paused);
+        }
+    }
+
+    pauses.Sort();
+    Console.WriteLine($"{"gc after a flush, 100k keys",-34} {(background ? "background, longest suspension" : "blocking, pause")}: median {pauses[pauses.Count / 2]:F2} ms, worst {pauses[^1]:F2} ms");
 }

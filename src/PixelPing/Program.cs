@@ -19,16 +19,21 @@ internal static class Program
             Environment.SetEnvironmentVariable("HOME", "/");
         }
 
+        int code;
         try
         {
-            return await MainCoreAsync(args).ConfigureAwait(false);
+            code = await MainCoreAsync(args).ConfigureAwait(false);
         }
         catch (Exception e)
         {
             // Whatever slipped past the specific checks still ends as one line and exit code 1, never a stack trace.
             Log.Error($"pixel-ping: unexpected error: {e.GetType().Name}: {e.Message}");
-            return 1;
+            code = 1;
         }
+
+        // Every line is written by the log's own thread: the process waits for them (a bounded time) before it exits.
+        Log.Finish();
+        return code;
     }
 
     private static async Task<int> MainCoreAsync(string[] args)
@@ -37,14 +42,14 @@ internal static class Program
         switch (command.Kind)
         {
             case CommandKind.Version:
-                Console.Out.WriteLine(CommandLine.VersionText);
+                Log.Out(CommandLine.VersionText);
                 return 0;
             case CommandKind.Help:
-                Console.Out.WriteLine(CommandLine.UsageText);
+                Log.Out(CommandLine.UsageText);
                 return 0;
             case CommandKind.Usage:
-                Console.Error.WriteLine("pixel-ping: " + command.Error);
-                Console.Error.WriteLine(CommandLine.UsageText);
+                Log.Error("pixel-ping: " + command.Error);
+                Log.Error(CommandLine.UsageText);
                 return 2;
         }
 

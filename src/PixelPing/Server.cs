@@ -151,11 +151,11 @@ internal sealed class Server : IAsyncDisposable
     {
         if (Context.Tls is null)
         {
-            Log.Out("Got SIGHUP. Nothing to reload: no \"sslkey\" and \"sslcert\" in " + LogEscape.Text(_settings.ConfigPath) + ".");
+            Log.OutNoWait("Got SIGHUP. Nothing to reload: no \"sslkey\" and \"sslcert\" in " + LogEscape.Text(_settings.ConfigPath) + ".");
             return;
         }
 
-        Log.Out("Got SIGHUP. Reloading the TLS certificate.");
+        Log.OutNoWait("Got SIGHUP. Reloading the TLS certificate.");
         Context.Tls.Reload();
     }
 

@@ -93,4 +93,49 @@ public sealed class LogEscapeTests
                 $"U+{(int)c:X4} left unescaped");
         }
     }
+
+    [Fact]
+    public void In_a_JSON_line_the_bidi_controls_are_escaped_and_the_line_reads_back_the_same()
+    {
+        // Every character in a string value, as the log's JSON writer (the relaxed encoder) writes it.
+        var all = new StringBuilder();
+        for (int c = 0; c <= 0xFFFF; c++)
+        {
+            if (!char.IsSurrogate((char)c))
+            {
+                all.Append((char)c);
+            }
+        }
+
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var json = new System.Text.Json.Utf8JsonWriter(buffer, new System.Text.Json.JsonWriterOptions
+        {
+            Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        }))
+        {
+            json.WriteStartObject();
+            json.WriteString("key", all.ToString());
+            json.WriteEndObject();
+        }
+
+        byte[] line = new byte[LogEscape.JsonLength(buffer.WrittenSpan)];
+        Assert.Equal(line.Length, LogEscape.WriteJson(buffer.WrittenSpan, line));
+        string text = Encoding.UTF8.GetString(line);
+        using System.Text.Json.JsonDocument read = System.Text.Json.JsonDocument.Parse(line);
+        Assert.Equal(all.ToString(), read.RootElement.GetProperty("key").GetString());
+        Assert.Contains(@"\u202A", text, StringComparison.Ordinal);
+        Assert.Contains(@"\u2069", text, StringComparison.Ordinal);
+        foreach (char c in text)
+        {
+            Assert.False(c < 0x20 || c is >= '\u007f' and <= '\u009f' || c is >= '\u2028' and <= '\u202e' || c is >= '\u2066' and <= '\u2069',
+                $"U+{(int)c:X4} left unescaped");
+        }
+
+        // A line without them is copied as it is.
+        byte[] plain = Encoding.UTF8.GetBytes("{\"msg\":\"caf\u00e9 \u2713 \u2065 \u206a \u2027\"}");
+        Assert.Equal(plain.Length, LogEscape.JsonLength(plain));
+        byte[] copy = new byte[plain.Length];
+        LogEscape.WriteJson(plain, copy);
+        Assert.Equal(plain, copy);
+    }
 }

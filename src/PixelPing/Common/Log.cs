@@ -10,15 +10,13 @@ namespace PixelPing.Common;
 /// <summary>
 /// stdout and stderr. As text (the default), lines are exactly the original's: one per event, no timestamps or levels
 /// (receivers' scripts grep these lines). With <c>"logformat": "json"</c> every line is one JSON object with
-/// <c>time</c>, <c>level</c>, <c>msg</c> and the event's fields, for Loki, Vector, Fluent Bit and jq. Writes go
-/// straight to the standard streams as UTF-8 under one lock, so the key dump of a 100k-key flush is a few large
-/// writes instead of one system call per line.
+/// <c>time</c>, <c>level</c>, <c>msg</c> and the event's fields, for Loki, Vector, Fluent Bit and jq. Lines are made
+/// on the thread that logs and written by one thread behind a bounded queue (<see cref="LogQueue"/>), in the order
+/// they were made; the key dump of a 100k-key flush goes as a few large writes instead of one system call per line.
 /// </summary>
 internal static class Log
 {
-    private static readonly Lock s_lock = new();
-    private static readonly Stream s_out = Console.OpenStandardOutput();
-    private static readonly Stream s_err = Console.OpenStandardError();
+    private static readonly LogQueue s_queue = new(Console.OpenStandardOutput(), Console.OpenStandardError(), DescribeDropped);
     private static bool s_json;
 
     // Relaxed: the lines go to log pipelines, not into HTML, so a key's "<", "&" or "é" stays as it is.
@@ -34,12 +32,33 @@ internal static class Log
     /// <summary>Switches every later line to JSON objects (set once, from the config, before the server starts).</summary>
     public static void UseJson() => s_json = true;
 
-    public static void Out(string line) => Write(s_out, Level.Info, line);
+    /// <summary>Lines dropped since the start because the queue was full (only lines that may not wait are).</summary>
+    public static long DroppedLines => s_queue.DroppedTotal;
+
+    /// <summary>A line on stdout; waits for room in the queue when stdout is behind.</summary>
+    public static void Out(string line) => Write(stderr: false, Level.Info, line, wait: true);
 
     /// <summary>A line on stderr; one starting "pixel-ping: warning: " is a warning in JSON, the rest errors.</summary>
-    public static void Error(string line) => Write(s_err, line.StartsWith(WarningPrefix, StringComparison.Ordinal) ? Level.Warning : Level.Error, line);
+    public static void Error(string line) => Write(stderr: true, LevelOf(line), line, wait: true);
+
+    /// <summary>
+    /// <see cref="Out"/> for a thread that must never wait on stdout (an event loop, a signal handler): the line is
+    /// dropped and counted when the queue is full, and the count said once the writer has caught up.
+    /// </summary>
+    public static void OutNoWait(string line) => Write(stderr: false, Level.Info, line, wait: false);
+
+    /// <summary><see cref="Error"/> for a thread that must never wait on stderr (see <see cref="OutNoWait"/>).</summary>
+    public static void ErrorNoWait(string line) => Write(stderr: true, LevelOf(line), line, wait: false);
+
+    /// <summary>The process is stopping: from now on the log delays the exit by <see cref="LogQueue.DrainTime"/> at most.</summary>
+    public static void BeginExit() => s_queue.BeginExit();
+
+    /// <summary>Before the process exits: writes what is queued, for <see cref="LogQueue.DrainTime"/> at most.</summary>
+    public static void Finish() => s_queue.Finish();
 
     private const string WarningPrefix = "pixel-ping: warning: ";
+
+    private static Level LevelOf(string line) => line.StartsWith(WarningPrefix, StringComparison.Ordinal) ? Level.Warning : Level.Error;
 
     /// <summary>One line each, as warnings (a problem the program carries on despite).</summary>
     public static void Warnings(IEnumerable<string> warnings)
@@ -57,7 +76,7 @@ internal static class Log
     /// </summary>
     public static void FlushResult(string line, bool delivered, int? status, long hits, string batch, double durationMs)
     {
-        Write(delivered ? s_out : s_err, delivered ? Level.Info : Level.Error, line, json =>
+        Write(stderr: !delivered, delivered ? Level.Info : Level.Error, line, wait: true, json =>
         {
             if (status is int code)
             {
@@ -86,7 +105,7 @@ internal static class Log
         }
 
         IgnoredHits tally = ignored;
-        Write(s_out, Level.Info, line, json =>
+        Write(stderr: false, Level.Info, line, wait: true, json =>
         {
             json.WriteNumber("ignored"u8, tally.Total);
             json.WriteStartObject("reasons"u8);
@@ -103,7 +122,20 @@ internal static class Log
     }
 
     /// <summary>One line: the text as it is, or in JSON the usual fields and whatever <paramref name="fields"/> adds.</summary>
-    private static void Write(Stream stream, Level level, string line, Action<Utf8JsonWriter>? fields = null)
+    private static void Write(bool stderr, Level level, string line, bool wait, Action<Utf8JsonWriter>? fields = null)
+    {
+        byte[] bytes = Format(level, line, fields);
+        if (wait)
+        {
+            s_queue.Write(stderr, bytes, bytes.Length, pooled: false);
+        }
+        else
+        {
+            s_queue.TryWrite(stderr, bytes, bytes.Length);
+        }
+    }
+
+    private static byte[] Format(Level level, string line, Action<Utf8JsonWriter>? fields = null)
     {
         if (s_json)
         {
@@ -116,31 +148,24 @@ internal static class Log
             }
 
             buffer.Write("\n"u8);
-            WriteBytes(stream, buffer.WrittenSpan);
-            return;
+            byte[] escaped = new byte[LogEscape.JsonLength(buffer.WrittenSpan)];
+            LogEscape.WriteJson(buffer.WrittenSpan, escaped);
+            return escaped;
         }
 
-        int max = Encoding.UTF8.GetMaxByteCount(line.Length) + 1;
-        byte[] bytes = new byte[max];
+        byte[] bytes = new byte[Encoding.UTF8.GetByteCount(line) + 1];
         int n = Encoding.UTF8.GetBytes(line, bytes);
-        bytes[n++] = (byte)'\n';
-        WriteBytes(stream, bytes.AsSpan(0, n));
+        bytes[n] = (byte)'\n';
+        return bytes;
     }
 
-    private static void WriteBytes(Stream stream, ReadOnlySpan<byte> bytes)
+    /// <summary>The writer's line, once it has caught up, for the lines the queue had no room for.</summary>
+    private static byte[] DescribeDropped(long count)
     {
-        lock (s_lock)
-        {
-            try
-            {
-                stream.Write(bytes);
-                stream.Flush();
-            }
-            catch (IOException)
-            {
-                // A closed stdout (the supervisor went away) must not take the server down with it.
-            }
-        }
+        string line = count == 1
+            ? "--- log: dropped 1 line: stdout or stderr was not keeping up"
+            : $"--- log: dropped {count.ToString(System.Globalization.CultureInfo.InvariantCulture)} lines: stdout or stderr was not keeping up";
+        return Format(Level.Warning, line, json => json.WriteNumber("dropped"u8, count));
     }
 
     private static void Start(Utf8JsonWriter json, Level level, ReadOnlySpan<char> message)
@@ -202,46 +227,37 @@ internal static class Log
             return;
         }
 
-        byte[] buffer = new byte[64 * 1024];
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
         int used = 0;
-        lock (s_lock)
+        foreach (KeyValuePair<byte[], long> entry in entries)
         {
-            try
+            int need = LogEscape.MaxLength(entry.Key.Length) + 24;
+            if (buffer.Length - used < need)
             {
-                foreach (KeyValuePair<byte[], long> entry in entries)
-                {
-                    int need = LogEscape.MaxLength(entry.Key.Length) + 24;
-                    if (buffer.Length - used < need)
-                    {
-                        s_out.Write(buffer, 0, used);
-                        used = 0;
-                        if (buffer.Length < need)
-                        {
-                            buffer = new byte[need];
-                        }
-                    }
-
-                    entry.Value.TryFormat(buffer.AsSpan(used), out int digits);
-                    used += digits;
-                    buffer[used++] = (byte)':';
-                    buffer[used++] = (byte)'\t';
-                    // The key is the visitor's: escaped, so it can neither forge a line nor drive a terminal.
-                    used += LogEscape.Write(entry.Key, buffer.AsSpan(used));
-                    buffer[used++] = (byte)'\n';
-                }
-
-                s_out.Write(buffer, 0, used);
-                s_out.Flush();
+                // The flush waits here while stdout is behind: these lines are the original's contract, never dropped.
+                s_queue.Write(stderr: false, buffer, used, pooled: true);
+                buffer = ArrayPool<byte>.Shared.Rent(Math.Max(ChunkSize, need));
+                used = 0;
             }
-            catch (IOException)
-            {
-            }
+
+            entry.Value.TryFormat(buffer.AsSpan(used), out int digits);
+            used += digits;
+            buffer[used++] = (byte)':';
+            buffer[used++] = (byte)'\t';
+            // The key is the visitor's: escaped, so it can neither forge a line nor drive a terminal.
+            used += LogEscape.Write(entry.Key, buffer.AsSpan(used));
+            buffer[used++] = (byte)'\n';
         }
+
+        s_queue.Write(stderr: false, buffer, used, pooled: true);
     }
+
+    // The size of the writes a key dump makes.
+    private const int ChunkSize = 64 * 1024;
 
     private static void JsonKeys(IReadOnlyList<KeyValuePair<byte[], long>> entries)
     {
-        var buffer = new ArrayBufferWriter<byte>(64 * 1024);
+        var buffer = new ArrayBufferWriter<byte>(ChunkSize);
         using var json = new Utf8JsonWriter(buffer, s_jsonOptions);
         for (int i = 0; i < entries.Count; i++)
         {
@@ -262,9 +278,11 @@ internal static class Log
             json.Flush();
             buffer.Write("\n"u8);
             json.Reset();
-            if (buffer.WrittenCount >= 60 * 1024 || i == entries.Count - 1)
+            if (buffer.WrittenCount >= ChunkSize - 4 * 1024 || i == entries.Count - 1)
             {
-                WriteBytes(s_out, buffer.WrittenSpan);
+                byte[] chunk = ArrayPool<byte>.Shared.Rent(LogEscape.JsonLength(buffer.WrittenSpan));
+                int length = LogEscape.WriteJson(buffer.WrittenSpan, chunk);
+                s_queue.Write(stderr: false, chunk, length, pooled: true);
                 buffer.ResetWrittenCount();
             }
         }

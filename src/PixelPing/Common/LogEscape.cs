@@ -105,12 +105,82 @@ internal static class LogEscape
         }
 
         if (first == 0xE2 && text.Length > 2
-            && ((text[1] == 0x80 && text[2] is >= 0xA8 and <= 0xAE) || (text[1] == 0x81 && text[2] is >= 0xA6 and <= 0xA9)))
+            && ((text[1] == 0x80 && text[2] is >= 0xA8 and <= 0xAE) || IsIsolate(text)))
         {
             consumed = 3;
-            return 0x2000 | ((text[1] & 0x3F) << 6) | (text[2] & 0x3F);
+            return CodePoint(text);
         }
 
         return -1;
     }
+
+    /// <summary>
+    /// The bytes <see cref="WriteJson"/> makes of a JSON text: JSON encoders escape the controls and the line and
+    /// paragraph separators but write the bidirectional embeddings, overrides and isolates as they are.
+    /// </summary>
+    public static int JsonLength(ReadOnlySpan<byte> json)
+    {
+        int length = json.Length;
+        for (int at = json.IndexOf((byte)0xE2); at >= 0; at = NextE2(json, at + 1))
+        {
+            if (IsBidi(json[at..]))
+            {
+                length += 3;
+            }
+        }
+
+        return length;
+    }
+
+    /// <summary>
+    /// Copies a JSON text with U+202A–U+202E and U+2066–U+2069 as <c>\u202A</c>… escapes (upper-case, like the
+    /// encoder's own). A JSON text holds non-ASCII bytes only inside strings, where the escape means the same
+    /// character, so the text stays valid and reads back the same.
+    /// </summary>
+    public static int WriteJson(ReadOnlySpan<byte> json, Span<byte> destination)
+    {
+        int written = 0;
+        while (true)
+        {
+            int at = json.IndexOf((byte)0xE2);
+            while (at >= 0 && !IsBidi(json[at..]))
+            {
+                at = NextE2(json, at + 1);
+            }
+
+            if (at < 0)
+            {
+                json.CopyTo(destination[written..]);
+                return written + json.Length;
+            }
+
+            json[..at].CopyTo(destination[written..]);
+            written += at;
+            int code = CodePoint(json[at..]);
+            ReadOnlySpan<byte> hex = "0123456789ABCDEF"u8;
+            Span<byte> output = destination[written..];
+            output[0] = (byte)'\\';
+            output[1] = (byte)'u';
+            output[2] = hex[(code >> 12) & 0xF];
+            output[3] = hex[(code >> 8) & 0xF];
+            output[4] = hex[(code >> 4) & 0xF];
+            output[5] = hex[code & 0xF];
+            written += 6;
+            json = json[(at + 3)..];
+        }
+    }
+
+    private static int NextE2(ReadOnlySpan<byte> text, int from)
+    {
+        int next = text[from..].IndexOf((byte)0xE2);
+        return next < 0 ? -1 : from + next;
+    }
+
+    // U+202A–U+202E (E2 80 AA–AE) and U+2066–U+2069 (E2 81 A6–A9).
+    private static bool IsBidi(ReadOnlySpan<byte> text) =>
+        text.Length > 2 && text[0] == 0xE2 && ((text[1] == 0x80 && text[2] is >= 0xAA and <= 0xAE) || IsIsolate(text));
+
+    private static bool IsIsolate(ReadOnlySpan<byte> text) => text[1] == 0x81 && text[2] is >= 0xA6 and <= 0xA9;
+
+    private static int CodePoint(ReadOnlySpan<byte> threeBytes) => ((threeBytes[0] & 0x0F) << 12) | ((threeBytes[1] & 0x3F) << 6) | (threeBytes[2] & 0x3F);
 }

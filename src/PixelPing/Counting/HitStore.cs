@@ -10,7 +10,8 @@ namespace PixelPing.Counting;
 /// line. Only a thread's first hit on a key in an interval goes further: to the shared count of distinct keys, where
 /// maxkeys is enforced, and, once a second partition exists, to the shared set of admitted keys, so that a key several
 /// loops count is one key. A take holds every partition's lock at once, so each hit lands in exactly one batch
-/// whatever the concurrency.
+/// whatever the concurrency, but only to exchange each partition's map for an empty one: the merge of the maps taken
+/// happens after the locks are released, so a loop waits microseconds, not the length of a 100,000-key merge.
 /// </summary>
 internal sealed class HitStore
 {
@@ -334,13 +335,31 @@ internal sealed class HitStore
         long uncapped = 0;
         long from = long.MaxValue;
         long to = long.MinValue;
-        Dictionary<byte[], long>? merged = null;
-        Dictionary<byte[], long>? only = null;
+        Dictionary<byte[], long>[] taken;
+        KeyValuePair<byte[], long>[][] copied;
         lock (_partitionsLock)
         {
+            Partition[] partitions = _partitions;
+            // Everything a swap allocates is made before the partitions' locks are taken, so that the loops wait only
+            // for the exchange of references; the merge of what was taken comes after the locks are released.
+            var fresh = new Dictionary<byte[], long>[clear ? partitions.Length : 0];
+            for (int p = 0; p < fresh.Length; p++)
+            {
+                // The count is read without the lock: a size hint only.
+                fresh[p] = Partition.NewMap(Volatile.Read(ref partitions[p].Map).Count);
+            }
+
+            var freshAdmitted = new HashSet<byte[]>[clear && _shared ? _admitted.Length : 0];
+            for (int i = 0; i < freshAdmitted.Length; i++)
+            {
+                freshAdmitted[i] = Admitted.NewSet(Volatile.Read(ref _admitted[i].Keys).Count);
+            }
+
+            taken = new Dictionary<byte[], long>[clear ? partitions.Length : 0];
+            copied = new KeyValuePair<byte[], long>[clear ? 0 : partitions.Length][];
+
             // Every partition at once: no hit can fall between two of them, and none is admitted meanwhile (admission
             // happens under a partition's lock), so the admitted set is cleared with the counts it describes.
-            Partition[] partitions = _partitions;
             foreach (Partition partition in partitions)
             {
                 Monitor.Enter(partition);
@@ -348,31 +367,25 @@ internal sealed class HitStore
 
             try
             {
-                foreach (Partition partition in partitions)
+                for (int p = 0; p < partitions.Length; p++)
                 {
-                    Dictionary<byte[], long> counts = clear ? partition.Swap() : partition.Map;
-                    if (counts.Count > 0)
+                    Partition partition = partitions[p];
+                    if (clear)
                     {
-                        from = Math.Min(from, partition.First);
-                        to = Math.Max(to, partition.Last);
-                        if (clear)
-                        {
-                            partition.First = long.MaxValue;
-                            partition.Last = long.MinValue;
-                        }
+                        taken[p] = partition.Swap(fresh[p]);
+                    }
+                    else
+                    {
+                        // Without an endpoint the counts stay: copied, as an array; merged after the locks too.
+                        copied[p] = [.. partition.Map];
+                    }
 
-                        if (only is null)
-                        {
-                            only = clear ? counts : new Dictionary<byte[], long>(counts, KeyComparer.Instance);
-                        }
-                        else
-                        {
-                            merged ??= new Dictionary<byte[], long>(only, KeyComparer.Instance);
-                            foreach (KeyValuePair<byte[], long> entry in counts)
-                            {
-                                CollectionsMarshal.GetValueRefOrAddDefault(merged, entry.Key, out _) += entry.Value;
-                            }
-                        }
+                    from = Math.Min(from, partition.First);
+                    to = Math.Max(to, partition.Last);
+                    if (clear)
+                    {
+                        partition.First = long.MaxValue;
+                        partition.Last = long.MinValue;
                     }
 
                     for (int i = 0; i < ignored.Length; i++)
@@ -389,12 +402,9 @@ internal sealed class HitStore
                 Volatile.Write(ref _window, _window + 1);
                 if (clear)
                 {
-                    if (_shared)
+                    for (int i = 0; i < freshAdmitted.Length; i++)
                     {
-                        foreach (Admitted shard in _admitted)
-                        {
-                            shard.Clear();
-                        }
+                        _admitted[i].Replace(freshAdmitted[i]);
                     }
 
                     Volatile.Write(ref _distinct, 0);
@@ -412,7 +422,7 @@ internal sealed class HitStore
             }
         }
 
-        KeyValuePair<byte[], long>[] entries = (merged ?? only) is { } all ? [.. all] : [];
+        KeyValuePair<byte[], long>[] entries = clear ? Merge(taken) : Merge(copied);
         long full = Interlocked.Exchange(ref _refusedFull, 0);
         long tooLong = Interlocked.Exchange(ref _refusedTooLong, 0);
         return new Snapshot(entries, full, tooLong, new IgnoredHits(ignored, uncapped))
@@ -420,6 +430,66 @@ internal sealed class HitStore
             From = entries.Length == 0 ? 0 : from,
             To = entries.Length == 0 ? 0 : to,
         };
+    }
+
+    /// <summary>The counts the partitions gave up, as one set: a key several partitions counted becomes one entry.</summary>
+    private static KeyValuePair<byte[], long>[] Merge(Dictionary<byte[], long>[] maps)
+    {
+        // Into the largest, which no partition uses any more: the fewest insertions, and no copy.
+        Dictionary<byte[], long>? into = null;
+        foreach (Dictionary<byte[], long> map in maps)
+        {
+            if (map.Count > (into?.Count ?? 0))
+            {
+                into = map;
+            }
+        }
+
+        if (into is null)
+        {
+            return [];
+        }
+
+        foreach (Dictionary<byte[], long> map in maps)
+        {
+            if (!ReferenceEquals(map, into))
+            {
+                foreach (KeyValuePair<byte[], long> entry in map)
+                {
+                    CollectionsMarshal.GetValueRefOrAddDefault(into, entry.Key, out _) += entry.Value;
+                }
+            }
+        }
+
+        return [.. into];
+    }
+
+    private static KeyValuePair<byte[], long>[] Merge(KeyValuePair<byte[], long>[][] copies)
+    {
+        KeyValuePair<byte[], long>[]? only = null;
+        foreach (KeyValuePair<byte[], long>[] copy in copies)
+        {
+            if (copy.Length > 0)
+            {
+                if (only is not null)
+                {
+                    var merged = new Dictionary<byte[], long>(KeyComparer.Instance);
+                    foreach (KeyValuePair<byte[], long>[] each in copies)
+                    {
+                        foreach (KeyValuePair<byte[], long> entry in each)
+                        {
+                            CollectionsMarshal.GetValueRefOrAddDefault(merged, entry.Key, out _) += entry.Value;
+                        }
+                    }
+
+                    return [.. merged];
+                }
+
+                only = copy;
+            }
+        }
+
+        return only ?? [];
     }
 
     private void SignalCap()
@@ -453,12 +523,15 @@ internal sealed class HitStore
             Lookup = Map.GetAlternateLookup<ReadOnlySpan<byte>>();
         }
 
-        public Dictionary<byte[], long> Swap()
+        /// <summary>A map for the next interval, sized from the last: the same pages tend to be hit again.</summary>
+        public static Dictionary<byte[], long> NewMap(int lastCount) => new(Math.Min(lastCount, 1 << 16), KeyComparer.Instance);
+
+        /// <summary>Puts <paramref name="next"/> in place of the counts, which it returns. Under the partition's lock.</summary>
+        public Dictionary<byte[], long> Swap(Dictionary<byte[], long> next)
         {
             Dictionary<byte[], long> old = Map;
-            // Pre-size from the last batch: the same pages tend to be hit in the next interval too.
-            Map = new Dictionary<byte[], long>(Math.Min(old.Count, 1 << 16), KeyComparer.Instance);
-            Lookup = Map.GetAlternateLookup<ReadOnlySpan<byte>>();
+            Map = next;
+            Lookup = next.GetAlternateLookup<ReadOnlySpan<byte>>();
             return old;
         }
     }
@@ -471,10 +544,13 @@ internal sealed class HitStore
 
         public Admitted() => Lookup = Keys.GetAlternateLookup<ReadOnlySpan<byte>>();
 
-        public void Clear()
+        public static HashSet<byte[]> NewSet(int lastCount) => new(Math.Min(lastCount, 1 << 16), KeyComparer.Instance);
+
+        /// <summary>Empties the shard by putting <paramref name="next"/> (empty) in place of its keys.</summary>
+        public void Replace(HashSet<byte[]> next)
         {
-            Keys = new HashSet<byte[]>(Math.Min(Keys.Count, 1 << 16), KeyComparer.Instance);
-            Lookup = Keys.GetAlternateLookup<ReadOnlySpan<byte>>();
+            Keys = next;
+            Lookup = next.GetAlternateLookup<ReadOnlySpan<byte>>();
         }
     }
 }

@@ -760,20 +760,20 @@ internal sealed class Flusher
     }
 
     /// <summary>
-    /// Hands the garbage of dropped batches back at once, with a full collection, once it passes a few megabytes. A
+    /// Hands the garbage of dropped batches back soon, with a full collection, once it passes a few megabytes. A
     /// batch's keys live through many young collections, so they die in the oldest generation, and the store's tables
     /// and the batch's array are large objects: both are collected only by a full collection, which the runtime
     /// schedules from budgets that grow while everything survives, so several batches' garbage could pile up. The
     /// invariant: at most one dropped batch's garbage is alive at a time, which is what the memory bound counts. The
-    /// pause is one blocking collection per flush that dropped a large batch, short beside the time it took to gather
-    /// that many keys.
+    /// collection runs in the background (the build turns concurrent collection on): a blocking one would stop every
+    /// loop while it marks a heap of live keys; a background one stops them only for two short suspensions.
     /// </summary>
     private void CollectReleased()
     {
         if (Interlocked.Read(ref _released) >= CollectAfterReleasedBytes)
         {
             Interlocked.Exchange(ref _released, 0);
-            GC.Collect();
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: false);
         }
     }
 

@@ -23,7 +23,7 @@ internal sealed class Signals : IDisposable
         _registrations.Add(PosixSignalRegistration.Create((PosixSignal)SigUsr2, context =>
         {
             context.Cancel = true;
-            Log.Out("Got SIGUSR2. Forcing a flush:");
+            Log.OutNoWait("Got SIGUSR2. Forcing a flush:");
             flush();
         }));
         _registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
@@ -37,14 +37,20 @@ internal sealed class Signals : IDisposable
             switch (_stops.Decide(context.Signal, Environment.TickCount64))
             {
                 case StopDecision.Stop:
-                    Log.Out($"Got {context.Signal}. Finishing requests in progress, flushing, then exiting.");
+                    Log.OutNoWait($"Got {context.Signal}. Finishing requests in progress, flushing, then exiting.");
+                    // A stalled stdout may delay the exit by the log's drain time, no more.
+                    Log.BeginExit();
                     stop();
                     break;
                 case StopDecision.IgnoreAndSay:
-                    Log.Out($"Got {context.Signal} again within a second: ignored as a copy of the first (sent to the process and its group); send it again later to exit at once.");
+                    Log.OutNoWait($"Got {context.Signal} again within a second: ignored as a copy of the first (sent to the process and its group); send it again later to exit at once.");
                     break;
                 case StopDecision.ExitNow:
-                    Environment.Exit(exitNow($"Got {context.Signal} again: exiting now, without waiting for the final flush."));
+                    // The spool is written before any line; then the log queue drains (for a bounded time, even
+                    // with stdout stalled) before the process exits with the code the save decided.
+                    int code = exitNow($"Got {context.Signal} again: exiting now, without waiting for the final flush.");
+                    Log.Finish();
+                    Environment.Exit(code);
                     break;
             }
         };

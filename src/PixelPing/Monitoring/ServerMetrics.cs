@@ -93,6 +93,9 @@ internal sealed class ServerMetrics(HitStore store, ListenerContext pixelPort, F
             w.Sample("pixelping_spool_bytes"u8, file.Exists ? file.Length : 0);
         }
 
+        w.Family("pixelping_log_lines_dropped_total"u8, MetricType.Counter, "Log lines dropped because stdout or stderr was not keeping up (only lines an event loop or a signal handler writes are)."u8);
+        w.Sample("pixelping_log_lines_dropped_total"u8, Log.DroppedLines);
+
         ProcessMetrics.Write(w);
     }
 }

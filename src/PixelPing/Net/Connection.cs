@@ -201,7 +201,7 @@ internal sealed class Connection
             StatsShard.Increment(ref _stats.Errors);
             if (_context.Errors.Report(_stream.Peer, e, Environment.TickCount64) is { } line)
             {
-                Log.Error(line);
+                Log.ErrorNoWait(line);
             }
         }
         finally

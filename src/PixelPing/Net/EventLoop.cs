@@ -270,7 +270,7 @@ internal sealed class EventLoop
         {
             // Not expected (an event's error is caught above, and epoll_wait fails only on a bad descriptor). Logged,
             // and the loop's connections are closed rather than left hanging.
-            Log.Error($"--- event loop failed: {e.GetType().Name}: {e.Message}");
+            Log.ErrorNoWait($"--- event loop failed: {e.GetType().Name}: {e.Message}");
         }
         finally
         {
@@ -332,7 +332,7 @@ internal sealed class EventLoop
         LoopStream? stream = slot >= 0 ? _entries[slot].Stream : null;
         if (_server.Errors.Report(stream?.Peer, error, Environment.TickCount64) is { } line)
         {
-            Log.Error(line);
+            Log.ErrorNoWait(line);
         }
 
         if (stream is null)
@@ -400,7 +400,7 @@ internal sealed class EventLoop
 
                 if (_acceptErrors.Report(error, Libc.Describe(errno), Environment.TickCount64) is { } line)
                 {
-                    Log.Error(line);
+                    Log.ErrorNoWait(line);
                 }
 
                 TimeSpan backoff = AcceptErrors.Backoff(error);

@@ -33,6 +33,24 @@ public sealed class LogInjectionTests
     }
 
     [Fact]
+    public void In_JSON_the_bidirectional_controls_of_a_key_are_escaped_as_in_text()
+    {
+        using ServerProcess server = ServerProcess.StartWithConfig("""{ "host": "127.0.0.1", "port": 0, "interval": 3600, "logformat": "json" }""", out int port);
+        using (var client = new RawHttpClient(port))
+        {
+            // U+202E (right-to-left override), U+2066 (left-to-right isolate), U+2069 (pop isolate), U+202A, a C1 control.
+            Assert.Equal(200, client.Request("/pixel.gif?key=%E2%80%AEevil%E2%81%A6x%E2%81%A9%E2%80%AA%C2%9B").Status);
+        }
+
+        server.Signal(ServerProcess.SIGUSR2);
+        string line = server.WaitForStdout(l => l.Contains("\"msg\":\"key\"", StringComparison.Ordinal), Deadline);
+        Assert.Contains("\"key\":\"\\u202Eevil\\u2066x\\u2069\\u202A\\u009B\"", line, StringComparison.Ordinal);
+        using System.Text.Json.JsonDocument json = System.Text.Json.JsonDocument.Parse(line);
+        Assert.Equal("\u202eevil\u2066x\u2069\u202a\u009b", json.RootElement.GetProperty("key").GetString());
+        Assert.DoesNotContain(server.Stdout, l => l.Any(c => c is >= '\u202a' and <= '\u202e' or >= '\u2066' and <= '\u2069'));
+    }
+
+    [Fact]
     public void Config_values_that_check_and_the_start_print_are_escaped_too()
     {
         string dir = TempDir.Create();

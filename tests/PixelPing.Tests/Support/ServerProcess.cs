@@ -78,17 +78,25 @@ public sealed partial class ServerProcess : IDisposable
     public static ServerProcess StartUnder(string[] launcher, string workingDirectory, params string[] args) =>
         Start(StartInfo([.. launcher, .. Repo.CommandFor(Repo.Binary), .. args], workingDirectory));
 
-    public static ServerProcess Start(ProcessStartInfo info)
+    /// <param name="readStdout">False: stdout is a pipe that nobody reads (a stalled log reader) until <see cref="ReadStdout"/>.</param>
+    public static ServerProcess Start(ProcessStartInfo info, bool readStdout = true)
     {
         var process = new Process { StartInfo = info };
         var server = new ServerProcess(process);
         process.OutputDataReceived += (_, e) => Add(server._stdout, e.Data);
         process.ErrorDataReceived += (_, e) => Add(server._stderr, e.Data);
         process.Start();
-        process.BeginOutputReadLine();
+        if (readStdout)
+        {
+            process.BeginOutputReadLine();
+        }
+
         process.BeginErrorReadLine();
         return server;
     }
+
+    /// <summary>Starts reading stdout, for a process started without (see <see cref="Start(ProcessStartInfo, bool)"/>).</summary>
+    public void ReadStdout() => _process.BeginOutputReadLine();
 
     private static void Add(List<string> lines, string? line)
     {
