@@ -24,9 +24,12 @@ public sealed class DependencyTests
     // The one known upward use, "from -> to (Folder/Type)": Common/Log writes the flush's ignored-hits line with a
     // JSON field per reason, so it names Filtering's tally. It goes when that line is written by its caller through an
     // explicit Log.Info with fields (Common/Log.cs is being rewritten around a writer thread meanwhile).
+    // The second: the config reader parses a database endpoint's URI with the PostgreSQL and Redis clients' own parsers,
+    // so that a bad URI stops the start in one line; it goes when those parsers move down beside the reader.
     private static readonly string[] s_knownExceptions =
     [
         "Common -> Filtering (Filtering/IgnoreReason, Filtering/IgnoredHits)",
+        "Config -> Flushing (Flushing/PostgresEndpoint, Flushing/PostgresTables, Flushing/PostgresUri, Flushing/PostgresUriResult, Flushing/RedisEndpoint, Flushing/RedisKeys)",
     ];
 
     [Fact]
