@@ -4,7 +4,12 @@ using PixelPing.Tests.Support;
 
 namespace PixelPing.Tests.EndToEnd;
 
-/// <summary>A stdout that nobody reads (a stalled terminal, a full journald) holds up neither the loops nor the exit.</summary>
+/// <summary>
+/// A stdout that nobody reads (a stalled terminal, a full journald) holds up neither the loops nor the exit. Alone: its
+/// one-second answer deadline is about the server, not about the CPU that parallel tests take from a 2-core machine.
+/// </summary>
+[Collection(Alone.Name)]
+[Trait("Kind", "External")]
 public sealed class StalledStdoutTests
 {
     private const int Clients = 100;
