@@ -191,6 +191,7 @@ void FlushStall(int rounds, int keyCount)
     var takes = new List<double>();
     var pauses = new List<double>();
     var controls = new List<double>();
+    long lastTake = Stopwatch.Frequency / 50;
     for (int round = 0; round < rounds + 3; round++)
     {
         var other = new Thread(() =>
@@ -207,10 +208,11 @@ void FlushStall(int rounds, int keyCount)
             Thread.Yield();
         }
 
-        // The same wait without a take: what the machine's scheduling and the collector alone cost a Record.
+        // A window as long as the last take, without one: what the machine's scheduling and the collector alone
+        // cost a Record, to set the figure against.
         Volatile.Write(ref roundMax, 0);
         long quiet = Stopwatch.GetTimestamp();
-        while (Stopwatch.GetElapsedTime(quiet).TotalMilliseconds < 20)
+        while (Stopwatch.GetTimestamp() - quiet < lastTake)
         {
             Thread.Yield();
         }
@@ -225,6 +227,7 @@ void FlushStall(int rounds, int keyCount)
         long start = Stopwatch.GetTimestamp();
         Snapshot taken = stallStore.Take();
         long took = Stopwatch.GetTimestamp() - start;
+        lastTake = took;
         // The Record that was waiting when the take ended has finished once two more have.
         long after = Interlocked.Read(ref recorded) + 2;
         while (Interlocked.Read(ref recorded) < after)
@@ -249,7 +252,7 @@ void FlushStall(int rounds, int keyCount)
     takes.Sort();
     pauses.Sort();
     controls.Sort();
-    Console.WriteLine($"{"flush stall, 100k keys",-34} median {stalls[stalls.Count / 2]:F2} ms, worst {stalls[^1]:F2} ms (take: median {takes[takes.Count / 2]:F2} ms; GC pauses meanwhile: median {pauses[pauses.Count / 2]:F2} ms, worst {pauses[^1]:F2} ms; 20 ms without a take: median {controls[controls.Count / 2]:F2} ms)");
+    Console.WriteLine($"{"flush stall, 100k keys",-34} median {stalls[stalls.Count / 2]:F2} ms, worst {stalls[^1]:F2} ms (take: median {takes[takes.Count / 2]:F2} ms; GC pauses meanwhile: median {pauses[pauses.Count / 2]:F2} ms, worst {pauses[^1]:F2} ms; as long without a take: median {controls[controls.Count / 2]:F2} ms, worst {controls[^1]:F2} ms)");
 }
 
 void GcAfterFlush(int rounds, int keyCount)

@@ -1,3 +1,4 @@
+using System.Runtime;
 using PixelPing.Config;
 using PixelPing.Flushing;
 using PixelPing.Lifecycle;
@@ -190,6 +191,12 @@ internal static class Program
 
     private static async Task<int> RunAsync(Settings settings, SocketActivation? inherited)
     {
+        // Full collections (Flusher.CollectReleased asks for one after every large batch) run in the background, as
+        // concurrent collection allows: the loops stop for their short suspensions, never for a blocking, compacting
+        // collection of the whole heap, which the runtime otherwise chooses now and then; it still does when memory
+        // runs short.
+        GCSettings.LatencyMode = GCLatencyMode.SustainedLowLatency;
+
         Server? server = Server.TryCreate(settings, out string error, inherited);
         if (server is null)
         {
