@@ -55,8 +55,7 @@ internal sealed class EndpointClient
         deadline.CancelAfter(_timeout);
         Socket? socket = null;
         Stream? stream = null;
-        SslPolicyErrors verification = SslPolicyErrors.None;
-        X509ChainStatusFlags chainStatus = X509ChainStatusFlags.NoError;
+        var handshake = new EndpointHandshake(_endpoint.IdnHost);
         var attempts = new ConnectAttempts();
         try
         {
@@ -68,31 +67,7 @@ internal sealed class EndpointClient
             {
                 var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
                 stream = ssl;
-                var options = new SslClientAuthenticationOptions
-                {
-                    TargetHost = _endpoint.IdnHost,
-                    EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
-                    // System trust, but nothing fetched: the endpoint sends its intermediates, and no flush waits on a
-                    // download or a revocation lookup (endpointca replaces this policy with its own, also offline).
-                    CertificateChainPolicy = new System.Security.Cryptography.X509Certificates.X509ChainPolicy
-                    {
-                        DisableCertificateDownloads = true,
-                        RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
-                    },
-                    // The decision is SslStream's own (any error fails); the callback only keeps the reason for the log.
-                    RemoteCertificateValidationCallback = (_, _, chain, errors) =>
-                    {
-                        verification = errors;
-                        chainStatus = HandshakeFailure.ChainStatus(chain);
-                        return errors == SslPolicyErrors.None;
-                    },
-                };
-                if (TlsOptions is not null)
-                {
-                    options = TlsOptions(options);
-                }
-
-                await ssl.AuthenticateAsClientAsync(options, deadline.Token).ConfigureAwait(false);
+                await handshake.AuthenticateAsync(ssl, TlsOptions, deadline.Token).ConfigureAwait(false);
             }
 
             await WriteRequestAsync(stream, contentLength, body, signature, completing, deadline.Token).ConfigureAwait(false);
@@ -105,9 +80,7 @@ internal sealed class EndpointClient
         }
         catch (AuthenticationException e)
         {
-            return FlushOutcome.Unreachable(verification != SslPolicyErrors.None
-                ? HandshakeFailure.DescribeVerification(verification, chainStatus, _endpoint.IdnHost)
-                : HandshakeFailure.DescribeHandshake(e));
+            return FlushOutcome.Unreachable(handshake.Describe(e));
         }
         catch (Exception e) when (e is SocketException or IOException or InvalidDataException)
         {

@@ -51,8 +51,7 @@ internal sealed class RedisConnection : IAsyncDisposable
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
         Stream? stream = null;
         RedisConnection? made = null;
-        SslPolicyErrors verification = SslPolicyErrors.None;
-        X509ChainStatusFlags chainStatus = X509ChainStatusFlags.NoError;
+        var handshake = new EndpointHandshake(host);
         try
         {
             await socket.ConnectAsync(IPAddress.TryParse(host, out IPAddress? ip) ? new IPEndPoint(ip, port) : new DnsEndPoint(host, port), deadline.Token)
@@ -64,30 +63,7 @@ internal sealed class RedisConnection : IAsyncDisposable
             {
                 var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
                 stream = ssl;
-                var options = new SslClientAuthenticationOptions
-                {
-                    TargetHost = host,
-                    EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
-                    // As for an HTTPS endpoint: system trust, nothing fetched (endpointca replaces the policy).
-                    CertificateChainPolicy = new X509ChainPolicy
-                    {
-                        DisableCertificateDownloads = true,
-                        RevocationMode = X509RevocationMode.NoCheck,
-                    },
-                    // The decision is SslStream's own (any error fails); the callback only keeps the reason.
-                    RemoteCertificateValidationCallback = (_, _, chain, errors) =>
-                    {
-                        verification = errors;
-                        chainStatus = HandshakeFailure.ChainStatus(chain);
-                        return errors == SslPolicyErrors.None;
-                    },
-                };
-                if (tls is not null)
-                {
-                    options = tls(options);
-                }
-
-                await ssl.AuthenticateAsClientAsync(options, deadline.Token).ConfigureAwait(false);
+                await handshake.AuthenticateAsync(ssl, tls, deadline.Token).ConfigureAwait(false);
             }
 
             made = new RedisConnection(stream, address, timeout);
@@ -99,9 +75,7 @@ internal sealed class RedisConnection : IAsyncDisposable
         }
         catch (AuthenticationException e)
         {
-            throw new AuthenticationException(address + ": " + (verification != SslPolicyErrors.None
-                ? HandshakeFailure.DescribeVerification(verification, chainStatus, host)
-                : HandshakeFailure.DescribeHandshake(e)));
+            throw new AuthenticationException(address + ": " + handshake.Describe(e));
         }
         catch (Exception e) when (e is SocketException or IOException)
         {
